@@ -1,0 +1,151 @@
+"""The validated Ontology object with its derived indexes (hierarchy, side/zone lookup, ASG tag order)."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Optional
+
+from .cues import Cue
+from .loader import OntologyError, RawOntology
+from .schema import Finding, Region, RegionGroup, Section, SideWords, Zone
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+class Ontology:
+    """Regions, zones, groups, findings, cues, sections and atlas boxes, cross-checked."""
+
+    def __init__(self, raw: RawOntology):
+        self._origin = raw.origin
+        self.regions: dict[str, Region] = {r.id: r for r in raw.regions}
+        self.zones: dict[str, Zone] = {z.id: z for z in raw.zones}
+        self.groups: dict[str, RegionGroup] = {g.id: g for g in raw.groups}
+        self.sides: SideWords = raw.sides or SideWords(left=["left"], right=["right"], both=["bilateral"])
+        self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
+        self.cues: list[Cue] = list(raw.cues)
+        self.sections: dict[str, Section] = {s.id: s for s in raw.sections}
+        self.atlas: dict[str, tuple[float, float, float, float]] = {b.region: b.box for b in raw.boxes}
+        self._check()
+
+    @classmethod
+    def from_raw(cls, raw: RawOntology) -> "Ontology":
+        return cls(raw)
+
+    # ------------------------------------------------------------------ validation
+    def _file(self, list_key: str, key: str) -> str:
+        return self._origin.get(f"{list_key}:{key}", f"{list_key}.yaml")
+
+    def _err(self, list_key: str, key: str, problem: str) -> OntologyError:
+        return OntologyError(self._file(list_key, key), key, problem)
+
+    def _check(self) -> None:
+        for r in self.regions.values():
+            if r.parent is not None and r.parent not in self.regions:
+                raise self._err("regions", r.id, f"unknown parent '{r.parent}'")
+            if r.zone is not None:
+                if r.zone not in self.zones:
+                    raise self._err("regions", r.id, f"unknown zone '{r.zone}'")
+                if r.side == "none":
+                    raise self._err("regions", r.id, "a region with a zone needs side left or right")
+        for r in self.regions.values():  # cycles
+            seen, cur = {r.id}, r.parent
+            while cur is not None:
+                if cur in seen:
+                    raise self._err("regions", r.id, f"parent cycle through '{cur}'")
+                seen.add(cur)
+                cur = self.regions[cur].parent
+        for g in self.groups.values():
+            self._known_regions("groups", g.id, g.regions)
+        for f in self.findings.values():
+            self._known_regions("findings", f.id, f.default_regions, "default_regions")
+            self._known_regions("findings", f.id, f.allowed_regions, "allowed_regions")
+            for st in f.states:
+                self._known_regions("findings", f.id, st.regions, "states")
+        for region in self.atlas:
+            if region not in self.regions:
+                raise self._err("boxes", region, f"unknown region '{region}'")
+        self._check_forms()
+
+    def _known_regions(self, list_key: str, key: str, ids: list[str], field: str = "regions") -> None:
+        for rid in ids:
+            if rid not in self.regions:
+                raise self._err(list_key, key, f"{field}: unknown region '{rid}'")
+
+    def _check_forms(self) -> None:
+        anatomy: dict[str, tuple[str, str]] = {}
+        for list_key, entries in (("regions", self.regions), ("zones", self.zones), ("groups", self.groups)):
+            for e in entries.values():
+                forms = [e.id, *e.variants, *getattr(e, "plural", [])]
+                for form in {_norm(x) for x in forms}:
+                    owner = anatomy.get(form)
+                    if owner is not None and owner != (list_key, e.id):
+                        raise self._err(list_key, e.id, f"surface form '{form}' is also mapped to {owner[0][:-1]} '{owner[1]}'")
+                    anatomy[form] = (list_key, e.id)
+        found: dict[str, str] = {}
+        for f in self.findings.values():
+            for form in {_norm(x) for x in [f.id, *f.forms]}:
+                if form in found and found[form] != f.id:
+                    raise self._err("findings", f.id, f"surface form '{form}' is also mapped to finding '{found[form]}'")
+                found[form] = f.id
+        cue_kinds: dict[str, str] = {}
+        for c in self.cues:
+            prev = cue_kinds.get(c.text)
+            if prev is not None and prev != c.kind:
+                raise self._err("cues", c.text, f"cue is both '{prev}' and '{c.kind}'")
+            cue_kinds[c.text] = c.kind
+
+    # ------------------------------------------------------------------ derived views
+    @cached_property
+    def region_order(self) -> list[str]:
+        """Region ids in file order (the training side's region index)."""
+        return list(self.regions)
+
+    @cached_property
+    def asg_tags(self) -> list[str]:
+        """The ASG tag ids in the paper's order (file order of findings flagged `asg_tag`)."""
+        return [f.id for f in self.findings.values() if f.asg_tag]
+
+    @cached_property
+    def children(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {rid: [] for rid in self.regions}
+        for r in self.regions.values():
+            if r.parent is not None:
+                out[r.parent].append(r.id)
+        return out
+
+    def descendants(self, region: str) -> set[str]:
+        """`region` and every region below it."""
+        out, stack = set(), [region]
+        while stack:
+            cur = stack.pop()
+            if cur not in out:
+                out.add(cur)
+                stack.extend(self.children.get(cur, ()))
+        return out
+
+    def ancestors(self, region: str) -> list[str]:
+        """The parents of `region`, nearest first."""
+        out, cur = [], self.regions[region].parent
+        while cur is not None:
+            out.append(cur)
+            cur = self.regions[cur].parent
+        return out
+
+    @cached_property
+    def zone_regions(self) -> dict[tuple[str, str], str]:
+        """(side, zone) -> region id."""
+        return {(r.side, r.zone): r.id for r in self.regions.values() if r.zone is not None}
+
+    def allowed(self, finding: str) -> Optional[set[str]]:
+        """Regions where `finding` may be located, or None for anywhere."""
+        f = self.findings[finding]
+        if not f.allowed_regions:
+            return None
+        out: set[str] = set()
+        for rid in f.allowed_regions:
+            out |= self.descendants(rid)
+        return out
+
+    def section_for_header(self) -> dict[str, str]:
+        return {_norm(h): s.id for s in self.sections.values() for h in s.headers}

@@ -1,0 +1,46 @@
+"""The fixed output schema of asg-parse: one ParsedReport per report, serialised as one JSON object."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Existence = Literal["present", "absent", "uncertain"]
+TAG_VALUE = {"present": 1, "absent": 0, "uncertain": -1}
+
+
+class Sentence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    start: int
+    end: int
+    section: str
+
+
+class Triplet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region: Optional[str]
+    finding: str
+    existence: Existence
+    sentence: int
+    start: int
+    end: int
+    text: str
+    cue: Optional[str] = None
+
+
+class ParsedReport(BaseModel):
+    """One report's parse. `tags` holds the mentioned ASG tags: 1 present, 0 absent, -1 uncertain."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    sentences: list[Sentence] = Field(default_factory=list)
+    triplets: list[Triplet] = Field(default_factory=list)
+    region_sentences: dict[str, list[int]] = Field(default_factory=dict)
+    tags: dict[str, Literal[1, 0, -1]] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    error: Optional[str] = None
+
+    def to_json(self) -> str:
+        """One JSON line; `error` is written only when set."""
+        return self.model_dump_json(exclude={"error"} if self.error is None else None)
