@@ -1,0 +1,1 @@
+"""ASG vision-language pre-training from asg-parse artifacts, images and region boxes."""
