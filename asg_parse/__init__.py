@@ -1,0 +1,1 @@
+"""Radiology report parsing into anatomy-grounded triplets."""
