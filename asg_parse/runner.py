@@ -1,0 +1,140 @@
+"""Parallel parsing for the CLI: chunks of raw (id, text) go to worker processes, JSON lines come back in order."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+from .io import Item
+
+EMPTY_WARNING = "empty report"
+_EXISTENCE = ("present", "absent", "uncertain")
+
+_NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
+_ONTOLOGY: Optional[str] = None
+
+
+@dataclass
+class ChunkResult:
+    """The records of one chunk as JSON lines, with the counts the summary needs."""
+
+    lines: list[str]
+    existence: dict[str, int]
+    warned: int
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # (index in chunk, id, message)
+
+
+def load_pipeline(ontology: Optional[str] = None) -> Any:
+    """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology)."""
+    import asg_parse
+
+    return asg_parse.load(ontology=ontology)
+
+
+def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
+    """Use `nlp` in this process (and in workers forked from it)."""
+    global _NLP, _ONTOLOGY
+    _NLP, _ONTOLOGY = nlp, ontology
+
+
+def _init_worker(ontology: Optional[str]) -> None:
+    global _NLP
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    if _NLP is None:
+        _NLP = load_pipeline(ontology)
+
+
+def _error_record(rid: str, exc: BaseException, warnings: Sequence[str]) -> dict:
+    return {"id": rid, "sentences": [], "triplets": [], "region_sentences": {}, "tags": {},
+            "warnings": list(warnings), "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _records(chunk: Sequence[Item]) -> list[dict]:
+    from . import api
+
+    to_record = api.doc_to_record
+    nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY)
+    texts = [text for _, text, _ in chunk]
+    try:
+        docs = list(nlp.pipe(texts))
+    except Exception:  # find the report that fails; the others still get their parse
+        docs = []
+        for text in texts:
+            try:
+                docs.append(nlp(text))
+            except Exception as exc:
+                docs.append(exc)
+    out = []
+    for (rid, text, warnings), doc in zip(chunk, docs):
+        if isinstance(doc, BaseException):
+            out.append(_error_record(rid, doc, warnings))
+            continue
+        try:
+            rec = to_record(doc, rid)
+        except Exception as exc:
+            out.append(_error_record(rid, exc, warnings))
+            continue
+        own = rec.get("warnings") or []
+        if not text.strip() and EMPTY_WARNING not in own:
+            own = [*own, EMPTY_WARNING]
+        rec["warnings"] = [*warnings, *own] if warnings else own
+        if rec.get("error") is None:
+            rec.pop("error", None)
+        out.append(rec)
+    return out
+
+
+def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
+    """Parse one chunk in this process and serialise it (one JSON line per report, input order)."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    counts = dict.fromkeys(_EXISTENCE, 0)
+    lines: list[str] = []
+    warned = 0
+    errors: list[tuple[int, str, str]] = []
+    for i, rec in enumerate(_records(chunk)):
+        for t in rec["triplets"]:
+            counts[t["existence"]] = counts.get(t["existence"], 0) + 1
+        if rec["warnings"]:
+            warned += 1
+        if "error" in rec:
+            errors.append((i, rec["id"], rec["error"]))
+        lines.append(dumps(rec) + "\n")
+    return ChunkResult(lines, counts, warned, errors)
+
+
+def chunk_size_for(n: int, workers: int) -> int:
+    """Large chunks (cheap to ship), but enough of them to keep every worker busy and the progress moving."""
+    return max(32, min(1000, -(-n // max(1, workers * 8))))
+
+
+def _chunks(items: Sequence[Item], size: int) -> Iterator[Sequence[Item]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] = None,
+               chunk_size: Optional[int] = None) -> Iterator[ChunkResult]:
+    """Parse `items` with `workers` processes; yields chunk results in input order."""
+    size = chunk_size or chunk_size_for(len(items), workers)
+    if workers <= 1 or len(items) <= size:
+        for chunk in _chunks(items, size):
+            yield process_chunk(chunk)
+        return
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods and os.name == "posix" else "spawn")
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(ontology,))
+    try:
+        yield from pool.imap(process_chunk, _chunks(items, size), chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def iter_lines(results: Iterable[ChunkResult]) -> Iterator[str]:
+    """Flatten chunk results into JSON lines."""
+    for res in results:
+        yield from res.lines
