@@ -62,6 +62,7 @@ class State(BaseModel):
     model_config = ConfigDict(extra="forbid")
     regions: list[str]
     words: list[str]
+    absent_words: list[str] = Field(default_factory=list)  # "heart size is normal": an absent mention
 
 
 class Finding(Entry):

@@ -1,6 +1,223 @@
-"""Placeholder; being written."""
+"""asg_mentions: match anatomy and finding mentions, resolve laterality and link each finding to its regions."""
+from __future__ import annotations
+
+from typing import Optional
+
 from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from .component import OntologyComponent
+from .lexicon import Lexicon, compile_lexicon
+from .sentences import set_sentence_starts
+from .tokenizer import customize_tokenizer
+
+FINDINGS_KEY = "asg_findings"
+ANATOMY_KEY = "asg_anatomy"
+SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
+STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy ("heart")
+LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
+_AFTER_SIDE = {"the", "on", "at", "in", ","}
+_COORD = {"and", "or", "and/or", "/", ",", "with", "versus", "vs", "vs.", "-"}
+
+# Span extensions are keyed by character offsets only, so two mentions on the same words (one phrase can be
+# both cardiomegaly and enlarged cardiomediastinum) would share them: per-mention data lives on the Doc instead.
+for _name in ("asg_warnings", "asg_links", "asg_anatomy_regions"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
 
 
-def make_mentions(nlp: Language, name: str):  # pragma: no cover - placeholder
-    raise NotImplementedError("asg_mentions is being written")
+def mention_key(span: Span) -> tuple[int, int, str]:
+    """The key of a finding mention in `doc._.asg_links`."""
+    return (span.start, span.end, span.label_)
+
+
+class _Ctx:
+    """Per-document state shared by the linking steps."""
+
+    def __init__(self, doc: Doc, lex: Lexicon):
+        self.doc = doc
+        self.sent = [0] * len(doc)
+        k = -1
+        for t in doc:
+            if t.is_sent_start or t.i == 0:
+                k += 1
+            self.sent[t.i] = k
+        self.boundary = [t.lower_ in lex.boundaries for t in doc]
+        self.comma = [t.text == "," for t in doc]
+
+    def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
+        """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
+        lo, hi = (a_end, b_start) if a_end <= b_start else (b_start, a_end)
+        return not any(self.boundary[lo:hi]), sum(self.comma[lo:hi])
+
+    def gap(self, a: Span, b: Span) -> int:
+        return max(0, b.start - a.end, a.start - b.end)
+
+
+class Mentions(OntologyComponent):
+    """Sets `doc.spans["asg_findings"]` / `["asg_anatomy"]`, `doc._.asg_links` and `doc._.asg_anatomy_regions`."""
+
+    def _build(self) -> None:
+        customize_tokenizer(self.nlp.tokenizer)
+        self.lex = compile_lexicon(self.nlp, self.ontology)
+        onto = self.ontology
+        self.allowed = {f: onto.allowed(f) for f in onto.findings}
+        self.side_of = {r.id: r.side for r in onto.regions.values()}
+
+    # ---------------------------------------------------------------- anatomy
+    def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
+        onto = self.ontology
+        if kind == "R":
+            return [value]
+        if kind == "G":
+            return list(onto.groups[value].regions)
+        sides = ("right", "left") if side in (None, "both") else (side,)
+        return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
+
+    def _side_for(self, ctx: _Ctx, target: Span, sides: list[Span], used: set[int], after_only_marked: bool = True
+                  ) -> Optional[str]:
+        best: Optional[tuple[int, Span]] = None
+        for s in sides:
+            if s.start in used or ctx.sent[s.start] != ctx.sent[target.start]:
+                continue
+            if s.end <= target.start:
+                dist = target.start - s.end
+            elif s.start >= target.end:
+                dist = s.start - target.end
+                before = ctx.doc[s.start - 1].lower_ if s.start else ""
+                if s.label_ != "both" and before not in _AFTER_SIDE:
+                    continue
+            else:
+                continue
+            ok, _ = ctx.between(s.end if s.end <= target.start else target.end,
+                                target.start if s.end <= target.start else s.start)
+            if dist <= SIDE_WINDOW and ok and (best is None or dist < best[0]):
+                best = (dist, s)
+        if best is None:
+            return None
+        used.add(best[1].start)
+        return best[1].label_
+
+    # ---------------------------------------------------------------- main
+    def __call__(self, doc: Doc) -> Doc:
+        if not doc.has_annotation("SENT_START"):
+            set_sentence_starts(doc)
+        ctx = _Ctx(doc, self.lex)
+        kinds = self.lex.kinds
+        raw: dict[str, list[Span]] = {"F": [], "A": [], "S": [], "W": []}
+        for match_id, start, end in self.lex.matcher(doc):
+            kind, value = kinds[match_id]
+            bucket = "A" if kind in ("R", "Z", "G") else kind
+            raw[bucket].append(Span(doc, start, end, label=value if bucket != "A" else f"{kind}|{value}"))
+        findings = filter_spans(raw["F"])
+        in_finding = set()
+        for f in findings:
+            in_finding.update(range(f.start, f.end))
+        anatomy = [a for a in filter_spans(raw["A"]) if not all(i in in_finding for i in range(a.start, a.end))]
+        taken = in_finding | {i for a in anatomy for i in range(a.start, a.end)}
+        sides = [s for s in filter_spans(raw["S"]) if not any(i in taken for i in range(s.start, s.end))]
+        states = [w for w in filter_spans(raw["W"]) if not any(i in in_finding for i in range(w.start, w.end))]
+        used_sides: set[int] = set()
+        warnings: list[str] = []
+
+        areg: dict[tuple[int, int], list[str]] = {}
+        for a in anatomy:
+            kind, value = a.label_.split("|", 1)
+            side = self._side_for(ctx, a, sides, used_sides) if kind == "Z" else None
+            areg[(a.start, a.end)] = self._regions(kind, value, side)
+
+        links: dict[int, list[str]] = {}  # finding index -> regions
+        consumed: set[int] = set()
+        all_findings: list[Span] = list(findings)
+        forced: dict[int, dict] = {}
+        for w in states:
+            for rule in self.lex.states[w.label_]:
+                best = None
+                for ai, a in enumerate(anatomy):
+                    if ctx.sent[a.start] != ctx.sent[w.start]:
+                        continue
+                    regions = [r for r in areg[(a.start, a.end)] if r in rule.regions]
+                    ok, _ = ctx.between(min(a.end, w.end), max(a.start, w.start))
+                    d = ctx.gap(a, w)
+                    if regions and ok and d <= STATE_WINDOW and (best is None or d < best[0]):
+                        best = (d, ai, regions)
+                if best is None:
+                    continue
+                _, ai, regions = best
+                a = anatomy[ai]
+                span = Span(doc, min(a.start, w.start), max(a.end, w.end), label=rule.finding)
+                links[len(all_findings)] = regions
+                if rule.absent:
+                    forced[len(all_findings)] = {"text": w.text, "start": w.start_char, "end": w.end_char}
+                all_findings.append(span)
+                consumed.add(ai)
+
+        for ai, a in enumerate(anatomy):
+            if ai in consumed:
+                continue
+            best = None
+            for fi, f in enumerate(findings):
+                if ctx.sent[f.start] != ctx.sent[a.start]:
+                    continue
+                ok, commas = ctx.between(min(a.end, f.end), max(a.start, f.start))
+                cost = ctx.gap(a, f) + 3 * commas
+                if not ok or cost > LINK_MAX_COST:
+                    continue
+                allowed = self.allowed[f.label_]
+                regions = [r for r in areg[(a.start, a.end)] if allowed is None or r in allowed]
+                if not regions:
+                    if cost <= 1:
+                        warnings.append(f"'{a.text}' cannot locate '{f.label_}' (not an allowed region); used its default regions")
+                    continue
+                if best is None or cost < best[0]:
+                    best = (cost, fi, regions)
+            if best is not None:
+                links.setdefault(best[1], []).extend(r for r in best[2] if r not in links.get(best[1], []))
+
+        # a finding coordinated with a located one ("left basilar atelectasis or effusion") shares its location
+        for fi, f in enumerate(findings):
+            if fi in links:
+                continue
+            for fj in (fi - 1, fi + 1):
+                if not 0 <= fj < len(findings) or fj not in links:
+                    continue
+                g = findings[fj]
+                lo, hi = (g.end, f.start) if fj < fi else (f.end, g.start)
+                mid = doc[lo:hi]
+                if ctx.sent[g.start] == ctx.sent[f.start] and 0 < len(mid) <= 3 and any(t.lower_ in _COORD for t in mid) \
+                        and all(t.lower_ in _COORD or t.is_alpha for t in mid):
+                    allowed = self.allowed[f.label_]
+                    regions = [r for r in links[fj] if allowed is None or r in allowed]
+                    if regions:
+                        links[fi] = regions
+                        break
+
+        onto = self.ontology
+        out: dict[tuple[int, int, str], tuple[list[str], Optional[dict]]] = {}
+        for fi, f in enumerate(all_findings):
+            regions = links.get(fi)
+            if not regions:
+                defaults = list(onto.findings[f.label_].default_regions)
+                side = self._side_for(ctx, f, sides, used_sides)
+                if side in ("left", "right"):
+                    sided = [r for r in defaults if self.side_of[r] == side]
+                    if not sided:
+                        lung = onto.zone_regions.get((side, "lung"))
+                        allowed = self.allowed[f.label_]
+                        sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else defaults
+                    defaults = sided
+                regions = defaults
+            out[mention_key(f)] = (regions, forced.get(fi))
+        doc.spans[FINDINGS_KEY] = sorted(all_findings, key=lambda s: (s.start, s.end))
+        doc.spans[ANATOMY_KEY] = anatomy
+        doc._.asg_links = out
+        doc._.asg_anatomy_regions = areg
+        doc._.asg_warnings = warnings
+        return doc
+
+
+@Language.factory("asg_mentions", default_config={"ontology": None})
+def make_mentions(nlp: Language, name: str, ontology: Optional[str]) -> Mentions:
+    """Anatomy/finding matcher and region linker driven by the ontology."""
+    return Mentions(nlp, name, ontology=ontology)
