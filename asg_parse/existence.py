@@ -1,6 +1,319 @@
-"""Placeholder; being written."""
+"""The project's single existence engine (present / absent / uncertain) and the `asg_existence` spaCy component.
+
+How it works. One spaCy ``PhraseMatcher`` (on ``LOWER``, the same matching machinery negspacy uses) holds every
+cue of ``anatomy_ontology/data/existence.yaml`` (merged with a user's directory): triggers (negation,
+uncertainty), pseudo-cues, terminators and the clause words (boundaries, predicates, list words). Overlapping
+matches are resolved longest-first, so "no change" (pseudo) swallows its "no" and "cannot be excluded" swallows
+"not". For each entity the engine then looks, inside the entity's sentence, for
+
+1. a trigger inside the entity ("no effusion" tagged as one entity) -> that trigger decides;
+2. the nearest preceding trigger whose forward scope reaches the entity, and the nearest following trigger whose
+   backward scope reaches it. A scope stops at a terminator ("but", ";", "although", ...), at the cue's window,
+   and at a clause break: a boundary ("," / "and") followed by a predicate before the entity ("no fever, has
+   cough"), or a boundary right before an entity that is directly followed by a predicate ("no effusion,
+   atelectasis is present") unless a list word joins them ("no A, B, or C is seen");
+3. the nearer of the two wins (negation on a tie). An uncertainty trigger that directly follows a negation
+   ("no findings suspicious for") is a negated hedge -> absent.
+
+Why not negspacy's ``Negex`` itself: it only knows negation (no uncertainty), cuts scopes only at terminators
+(no clause/list logic, so it over-negates "no effusion, atelectasis is present"), drops the cue that fired, and
+its ``process_negations`` needs a second matcher pass for our uncertainty cues. We keep its technique
+(PhraseMatcher on LOWER with termsets) and export our cues as a negspacy termset
+(:func:`negspacy_termset`) so a negspacy user can run them; ``benchmarks/existence_suite.py`` prints both.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import spacy
 from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.vocab import Vocab
+
+from anatomy_ontology import Cue, Ontology
+
+PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
+_NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
+_KIND_CODE = {"negation": _NEG, "uncertainty": _UNC, "pseudo": _PSEUDO, "terminator": _TERM,
+              "boundary": _BOUND, "predicate": _PRED, "list": _LIST}
+_FWD, _BACK = 1, 2
+_DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
+_NEGATED_HEDGE_GAP = 2  # a negation ending at most this many tokens before a hedge negates it
+
+if not Span.has_extension("asg_existence"):
+    Span.set_extension("asg_existence", default=None)
+if not Span.has_extension("asg_existence_cue"):
+    Span.set_extension("asg_existence_cue", default=None)
 
 
-def make_existence(nlp: Language, name: str):  # pragma: no cover - placeholder
-    raise NotImplementedError("asg_existence is being written")
+from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
+
+
+def _sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
+    """Per token, the (start, end) token indices of its sentence; splits the doc first if it has no sentences."""
+    if not doc.has_annotation("SENT_START"):
+        set_sentence_starts(doc)
+    flags = doc.to_array("SENT_START").tolist()
+    starts = [i for i, f in enumerate(flags) if f == 1 or i == 0]
+    starts.append(len(flags))
+    out: list[tuple[int, int]] = []
+    for a, b in zip(starts, starts[1:]):
+        out.extend([(a, b)] * (b - a))
+    return out
+
+
+def _longest_first(m: tuple[int, int, int]) -> tuple[int, int]:
+    return (m[1] - m[2], m[1])
+
+
+def _by_start(m: tuple[int, int, int]) -> int:
+    return m[1]
+
+
+class _Trigger:
+    __slots__ = ("start", "end", "neg", "dirs", "window", "back_window", "inside")
+
+    def __init__(self, start: int, end: int, neg: bool, dirs: int, window: Optional[int], back_window: Optional[int],
+                 inside: bool):
+        self.start, self.end, self.neg = start, end, neg
+        self.dirs, self.window, self.back_window, self.inside = dirs, window, back_window, inside
+
+
+class ExistenceEngine:
+    """Classify spans as present / absent / uncertain from the ontology's cues; build once, reuse per doc."""
+
+    def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab):
+        cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
+        self.cues: list[Cue] = cues
+        self.vocab = vocab
+        tokenizer = spacy.blank("en", vocab=vocab).tokenizer
+        self.matcher = PhraseMatcher(vocab, attr="LOWER")
+        self._info: dict[int, tuple[int, int, Optional[int], Optional[int]]] = {}
+        for i, cue in enumerate(cues):
+            key = f"asg_cue_{i}"
+            self.matcher.add(key, [tokenizer(cue.text)])
+            self._info[vocab.strings[key]] = (_KIND_CODE[cue.kind], _DIR_CODE[cue.direction], cue.window,
+                                              cue.back_window, cue.inside)
+
+    # ------------------------------------------------------------------ public
+    def classify(self, doc: Doc, spans: Iterable[Span]) -> None:
+        """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` on every span of `doc`."""
+        spans = list(spans)
+        if not spans:
+            return
+        sents = _sentence_bounds(doc)
+        trig, cut_fwd, cut_back, bound, pred, lists = self._scan(doc)
+        for span in spans:
+            value, cue = self._decide(doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists)
+            ext = span._
+            ext.asg_existence = value
+            ext.asg_existence_cue = cue
+
+    def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
+        """The (existence, cue) of one span, without setting attributes."""
+        sents = _sentence_bounds(doc)
+        return self._decide(doc, span, sents, *self._scan(doc))
+
+    # ------------------------------------------------------------------ internals
+    def _scan(self, doc: Doc):
+        info = self._info
+        matches = self.matcher(doc)
+        matches.sort(key=_by_start)
+        if len(matches) > 1 and any(matches[i][1] < matches[i - 1][2] for i in range(1, len(matches))):
+            matches = sorted(matches, key=_longest_first)  # longest first, then leftmost; keep non-overlapping
+            taken = bytearray(len(doc))
+            kept = []
+            for m in matches:
+                s, e = m[1], m[2]
+                if not any(taken[s:e]):
+                    taken[s:e] = b"\x01" * (e - s)
+                    kept.append(m)
+            matches = sorted(kept, key=_by_start)
+        trig: list[_Trigger] = []
+        cut_fwd: list[int] = []
+        cut_back: list[int] = []
+        bound: list[int] = []
+        pred: list[int] = []
+        lists: list[int] = []
+        for mid, s, e in matches:
+            kind, dirs, win, bwin, inside = info[mid]
+            if kind <= _UNC:
+                trig.append(_Trigger(s, e, kind == _NEG, dirs, win, bwin, inside))
+            elif kind == _TERM:
+                if dirs & _FWD:
+                    cut_fwd.append(s)
+                if dirs & _BACK:
+                    cut_back.append(s)
+            elif kind == _BOUND:
+                bound.append(s)
+            elif kind == _PRED:
+                pred.append(s)
+            elif kind == _LIST:
+                lists.append(s)
+        return trig, cut_fwd, cut_back, bound, pred, lists
+
+    @staticmethod
+    def _cue(doc: Doc, start: int, end: int) -> dict[str, Any]:
+        span = doc[start:end]
+        return {"text": span.text, "start": span.start_char, "end": span.end_char}
+
+    def _decide(self, doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists):
+        if not trig:
+            return PRESENT, None
+        ss, se = sents[span.start]
+        s0, s1 = span.start, span.end
+        fwd = back = None
+        inside = None
+        for t in trig:  # a trigger inside the entity: "no effusion", "effusion has resolved"
+            if t.start >= s0 and t.end <= s1:
+                if t.inside and ((t.dirs & _FWD and t.start == s0) or (t.dirs & _BACK and t.end == s1)):
+                    if inside is None or (t.neg and not inside.neg):
+                        inside = t
+        if inside is not None:
+            fwd = inside
+        else:
+            for t in reversed(trig):  # nearest preceding trigger whose scope reaches the entity
+                if t.start < ss:
+                    break
+                if t.start >= s0 or t.end > s1:
+                    continue
+                if t.dirs & _FWD and self._reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists):
+                    fwd = t
+                    break
+            for t in trig:  # nearest following trigger whose scope reaches the entity
+                if t.start >= se:
+                    break
+                if t.end <= s1 or t.start < s0:
+                    continue
+                if t.dirs & _BACK and self._reaches_backward(t, s1, cut_back, bound, pred):
+                    back = t
+                    break
+        if fwd is None and back is None:
+            return PRESENT, None
+        if fwd is not None and back is not None:
+            gf, gb = max(0, s0 - fwd.end), max(0, back.start - s1)
+            t = fwd if (gf < gb or (gf == gb and (fwd.neg or not back.neg))) else back
+        else:
+            t = fwd if fwd is not None else back
+        if not t.neg:
+            n = self._negated_hedge(t, trig, bound, cut_fwd)
+            if n is not None:
+                return ABSENT, self._cue(doc, n.start, t.end)
+            return UNCERTAIN, self._cue(doc, t.start, t.end)
+        return ABSENT, self._cue(doc, t.start, t.end)
+
+    @staticmethod
+    def _negated_hedge(t: _Trigger, trig, bound, cut_fwd) -> Optional[_Trigger]:
+        """The negation governing hedge `t` ("no findings suspicious for"), if any."""
+        for n in trig:
+            if n.neg and n.dirs & _FWD and n.end <= t.start and t.start - n.end <= _NEGATED_HEDGE_GAP:
+                if not any(n.end <= b < t.start for b in bound) and not any(n.end <= c < t.start for c in cut_fwd):
+                    return n
+        return None
+
+    @staticmethod
+    def _reaches_forward(t: _Trigger, s0: int, s1: int, se: int, cut_fwd, bound, pred, lists) -> bool:
+        if t.window is not None and s0 - t.end > t.window:
+            return False
+        lo = t.end
+        for c in cut_fwd:
+            if lo <= c < s0:
+                return False
+        seps = [b for b in bound if lo <= b < s0]
+        if not seps:
+            return True
+        first, last = seps[0], seps[-1]
+        for p in pred:
+            if first < p < s0:
+                return False  # "no fever, has cough": a new clause starts before the entity
+        if s1 in pred or (s1 + 1 < se and s1 + 1 in pred and s1 not in bound):
+            if not any(last < x < s0 or x == last - 1 for x in lists):
+                return False  # "no effusion, atelectasis is present"
+        return True
+
+    @staticmethod
+    def _reaches_backward(t: _Trigger, s1: int, cut_back, bound, pred) -> bool:
+        if t.back_window is not None and t.start - s1 > t.back_window:
+            return False
+        hi = t.start
+        for c in cut_back:
+            if s1 <= c < hi:
+                return False
+        seps = [b for b in bound if s1 <= b < hi]
+        if seps:
+            last = seps[-1]
+            for p in pred:
+                if s1 <= p < last:
+                    return False  # "cardiomegaly is present, and the effusion has resolved"
+        return True
+
+
+def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:
+    """Our negation cues as a negspacy ``neg_termset`` (uncertainty and clause words have no negspacy slot)."""
+    cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
+    ts: dict[str, list[str]] = {"pseudo_negations": [], "preceding_negations": [], "following_negations": [],
+                                "termination": []}
+    for c in cues:
+        if c.kind == "pseudo":
+            ts["pseudo_negations"].append(c.text)
+        elif c.kind == "terminator":
+            ts["termination"].append(c.text)
+        elif c.kind == "negation":
+            if c.direction in ("preceding", "both"):
+                ts["preceding_negations"].append(c.text)
+            if c.direction in ("following", "both"):
+                ts["following_negations"].append(c.text)
+    return ts
+
+
+class ExistenceComponent:
+    """spaCy component: classify `doc.ents` (filtered by `ent_types`) and the spans of `doc.spans[k]`."""
+
+    def __init__(self, nlp: Language, name: str, ent_types: Sequence[str], span_keys: Sequence[str],
+                 ontology: Optional[str]):
+        self.name = name
+        self.vocab = nlp.vocab
+        self.ent_types = set(ent_types or [])
+        self.span_keys = list(span_keys or [])
+        self.ontology = ontology
+        from .resources import get_ontology
+
+        self.engine = ExistenceEngine(get_ontology(ontology), nlp.vocab)
+
+    def spans(self, doc: Doc) -> list[Span]:
+        out = [e for e in doc.ents if not self.ent_types or e.label_ in self.ent_types]
+        for key in self.span_keys:
+            if key in doc.spans:
+                out.extend(doc.spans[key])
+        return out
+
+    def __call__(self, doc: Doc) -> Doc:
+        self.engine.classify(doc, self.spans(doc))
+        return doc
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterable[Doc]:
+        for doc in docs:
+            yield self(doc)
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        data = [c.model_dump(exclude_none=True) for c in self.engine.cues]
+        (path / "cues.json").write_text(json.dumps(data, indent=0), encoding="utf-8")
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ExistenceComponent":
+        f = Path(path) / "cues.json"
+        if f.exists():
+            cues = [Cue.model_validate(c) for c in json.loads(f.read_text(encoding="utf-8"))]
+            self.engine = ExistenceEngine(cues, self.vocab)
+        return self
+
+
+@Language.factory("asg_existence", default_config={"ent_types": [], "span_keys": [], "ontology": None})
+def make_existence(nlp: Language, name: str, ent_types: list[str], span_keys: list[str],
+                   ontology: Optional[str]) -> ExistenceComponent:
+    """Factory of the `asg_existence` component (entry point ``asg_existence``)."""
+    return ExistenceComponent(nlp, name, ent_types, span_keys, ontology)
