@@ -295,22 +295,33 @@ def mentions(record: dict[str, Any]) -> list[Mention]:
 # ---------------------------------------------------------------- metrics
 @dataclass
 class Counts:
-    """tp/fp/fn with P/R/F1."""
+    """tp/fp/fn with P/R/F1.
+
+    `pred_tp` (correct predicted items) differs from `tp` (recalled gold items) only where matching is not
+    one-to-one (the region->sentence map); precision uses it when set.
+    """
 
     tp: int = 0
     fp: int = 0
     fn: int = 0
+    pred_tp: Optional[int] = None
 
-    def add(self, tp: int = 0, fp: int = 0, fn: int = 0) -> None:
+    def add(self, tp: int = 0, fp: int = 0, fn: int = 0, pred_tp: Optional[int] = None) -> None:
+        if pred_tp is not None or self.pred_tp is not None:
+            self.pred_tp = (self.tp if self.pred_tp is None else self.pred_tp) + (tp if pred_tp is None else pred_tp)
         self.tp += tp
         self.fp += fp
         self.fn += fn
 
     def as_dict(self) -> dict[str, Any]:
-        from .openi import prf
-
-        p, r, f = prf(self.tp, self.fp, self.fn)
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": p, "recall": r, "f1": f}
+        ptp = self.tp if self.pred_tp is None else self.pred_tp
+        p = ptp / (ptp + self.fp) if ptp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        out = {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": p, "recall": r, "f1": f}
+        if self.pred_tp is not None:
+            out["pred_tp"] = self.pred_tp
+        return out
 
 
 @dataclass
@@ -389,7 +400,7 @@ def region_map_items(gold: dict[str, Any], pred: dict[str, Any]
     gmap = {r: sorted(set(v)) for r, v in (gold.get("region_sentences") or {}).items()}
     pmap = {r: sorted(set(v)) for r, v in (pred.get("region_sentences") or {}).items()}
     for region in set(gmap) | set(pmap):
-        c = counts.setdefault(region, Counts())
+        c = counts.setdefault(region, Counts(pred_tp=0))
         g_spans = [span(gs, i) for i in gmap.get(region, [])]
         p_spans = [span(ps, i) for i in pmap.get(region, [])]
         for i, g in zip(gmap.get(region, []), g_spans):
@@ -399,7 +410,9 @@ def region_map_items(gold: dict[str, Any], pred: dict[str, Any]
                 c.fn += 1
                 missed.append((region, i))
         for j, p in zip(pmap.get(region, []), p_spans):
-            if not (p is not None and any(g is not None and overlaps(g, p) for g in g_spans)):
+            if p is not None and any(g is not None and overlaps(g, p) for g in g_spans):
+                c.pred_tp = (c.pred_tp or 0) + 1
+            else:
                 c.fp += 1
                 wrong.append((region, j))
     return counts, wrong, missed
@@ -419,7 +432,7 @@ def evaluate_records(gold: dict[str, dict[str, Any]], pred: dict[str, dict[str, 
 
         asg_tags = load_ontology().asg_tags
     ids = [i for i in gold if i in pred]
-    mention, mention_ex, triplet, rmap_total = Counts(), Counts(), Counts(), Counts()
+    mention, mention_ex, triplet, rmap_total = Counts(), Counts(), Counts(), Counts(pred_tp=0)
     confusion = {g: {p: 0 for p in EXISTENCE} for g in EXISTENCE}
     region_map: dict[str, Counts] = {}
     per_finding: dict[str, dict[str, Counts]] = {}
@@ -474,8 +487,8 @@ def evaluate_records(gold: dict[str, dict[str, Any]], pred: dict[str, dict[str, 
                 pf(t["finding"])["triplet"].add(fp=1)
         rcounts, rwrong, rmissed = region_map_items(g, p)
         for region, c in rcounts.items():
-            region_map.setdefault(region, Counts()).add(c.tp, c.fp, c.fn)
-            rmap_total.add(c.tp, c.fp, c.fn)
+            region_map.setdefault(region, Counts(pred_tp=0)).add(c.tp, c.fp, c.fn, c.pred_tp)
+            rmap_total.add(c.tp, c.fp, c.fn, c.pred_tp)
         gv, pv = tag_vector(g, asg_tags), tag_vector(p, asg_tags)
         for tag, a, b in zip(asg_tags, gv, pv):
             tag_total += 1
