@@ -1,0 +1,173 @@
+"""Image and text encoders from transformers (presets tiny / vit-b16 / resnet50) and the tiny WordPiece tokenizer."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional
+
+import torch
+import torch.nn as nn
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# pixel normalisation for [0, 1] inputs, per image-model family
+NORMS = {"vit": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+         "resnet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+
+
+class EncoderError(RuntimeError):
+    """A model or tokenizer that cannot be built or loaded, with a one-line message."""
+
+
+class ImageBackbone(nn.Module):
+    """Wraps a transformers vision model: pixel_values [B,3,H,W] -> (global [B,D], patch grid [B,D,h,w])."""
+
+    def __init__(self, model: nn.Module, image_size: int, mean: tuple, std: tuple):
+        super().__init__()
+        self.model = model
+        self.image_size = image_size
+        cfg = model.config
+        self.dim = int(getattr(cfg, "hidden_size", None) or cfg.hidden_sizes[-1])
+        self.tokens = getattr(cfg, "model_type", "") not in ("resnet", "convnext", "regnet")
+        self.needs_interp = self.tokens and getattr(cfg, "image_size", image_size) != image_size
+        self.norm = {"mean": tuple(mean), "std": tuple(std), "input": "pixel/255, grey copied to 3 channels"}
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 [B,1|3,H,W] -> normalised float [B,3,H,W]."""
+        x = images.float() / 255.0
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return (x - self.mean) / self.std
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        kwargs = {"interpolate_pos_encoding": True} if self.needs_interp else {}
+        hidden = self.model(pixel_values=pixel_values, **kwargs).last_hidden_state
+        if hidden.dim() == 4:  # CNN: [B, C, h, w]
+            return hidden.mean((2, 3)), hidden
+        b, n, d = hidden.shape
+        side = int((n - 1) ** 0.5)
+        grid = hidden[:, n - side * side:].transpose(1, 2).reshape(b, d, side, side)
+        return hidden[:, 0], grid
+
+
+class TextBackbone(nn.Module):
+    """Wraps a transformers text model: (input_ids, attention_mask) -> token embeddings [B, L, D]."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.dim = int(model.config.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def train_wordpiece(texts: Iterable[str], vocab_size: int = 2000):
+    """A lowercase BERT WordPiece tokenizer trained on `texts`, as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIALS)
+    tok.train_from_iterator(texts, trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                       special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+
+
+def load_tokenizer(name_or_path: str):
+    """A fast tokenizer (offset mapping is required) from a hub id or folder."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
+    except Exception as exc:  # noqa: BLE001
+        raise EncoderError(f"cannot load tokenizer '{name_or_path}': {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    if not getattr(tok, "is_fast", False):
+        raise EncoderError(f"tokenizer '{name_or_path}' is not a fast tokenizer (offset mapping needed)")
+    return tok
+
+
+def _from_pretrained(cls, name: str, **kwargs):
+    try:
+        return cls.from_pretrained(name, **kwargs)
+    except TypeError:
+        return cls.from_pretrained(name)
+    except Exception as exc:  # noqa: BLE001
+        raise EncoderError(f"cannot load model '{name}': {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+
+
+def build_image_backbone(preset: str, image_size: int, image_model: Optional[str] = None,
+                         pretrained: bool = True) -> ImageBackbone:
+    """The preset's image encoder; `image_model` (hub id or path) overrides it; pretrained=False builds from config."""
+    from transformers import AutoModel, ResNetConfig, ResNetModel, ViTConfig, ViTModel
+
+    if preset == "tiny" and image_model is None:
+        cfg = ViTConfig(image_size=image_size, patch_size=8, hidden_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=256)
+        return ImageBackbone(ViTModel(cfg, add_pooling_layer=False), image_size, *NORMS["vit"])
+    family = "resnet" if (preset == "resnet50" and image_model in (None, "microsoft/resnet-50")) else None
+    if not pretrained:
+        if family == "resnet":
+            return ImageBackbone(ResNetModel(ResNetConfig()), image_size, *NORMS["resnet"])
+        if image_model in (None, "google/vit-base-patch16-224-in21k"):
+            return ImageBackbone(ViTModel(ViTConfig(image_size=image_size), add_pooling_layer=False), image_size,
+                                 *NORMS["vit"])
+    name = image_model or ("microsoft/resnet-50" if family == "resnet" else "google/vit-base-patch16-224-in21k")
+    if pretrained:
+        model = _from_pretrained(AutoModel, name, add_pooling_layer=False)
+    else:
+        from transformers import AutoConfig
+
+        model = AutoModel.from_config(AutoConfig.from_pretrained(name))
+    mean, std = NORMS["resnet" if model.config.model_type in ("resnet", "convnext", "regnet") else "vit"]
+    try:  # prefer the checkpoint's own normalisation
+        from transformers import AutoImageProcessor
+
+        proc = AutoImageProcessor.from_pretrained(name)
+        if getattr(proc, "image_mean", None) and getattr(proc, "image_std", None):
+            mean, std = tuple(proc.image_mean), tuple(proc.image_std)
+    except Exception:  # noqa: BLE001 - no processor config: keep the family default
+        pass
+    return ImageBackbone(model, image_size, mean, std)
+
+
+def build_text_backbone(preset: str, tokenizer, text_model: Optional[str] = None, pretrained: bool = True,
+                        max_len: int = 512) -> TextBackbone:
+    """The preset's text encoder (tiny: 2-layer BERT sized to `tokenizer`); pretrained=False builds BERT-base."""
+    from transformers import AutoModel, BertConfig, BertModel
+
+    if preset == "tiny" and text_model is None:
+        cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=256, max_position_embeddings=max(512, max_len))
+        return TextBackbone(BertModel(cfg, add_pooling_layer=False))
+    if not pretrained:
+        cfg = BertConfig(vocab_size=max(len(tokenizer), 28996), max_position_embeddings=max(512, max_len))
+        return TextBackbone(BertModel(cfg, add_pooling_layer=False))
+    return TextBackbone(_from_pretrained(AutoModel, text_model or "emilyalsentzer/Bio_ClinicalBERT",
+                                         add_pooling_layer=False))
+
+
+@torch.no_grad()
+def tag_name_embeddings(text: TextBackbone, tokenizer, names: list[str], device: torch.device) -> torch.Tensor:
+    """Mean token embedding of each tag name, computed once with the text model in eval mode (no dropout)."""
+    was_training = text.training
+    text.eval()
+    enc = tokenizer(names, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+    hidden = text(ids, mask).float()
+    m = mask.unsqueeze(-1).float()
+    out = (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+    text.train(was_training)
+    return out.cpu()
+
+
+def save_tokenizer(tokenizer, path: Path) -> None:
+    """save_pretrained, creating the folder."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(path))
