@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from anatomy_ontology import Ontology, load_ontology  # noqa: E402
+from anatomy_ontology import Ontology, OntologyError, load_ontology  # noqa: E402
 from asg_parse.schema import ParsedReport  # noqa: E402
 
 SRC_DIR = Path(__file__).resolve().parent / "src"
@@ -231,7 +231,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--check", action="store_true", help="fail if the committed JSONL differs from the source")
     args = ap.parse_args(argv)
-    onto = load_ontology()
+    try:
+        onto = load_ontology()
+    except OntologyError as exc:
+        print(f"error: ontology: {exc}", file=sys.stderr)
+        return 1
     status = 0
     for split in SPLITS:
         try:
