@@ -89,7 +89,7 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
     """Score our parser (pred None) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
     from . import evaluate
 
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     path = openi.resolve_csv(csv_path)
     try:
         reports, skipped = openi.load_reports(path)
@@ -224,7 +224,7 @@ def run_evaluate(gold: Path, pred: Path, json_out: Optional[Path] = None, errors
     2 nothing to score (a file unreadable, the OpenI CSV absent for standoff gold, or no common ids)."""
     from . import evaluate
 
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     if evaluate.is_standoff(gold):
         gold_records, gold_problems = evaluate.load_openi_standoff(gold, csv_path)
     else:
