@@ -11,7 +11,7 @@ Authoring note format (files live OUTSIDE the repo because they quote report wor
   @ UID                                  starts a report
   I | mention | finding | regions | e | cue
       I: sentence index; mention/cue: phrase inside sentence I (case-insensitive), "phrase@2" = 2nd occurrence,
-      cue "-" = null (the cue occurrence nearest the mention is used); finding: id or alias below;
+      cue "-" = null (the closest cue occurrence before the mention, else after it); finding: id or alias below;
       regions: comma list of region ids/aliases, "def" = the finding's default_regions, "-" = null;
       e: p | a | u (present, absent, uncertain)
   I R regions                            sentence I names these regions (region->sentence map only)
@@ -155,7 +155,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def find_phrase(text: str, span: tuple[int, int], phrase: str, near: Optional[int] = None) -> tuple[int, int]:
+def find_phrase(text: str, span: tuple[int, int], phrase: str, near: Optional[tuple[int, int]] = None) -> tuple[int, int]:
     """Offsets of `phrase` ("x@n" = n-th occurrence) inside a sentence span, case-insensitive."""
     occ = None
     if re.search(r"@\d+$", phrase):
@@ -163,15 +163,18 @@ def find_phrase(text: str, span: tuple[int, int], phrase: str, near: Optional[in
         occ = int(n)
     s0, e0 = span
     low, p = text[s0:e0].lower(), phrase.lower()
-    hits = [m.start() for m in re.finditer(re.escape(p), low)]
+    pattern = (r"\b" if p[:1].isalnum() else "") + re.escape(p) + (r"\b" if p[-1:].isalnum() else "")
+    hits = [m.start() for m in re.finditer(pattern, low)]
     if not hits:
-        raise ValueError(f"phrase {phrase!r} not in sentence")
+        raise ValueError(f"phrase {phrase!r} not in sentence (whole words)")
     if occ is not None:
         if occ > len(hits):
             raise ValueError(f"phrase {phrase!r} has only {len(hits)} occurrences")
         h = hits[occ - 1]
     elif near is not None:
-        h = min(hits, key=lambda x: abs(s0 + x - near))
+        before = [x for x in hits if s0 + x + len(p) <= near[0]]
+        after = [x for x in hits if s0 + x >= near[1]]
+        h = before[-1] if before else (after[0] if after else hits[0])
     else:
         h = hits[0]
     return s0 + h, s0 + h + len(phrase)
@@ -250,7 +253,7 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
                 if cols[4] not in EXISTENCE:
                     raise ValueError(f"existence must be p/a/u, got {cols[4]!r}")
                 s, e = find_phrase(text, tuple(sents[i]), cols[1])
-                cue = None if cols[5] == "-" else list(find_phrase(text, tuple(sents[i]), cols[5], near=s))
+                cue = None if cols[5] == "-" else list(find_phrase(text, tuple(sents[i]), cols[5], near=(s, e)))
                 for r in expand_regions(cols[3], finding, findings, region_ids):
                     rec["triplets"].append({"region": r, "finding": finding, "existence": EXISTENCE[cols[4]],
                                             "sentence": i, "start": s, "end": e, "cue": cue})
@@ -258,6 +261,8 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
                         rec["rs"].setdefault(r, set()).add(i)
             except (ValueError, IndexError) as exc:
                 fail(f"{where}: {exc}")
+    rank_uid = {u: k for k, u in enumerate(sample_uids(rows))}
+    order.sort(key=lambda u: rank_uid.get(u, len(rank_uid)))
     out = []
     for uid in order:
         rec = records[uid]
