@@ -7,7 +7,31 @@ import typer
 from typer.testing import CliRunner
 
 from asg_parse import eval_cli, evaluate
-from tests.test_evaluate import GOLD, PRED
+
+TEXT = "Mild cardiomegaly. No pneumothorax. Low lung volumes."
+
+
+def _t(region, finding, existence, phrase, sentence):
+    s = TEXT.index(phrase)
+    return {"region": region, "finding": finding, "existence": existence, "sentence": sentence, "start": s,
+            "end": s + len(phrase), "text": phrase, "cue": None}
+
+
+SENTS = [{"text": p, "start": TEXT.index(p), "end": TEXT.index(p) + len(p), "section": "findings"}
+         for p in ("Mild cardiomegaly.", "No pneumothorax.", "Low lung volumes.")]
+GOLD = {"id": "r1", "text": TEXT, "sentences": SENTS,
+        "triplets": [_t("cardiac silhouette", "cardiomegaly", "present", "cardiomegaly", 0),
+                     _t("right lung", "pneumothorax", "absent", "pneumothorax", 1),
+                     _t("left lung", "pneumothorax", "absent", "pneumothorax", 1)],
+        "region_sentences": {"cardiac silhouette": [0], "right lung": [1, 2], "left lung": [1, 2]},
+        "tags": {"cardiomegaly": 1, "pneumothorax": 0}}
+PRED = {"id": "r1", "sentences": SENTS,
+        "triplets": [_t("cardiac silhouette", "cardiomegaly", "uncertain", "cardiomegaly", 0),
+                     _t("right lung", "pneumothorax", "absent", "pneumothorax", 1),
+                     _t("left lung", "pneumothorax", "absent", "pneumothorax", 1),
+                     _t(None, "opacity", "present", "Low", 2)],
+        "region_sentences": {"cardiac silhouette": [0], "right lung": [1], "left lung": [1]},
+        "tags": {"cardiomegaly": -1, "pneumothorax": 0, "opacity": 1}}
 
 runner = CliRunner()
 
@@ -36,7 +60,8 @@ def test_evaluate_clean_run_with_json(tmp_path):
     assert res.exit_code == 0, res.output
     assert "triplet" in res.output and "report r1" in res.output
     data = json.loads(out.read_text())
-    assert data["triplet"]["tp"] == 2 and abs(data["existence_accuracy"] - 2 / 3) < 1e-9
+    assert data["triplet"]["tp"] == 2 and data["existence_accuracy"] == 0.5
+    assert data["region_map"]["overall"]["recall"] == 0.6 and data["region_map"]["overall"]["precision"] == 1.0
 
 
 def test_evaluate_bad_lines_are_reported_with_file_and_line(tmp_path):
