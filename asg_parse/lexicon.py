@@ -77,5 +77,10 @@ def compile_lexicon(nlp: Language, onto: Ontology) -> Lexicon:
                     lex.states.setdefault(norm(w), []).append(StateRule(f.id, frozenset(st.regions), absent))
     for w in lex.states:
         _add(lex, nlp, "W", w, {w})
-    lex.boundaries = frozenset({";", *(c.text for c in onto.cues if c.kind == "terminator" and " " not in c.text)})
+    lex.boundaries = boundary_words(onto)
     return lex
+
+
+def boundary_words(onto: Ontology) -> frozenset[str]:
+    """Single-token clause boundaries: ";" and the one-word terminators of the existence cues."""
+    return frozenset({";", *(c.text for c in onto.cues if c.kind == "terminator" and " " not in c.text)})

@@ -1,7 +1,7 @@
 """asg_mentions: match anatomy and finding mentions, resolve laterality and link each finding to its regions."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -25,6 +25,15 @@ _COORD = {"and", "or", "and/or", "/", ",", "with", "versus", "vs", "vs.", "-"}
 for _name in ("asg_warnings", "asg_links", "asg_anatomy_regions"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
+
+
+class Link(NamedTuple):
+    """Where a finding mention is: its regions, a forced existence cue (normal statements), and whether the
+    regions come from the text (anatomy or a side word) rather than the finding's defaults."""
+
+    regions: list[str]
+    forced: Optional[dict]
+    located: bool
 
 
 def mention_key(span: Span) -> tuple[int, int, str]:
@@ -194,12 +203,13 @@ class Mentions(OntologyComponent):
                         break
 
         onto = self.ontology
-        out: dict[tuple[int, int, str], tuple[list[str], Optional[dict]]] = {}
+        out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(all_findings):
-            regions = links.get(fi)
+            regions, located = links.get(fi), True
             if not regions:
                 defaults = list(onto.findings[f.label_].default_regions)
                 side = self._side_for(ctx, f, sides, used_sides)
+                located = side is not None
                 if side in ("left", "right"):
                     sided = [r for r in defaults if self.side_of[r] == side]
                     if not sided:
@@ -208,7 +218,7 @@ class Mentions(OntologyComponent):
                         sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else defaults
                     defaults = sided
                 regions = defaults
-            out[mention_key(f)] = (regions, forced.get(fi))
+            out[mention_key(f)] = Link(regions, forced.get(fi), located)
         doc.spans[FINDINGS_KEY] = sorted(all_findings, key=lambda s: (s.start, s.end))
         doc.spans[ANATOMY_KEY] = anatomy
         doc._.asg_links = out

@@ -7,7 +7,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
-from .mentions import ANATOMY_KEY, FINDINGS_KEY, mention_key
+from .lexicon import boundary_words
+from .mentions import ANATOMY_KEY, FINDINGS_KEY, Link, mention_key
 from .schema import TAG_VALUE
 from .sections import HEADERS_KEY, SECTIONS_KEY, DEFAULT_SECTION
 
@@ -40,6 +41,65 @@ class Triplets(OntologyComponent):
         secs = self.cfg.get("sections")
         self.parse_sections = set(secs) if secs else {s.id for s in self.ontology.sections.values() if s.parse}
         self.asg_tags = set(self.ontology.asg_tags)
+        self.boundaries = boundary_words(self.ontology)
+        self.side_of = {r.id: r.side for r in self.ontology.regions.values()}
+
+    def _mentions(self, doc: Doc, sent_of: dict[int, int]) -> list[dict[str, Any]]:
+        """Finding mentions of the parsed sections with their link and existence."""
+        links = doc._.asg_links or {}
+        out = []
+        for f in doc.spans[FINDINGS_KEY] if FINDINGS_KEY in doc.spans else []:
+            idx = sent_of.get(f.start)
+            if idx is None:
+                continue
+            link = links.get(mention_key(f)) or Link(list(self.ontology.findings[f.label_].default_regions), None, False)
+            if link.forced is not None:
+                existence, cue = "absent", link.forced
+            else:
+                existence, cue = f._.asg_existence or "present", f._.asg_existence_cue
+            out.append({"span": f, "sentence": idx, "regions": list(link.regions), "located": link.located,
+                        "existence": existence, "cue": cue})
+        return out
+
+    def _allowed(self, finding: str, regions: list[str]) -> list[str]:
+        allowed = self.ontology.allowed(finding)
+        return [r for r in regions if allowed is None or r in allowed]
+
+    def _locate(self, doc: Doc, mentions: list[dict[str, Any]]) -> None:
+        """Give mentions without anatomy the location the text implies.
+
+        1. A mention shares the location of the nearest located mention of the same sentence and existence, with
+           no clause boundary between ("left basilar opacity, likely atelectasis or effusion").
+        2. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
+           report with the same existence (an impression restating a finding).
+        3. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
+           both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
+        """
+        located = [m for m in mentions if m["located"]]
+        for m in mentions:
+            if m["located"]:
+                continue
+            f = m["span"]
+            best = None
+            for o in located:
+                g = o["span"]
+                if o["sentence"] != m["sentence"] or o["existence"] != m["existence"]:
+                    continue
+                lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
+                if any(t.lower_ in self.boundaries for t in doc[lo:hi]):
+                    continue
+                regions = self._allowed(f.label_, o["regions"])
+                if regions and (best is None or hi - lo < best[0]):
+                    best = (hi - lo, regions)
+            if best is None and m["existence"] != "absent":
+                same = [r for o in located if o["span"].label_ == f.label_ and o["existence"] == m["existence"]
+                        for r in o["regions"]]
+                if same:
+                    best = (0, list(dict.fromkeys(same)))
+            if best is not None:
+                m["regions"] = best[1]
+            elif m["existence"] != "absent" and {self.side_of.get(r) for r in m["regions"]} >= {"left", "right"}:
+                m["regions"] = []
 
     def __call__(self, doc: Doc) -> Doc:
         sents = _sentence_section(doc)
@@ -52,27 +112,21 @@ class Triplets(OntologyComponent):
             if section in self.parse_sections:
                 for i in range(sent.start, sent.end):
                     sent_of[i] = idx
-        links = doc._.asg_links or {}
+        mentions = self._mentions(doc, sent_of)
+        self._locate(doc, mentions)
         triplets: list[dict[str, Any]] = []
         region_map: dict[str, set[int]] = {}
         seen: set[tuple] = set()
-        for f in doc.spans[FINDINGS_KEY] if FINDINGS_KEY in doc.spans else []:
-            idx = sent_of.get(f.start)
-            if idx is None:
-                continue
-            regions, forced = links.get(mention_key(f), (list(self.ontology.findings[f.label_].default_regions), None))
-            if forced is not None:
-                existence, cue = "absent", forced
-            else:
-                existence, cue = f._.asg_existence or "present", f._.asg_existence_cue
-            for region in regions or [None]:
-                key = (region, f.label_, existence, f.start_char, f.end_char)
+        for m in mentions:
+            f, idx = m["span"], m["sentence"]
+            for region in m["regions"] or [None]:
+                key = (region, f.label_, m["existence"], f.start_char, f.end_char)
                 if key in seen:
                     continue
                 seen.add(key)
-                triplets.append({"region": region, "finding": f.label_, "existence": existence, "sentence": idx,
+                triplets.append({"region": region, "finding": f.label_, "existence": m["existence"], "sentence": idx,
                                  "start": f.start_char, "end": f.end_char, "text": f.text,
-                                 "cue": cue["text"] if cue else None})
+                                 "cue": m["cue"]["text"] if m["cue"] else None})
                 if region is not None:
                     region_map.setdefault(region, set()).add(idx)
         areg = doc._.asg_anatomy_regions or {}
