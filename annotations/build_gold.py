@@ -118,15 +118,17 @@ def _regions(code: str, finding: Optional[str], onto: Ontology) -> list[Optional
     return out
 
 
-def _find(text: str, span: str, cursor: int) -> int:
+def _find(text: str, span: str, cursor: int, open_spans: list[tuple[int, int]]) -> int:
+    """First whole-word occurrence of `span` at or after `cursor` inside an annotated section."""
     i = cursor
     while True:
         i = text.find(span, i)
         if i < 0:
-            raise GoldError(f"span {span!r} not found after offset {cursor}")
+            raise GoldError(f"span {span!r} not found in an annotated section after offset {cursor}")
         before = text[i - 1] if i > 0 else " "
         after = text[i + len(span)] if i + len(span) < len(text) else " "
-        if not (before.isalnum() or after.isalnum()):
+        inside = any(s <= i and i + len(span) <= e for s, e in open_spans)
+        if inside and not (before.isalnum() or after.isalnum()):
             return i
         i += 1
 
@@ -138,6 +140,7 @@ def build_report(raw: dict[str, Any], onto: Ontology, parse_sections: set[str]) 
     triplets: list[dict[str, Any]] = []
     named: dict[str, set[int]] = {}
     cursor, prev = 0, 0
+    open_spans = [(s["start"], s["end"]) for s in sentences if s["section"] in parse_sections]
     for entry in raw.get("ann") or []:
         where = f"entry {entry!r}"
         try:
@@ -145,7 +148,7 @@ def build_report(raw: dict[str, Any], onto: Ontology, parse_sections: set[str]) 
             span = fields[0]
             if span.startswith("<"):
                 span, cursor = span[1:].strip(), prev
-            start = _find(text, span, cursor)
+            start = _find(text, span, cursor, open_spans)
             end = start + len(span)
             prev, cursor = start, end
             sidx = next((k for k, s in enumerate(sentences) if s["start"] <= start and end <= s["end"]), None)
