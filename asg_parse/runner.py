@@ -10,7 +10,6 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from .io import Item
 
-EMPTY_WARNING = "empty report"
 _EXISTENCE = ("present", "absent", "uncertain")
 
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
@@ -56,6 +55,7 @@ def _records(chunk: Sequence[Item]) -> list[dict]:
     from . import api
 
     to_record = api.doc_to_record
+    empty_warning = api.EMPTY_WARNING
     nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY)
     texts = [text for _, text, _ in chunk]
     try:
@@ -78,8 +78,8 @@ def _records(chunk: Sequence[Item]) -> list[dict]:
             out.append(_error_record(rid, exc, warnings))
             continue
         own = rec.get("warnings") or []
-        if not text.strip() and EMPTY_WARNING not in own:
-            own = [*own, EMPTY_WARNING]
+        if not text.strip() and empty_warning not in own:
+            own = [empty_warning, *own]
         rec["warnings"] = [*warnings, *own] if warnings else own
         if rec.get("error") is None:
             rec.pop("error", None)

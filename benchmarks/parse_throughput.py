@@ -1,0 +1,157 @@
+"""Throughput of the whole asg-parse CLI vs a plain spaCy entity_ruler + negspacy pipeline, plus a stage profile.
+
+Builds a corpus of >= 20k reports by repeating the OpenI dev reports ("FINDINGS: ...\\nIMPRESSION: ...") under
+new ids in a temporary CSV, then
+  1. times `asg-parse CORPUS -o OUT --workers N` end to end (a subprocess: start-up, reading, parsing, writing)
+     for each N, and checks the outputs are byte-identical;
+  2. times a plain pipeline (spacy.blank("en") + entity_ruler with our finding forms + negex `en_clinical`)
+     over the same reports in this one process;
+  3. profiles our pipeline stage by stage in this process: tokenizer, each component (via its `pipe`), and the
+     record + JSON step.
+
+    python benchmarks/parse_throughput.py [--openi ../shared/data/openi/openi_dev.csv] [--reports 20000]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OPENI = Path(os.environ.get("ASG_OPENI_CSV", ROOT.parent / "shared" / "data" / "openi" / "openi_dev.csv"))
+
+
+def openi_texts(path: Path) -> list[str]:
+    """The dev reports as benchmark text (only the sections present; reports without text skipped)."""
+    out = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            parts = [f"{name.upper()}: {row[name].strip()}" for name in ("findings", "impression")
+                     if (row.get(name) or "").strip()]
+            if parts:
+                out.append("\n".join(parts))
+    return out
+
+
+def build_corpus(texts: list[str], n: int, path: Path) -> list[str]:
+    """Write `n` reports (the texts repeated, ids r000001...) to a CSV; return the texts in order."""
+    corpus = [texts[i % len(texts)] for i in range(n)]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "report"])
+        for i, text in enumerate(corpus):
+            w.writerow([f"r{i + 1:06d}", text])
+    return corpus
+
+
+def time_cli(corpus: Path, out: Path, workers: int) -> float:
+    """Seconds for the whole console command (process start to exit)."""
+    cmd = [sys.executable, "-m", "asg_parse.cli", str(corpus), "-o", str(out), "--workers", str(workers), "--quiet"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"asg-parse failed ({proc.returncode}): {proc.stderr.strip()}")
+    return wall
+
+
+def plain_pipeline():
+    """spacy.blank('en') + entity_ruler (our finding forms, lower-cased) + negex with the en_clinical termset."""
+    import spacy
+    from negspacy.termsets import termset
+
+    from anatomy_ontology import load_ontology
+
+    onto = load_ontology()
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler.add_patterns([{"label": f.id, "pattern": form} for f in onto.findings.values() for form in [f.id, *f.forms]])
+    nlp.add_pipe("negex", config={"neg_termset": termset("en_clinical").get_patterns()})
+    return nlp
+
+
+def time_plain(texts: list[str]) -> tuple[float, float, int]:
+    """(build seconds, parse seconds, entities found)."""
+    t0 = time.perf_counter()
+    nlp = plain_pipeline()
+    t1 = time.perf_counter()
+    n_ents = sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=1000))
+    return t1 - t0, time.perf_counter() - t1, n_ents
+
+
+def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
+    """Seconds per stage of our pipeline over `texts` in this process."""
+    import asg_parse
+    from asg_parse import api
+
+    t0 = time.perf_counter()
+    nlp = asg_parse.load()
+    stages = [("build pipeline (once)", time.perf_counter() - t0)]
+    t0 = time.perf_counter()
+    docs = [nlp.make_doc(t) for t in texts]
+    stages.append(("tokenizer", time.perf_counter() - t0))
+    for name, proc in nlp.pipeline:
+        t0 = time.perf_counter()
+        docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(d) for d in docs]
+        stages.append((f"component {name}", time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    for i, doc in enumerate(docs):
+        dumps(api.doc_to_record(doc, f"r{i}"))
+    stages.append(("record + JSON", time.perf_counter() - t0))
+    return stages
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--openi", type=Path, default=DEFAULT_OPENI, help="OpenI dev CSV (env ASG_OPENI_CSV)")
+    ap.add_argument("--reports", type=int, default=20000, help="corpus size (default 20000)")
+    ap.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated (default 1,2)")
+    ap.add_argument("--profile-reports", type=int, default=5000, help="reports for the stage profile")
+    args = ap.parse_args()
+    if not args.openi.is_file():
+        raise SystemExit(f"error: {args.openi}: no such file (pass --openi or set ASG_OPENI_CSV)")
+    texts = openi_texts(args.openi)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  (cpus: {os.cpu_count()})")
+    with tempfile.TemporaryDirectory(prefix="asg-bench-") as tmp:
+        tmpd = Path(tmp)
+        corpus_path = tmpd / "corpus.csv"
+        corpus = build_corpus(texts, args.reports, corpus_path)
+        print(f"corpus: {len(corpus)} reports ({len(texts)} distinct OpenI dev reports repeated), "
+              f"{corpus_path.stat().st_size / 1e6:.1f} MB")
+        rows = []
+        outputs = {}
+        for w in (int(x) for x in args.workers.split(",")):
+            out = tmpd / f"out{w}.jsonl"
+            wall = time_cli(corpus_path, out, w)
+            outputs[w] = out.read_bytes()
+            rows.append((f"asg-parse CLI end to end, --workers {w}", wall, len(corpus) / wall))
+        build, wall, n_ents = time_plain(corpus)
+        rows.append((f"plain entity_ruler + negex, 1 process (+{build:.2f}s build; {n_ents} ents)", wall,
+                     len(corpus) / wall))
+        same = len(set(outputs.values())) == 1
+        n_lines = next(iter(outputs.values())).count(b"\n") if outputs else 0
+    print(f"\n{'run':<72}{'seconds':>9}{'reports/s':>11}")
+    for name, wall, rate in rows:
+        print(f"{name:<72}{wall:>9.2f}{rate:>11,.0f}")
+    print(f"outputs identical across worker counts: {same}; records written: {n_lines}")
+
+    sub = corpus[: args.profile_reports]
+    print(f"\nprofile of our pipeline, 1 process, {len(sub)} reports:")
+    stages = profile_ours(sub)
+    total = sum(s for name, s in stages if not name.startswith("build"))
+    for name, secs in stages:
+        share = "" if name.startswith("build") else f"{100 * secs / total:5.1f}%"
+        print(f"  {name:<34}{secs:8.3f} s  {share}")
+    print(f"  {'total per report':<34}{1e6 * total / len(sub):8.0f} us  ({len(sub) / total:,.0f} reports/s)")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
