@@ -8,7 +8,7 @@ from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
 from .lexicon import boundary_words
-from .mentions import ANATOMY_KEY, FINDINGS_KEY, Link, mention_key
+from .mentions import ANATOMY_KEY, FINDINGS_KEY, LINK_MAX_COST, Link, mention_key
 from .schema import TAG_VALUE
 from .sections import HEADERS_KEY, SECTIONS_KEY, DEFAULT_SECTION
 
@@ -70,12 +70,16 @@ class Triplets(OntologyComponent):
 
         1. A mention shares the location of the nearest located mention of the same sentence and existence, with
            no clause boundary between ("left basilar opacity, likely atelectasis or effusion").
-        2. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
+        2. Otherwise a present/uncertain mention takes the nearest anatomy of its clause even when that anatomy
+           already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
+        3. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
            report with the same existence (an impression restating a finding).
-        3. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
+        4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
         located = [m for m in mentions if m["located"]]
+        areg = doc._.asg_anatomy_regions or {}
+        anatomy = [(a, areg.get((a.start, a.end), [])) for a in doc.spans[ANATOMY_KEY]] if ANATOMY_KEY in doc.spans else []
         for m in mentions:
             if m["located"]:
                 continue
@@ -92,6 +96,8 @@ class Triplets(OntologyComponent):
                 if regions and (best is None or hi - lo < best[0]):
                     best = (hi - lo, regions)
             if best is None and m["existence"] != "absent":
+                best = self._nearest_anatomy(doc, m, anatomy)
+            if best is None and m["existence"] != "absent":
                 same = [r for o in located if o["span"].label_ == f.label_ and o["existence"] == m["existence"]
                         for r in o["regions"]]
                 if same:
@@ -100,6 +106,22 @@ class Triplets(OntologyComponent):
                 m["regions"] = best[1]
             elif m["existence"] != "absent" and {self.side_of.get(r) for r in m["regions"]} >= {"left", "right"}:
                 m["regions"] = []
+
+    def _nearest_anatomy(self, doc: Doc, m: dict[str, Any], anatomy: list[tuple[Span, list[str]]]
+                         ) -> Optional[tuple[int, list[str]]]:
+        f, best = m["span"], None
+        for a, regions in anatomy:
+            if a.sent.start != f.sent.start:
+                continue
+            lo, hi = (a.end, f.start) if a.start < f.start else (f.end, a.start)
+            between = doc[lo:hi]
+            if any(t.lower_ in self.boundaries for t in between):
+                continue
+            cost = len(between) + 3 * sum(t.text == "," for t in between)
+            regions = self._allowed(f.label_, regions)
+            if regions and cost <= LINK_MAX_COST and (best is None or cost < best[0]):
+                best = (cost, regions)
+        return best
 
     def __call__(self, doc: Doc) -> Doc:
         sents = _sentence_section(doc)
