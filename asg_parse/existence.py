@@ -73,6 +73,10 @@ def _by_start(m: tuple[int, int, int]) -> int:
     return m[1]
 
 
+def _by_start_attr(t: "_Trigger") -> int:
+    return t.start
+
+
 class _Trigger:
     __slots__ = ("start", "end", "neg", "dirs", "window", "back_window", "inside")
 
@@ -105,9 +109,9 @@ class ExistenceEngine:
         if not spans:
             return
         sents = _sentence_bounds(doc)
-        trig, cut_fwd, cut_back, bound, pred, lists = self._scan(doc)
+        scan = self._scan(doc)
         for span in spans:
-            value, cue = self._decide(doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists)
+            value, cue = self._decide(doc, span, sents, *scan)
             ext = span._
             ext.asg_existence = value
             ext.asg_existence_cue = cue
@@ -120,8 +124,8 @@ class ExistenceEngine:
     # ------------------------------------------------------------------ internals
     def _scan(self, doc: Doc):
         info = self._info
-        matches = self.matcher(doc)
-        matches.sort(key=_by_start)
+        shadows: list[tuple[int, int, _Trigger]] = []
+        matches = self._match(doc)
         if len(matches) > 1 and any(matches[i][1] < matches[i - 1][2] for i in range(1, len(matches))):
             matches = sorted(matches, key=_longest_first)  # longest first, then leftmost; keep non-overlapping
             taken = bytearray(len(doc))
@@ -131,6 +135,8 @@ class ExistenceEngine:
                 if not any(taken[s:e]):
                     taken[s:e] = b"\x01" * (e - s)
                     kept.append(m)
+            shadows = [(m[1], m[2], t) for m in kept if info[m[0]][0] == _PSEUDO
+                       for t in self._triggers(matches, m[1], m[2])]
             matches = sorted(kept, key=_by_start)
         trig: list[_Trigger] = []
         cut_fwd: list[int] = []
@@ -153,18 +159,41 @@ class ExistenceEngine:
                 pred.append(s)
             elif kind == _LIST:
                 lists.append(s)
-        return trig, cut_fwd, cut_back, bound, pred, lists
+        return trig, cut_fwd, cut_back, bound, pred, lists, shadows
+
+    def _match(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """Cue matches sorted by start; whitespace tokens ("negative   for") do not break a cue."""
+        if not doc.to_array("IS_SPACE").any():
+            matches = self.matcher(doc)
+        else:
+            keep = [t.i for t in doc if not t.is_space]
+            compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
+            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
+        matches.sort(key=_by_start)
+        return matches
+
+    def _triggers(self, matches, start: int, end: int) -> list[_Trigger]:
+        """The triggers among raw `matches` inside [start, end) (those a pseudo-cue swallowed)."""
+        out = []
+        for mid, s, e in matches:
+            kind, dirs, win, bwin, inside = self._info[mid]
+            if kind <= _UNC and start <= s and e <= end and (s, e) != (start, end):
+                out.append(_Trigger(s, e, kind == _NEG, dirs, win, bwin, inside))
+        return out
 
     @staticmethod
     def _cue(doc: Doc, start: int, end: int) -> dict[str, Any]:
         span = doc[start:end]
         return {"text": span.text, "start": span.start_char, "end": span.end_char}
 
-    def _decide(self, doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists):
+    def _decide(self, doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows):
+        s0, s1 = span.start, span.end
+        for ps, pe, t in shadows:  # "no change in vision" tagged as the entity: the pseudo reading is wrong
+            if ps < s1 and s0 < pe:
+                trig = sorted(trig + [t], key=_by_start_attr)
         if not trig:
             return PRESENT, None
         ss, se = sents[span.start]
-        s0, s1 = span.start, span.end
         fwd = back = None
         inside = None
         for t in trig:  # a trigger inside the entity: "no effusion", "effusion has resolved"
@@ -239,15 +268,19 @@ class ExistenceEngine:
         if t.back_window is not None and t.start - s1 > t.back_window:
             return False
         hi = t.start
+        if not t.neg and t.dirs & _FWD and hi - 1 in bound:
+            return False  # "opacity, likely atelectasis": a two-way hedge after a comma opens an apposition
         for c in cut_back:
             if s1 <= c < hi:
                 return False
         seps = [b for b in bound if s1 <= b < hi]
         if seps:
-            last = seps[-1]
+            first, last = seps[0], seps[-1]
             for p in pred:
                 if s1 <= p < last:
                     return False  # "cardiomegaly is present, and the effusion has resolved"
+                if first < p < hi - 1:
+                    return False  # "remained afebrile and had a normal count": the cue is in a new clause
         return True
 
 
