@@ -174,7 +174,13 @@ def parse_command(
         raise _fail(f"{len(stats.errors)} of {stats.reports} reports failed; their records carry an 'error' field", 1)
 
 
+_MAIN_PID = os.getpid()
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM in the main process stops the run like Ctrl-C; a worker just ends."""
+    if os.getpid() != _MAIN_PID:
+        os._exit(128 + signum)
     raise KeyboardInterrupt
 
 

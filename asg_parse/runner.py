@@ -42,6 +42,7 @@ def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
 def _init_worker(ontology: Optional[str]) -> None:
     global _NLP
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # pool.terminate() ends workers quietly
     if _NLP is None:
         _NLP = load_pipeline(ontology)
 
