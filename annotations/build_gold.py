@@ -100,14 +100,18 @@ def split_sentences(text: str, onto: Ontology) -> list[dict[str, Any]]:
     return out
 
 
-def _regions(code: str, finding: Optional[str], onto: Ontology) -> list[Optional[str]]:
+def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str = "absent") -> list[Optional[str]]:
     code = code.strip()
     if code == "-":
         return [None]
     if code == "def":
         if finding is None:
             raise GoldError("'def' regions need a finding")
-        return list(onto.findings[finding].default_regions) or [None]
+        defaults = list(onto.findings[finding].default_regions)
+        sides = {onto.regions[r].side for r in defaults}
+        if existence != "absent" and {"left", "right"} <= sides:
+            return [None]  # GUIDELINES rule 5: a present/uncertain finding with no location gets no side
+        return defaults or [None]
     out: list[Optional[str]] = []
     for tok in code.split():
         if tok not in REGION_CODES:
@@ -175,7 +179,7 @@ def build_report(raw: dict[str, Any], onto: Ontology, parse_sections: set[str]) 
             if cue is not None and cue.lower() not in sent["text"].lower():
                 raise GoldError(f"cue {cue!r} is not in sentence {sidx}")
             allowed = onto.allowed(finding)
-            for region in _regions(fields[3], finding, onto):
+            for region in _regions(fields[3], finding, onto, existence):
                 if region is not None and allowed is not None and region not in allowed:
                     raise GoldError(f"region '{region}' is not allowed for '{finding}'")
                 triplets.append({"region": region, "finding": finding, "existence": existence, "sentence": sidx,
