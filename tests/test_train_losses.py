@@ -1,0 +1,124 @@
+"""ASG losses against values worked out by hand, and box pooling that reads each region from its own image."""
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from asg_train.dataset import Collator
+from asg_train.encoders import train_wordpiece
+from asg_train.losses import arsa_loss, erl_loss, ira_loss, irl_loss
+from asg_train.pooling import roi_pool
+
+
+def sp(x: float) -> float:
+    """log(1 + e^x), the two-way cross-entropy in closed form."""
+    return math.log1p(math.exp(x))
+
+
+def test_ira_by_hand():
+    img = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    txt = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    # image->text logits [[1, .6], [0, .8]]; text->image logits [[1, 0], [.6, .8]] (tau 1)
+    i2t = (sp(0.6 - 1.0) + sp(0.0 - 0.8)) / 2
+    t2i = (sp(0.0 - 1.0) + sp(0.6 - 0.8)) / 2
+    assert ira_loss(img, txt, tau=1.0).item() == pytest.approx(0.5 * (i2t + t2i), abs=1e-6)
+    # tau scales the logits
+    i2t = (sp((0.6 - 1.0) / 0.5) + sp(-0.8 / 0.5)) / 2
+    t2i = (sp(-1.0 / 0.5) + sp((0.6 - 0.8) / 0.5)) / 2
+    assert ira_loss(img, txt, tau=0.5).item() == pytest.approx(0.5 * (i2t + t2i), abs=1e-6)
+
+
+def test_arsa_by_hand_with_a_masked_slot():
+    reg_img = torch.tensor([[[1.0, 0.0], [0.6, 0.8], [1.0, 0.0]]])
+    reg_txt = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]])
+    valid = torch.tensor([[True, True, False]])  # region 2 has no sentence (or no box): out of rows and columns
+    same = torch.eye(3, dtype=torch.bool)[None]
+    # valid logits [[1, 0], [.6, .8]]
+    rows = sp(0 - 1) + sp(0.6 - 0.8) + sp(0.6 - 1) + sp(0 - 0.8)
+    assert arsa_loss(reg_img, reg_txt, valid, same, tau=1.0).item() == pytest.approx(0.5 * rows / 2, abs=1e-6)
+
+
+def test_arsa_shared_sentences_use_a_soft_target():
+    # regions 0 and 1 are described by the same sentences -> identical sentence features, target 1/2 each
+    reg_img = torch.nn.functional.normalize(torch.randn(1, 2, 4), dim=-1)
+    t = torch.nn.functional.normalize(torch.randn(4), dim=0)
+    reg_txt = torch.stack([t, t])[None]
+    valid = torch.ones(1, 2, dtype=torch.bool)
+    same = torch.ones(1, 2, 2, dtype=torch.bool)
+    # i2t rows: the two columns are equal -> each CE against (1/2, 1/2) is log 2. t2i rows: texts equal, so both
+    # rows are the same distribution p over the two images: -(log p0 + log p1)/2 each.
+    logits = (reg_img[0] @ t) / 0.07
+    p = torch.softmax(logits, 0)
+    expected = 0.5 * (2 * math.log(2) + 2 * (-(p.log().sum() / 2).item())) / 2
+    assert arsa_loss(reg_img, reg_txt, valid, same, tau=0.07).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_arsa_empty_batch_is_zero_not_nan():
+    reg_img = torch.randn(3, 29, 8, requires_grad=True)
+    reg_txt = torch.randn(3, 29, 8, requires_grad=True)
+    loss = arsa_loss(reg_img, reg_txt, torch.zeros(3, 29, dtype=torch.bool), torch.eye(29, dtype=torch.bool).expand(3, 29, 29), 0.07)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.isfinite(reg_img.grad).all() and reg_img.grad.abs().sum() == 0
+
+
+def test_irl_uncertain_modes_by_hand():
+    logits = torch.tensor([[0.0, 2.0, -1.0]])
+    tags = torch.tensor([[1, -1, -2]], dtype=torch.int8)  # present, uncertain, not mentioned (-> 0)
+    zero = (math.log(2) + sp(2.0) + sp(-1.0)) / 3
+    one = (math.log(2) + sp(-2.0) + sp(-1.0)) / 3
+    ignore = (math.log(2) + sp(-1.0)) / 2
+    assert irl_loss(logits, tags, "0").item() == pytest.approx(zero, abs=1e-6)
+    assert irl_loss(logits, tags, "1").item() == pytest.approx(one, abs=1e-6)
+    assert irl_loss(logits, tags, "ignore").item() == pytest.approx(ignore, abs=1e-6)
+
+
+def test_erl_by_hand():
+    img = torch.eye(2)
+    txt = torch.eye(2)
+    tags = torch.tensor([[1.0, 0.0], [1.0, 1.0]])  # cos = 1/sqrt(2)
+    c = 1 / math.sqrt(2)
+    target = np.array([1.0, 0.2 * c]) / (1.0 + 0.2 * c)  # row 0; row 1 is its mirror
+    p = np.array([math.e, 1.0]) / (math.e + 1.0)  # softmax of logits [1, 0]
+    kl = float((target * np.log(target / p)).sum())
+    assert erl_loss(img, txt, tags, tau=1.0, alpha=0.8).item() == pytest.approx(kl, abs=1e-6)
+    # samples without any tag only match themselves: target = I, the loss becomes plain InfoNCE
+    none = torch.zeros(2, 2)
+    assert erl_loss(img, txt, none, tau=1.0).item() == pytest.approx(sp(-1.0), abs=1e-6)
+
+
+def test_roi_pool_matches_roialign_on_a_ramp():
+    feat = torch.arange(4.0).view(1, 1, 1, 4).expand(1, 1, 4, 4).contiguous()  # value = column index, stride 16
+    boxes = torch.tensor([[[16.0, 0.0, 48.0, 64.0]]])  # feature x from 1.0 to 3.0; bins at 1.25..2.75
+    # aligned RoIAlign samples at x - 0.5 = 0.75, 1.25, 1.75, 2.25 -> mean 1.5
+    assert roi_pool(feat, boxes, 64).item() == pytest.approx(1.5, abs=1e-6)
+
+
+def test_region_pooling_reads_its_own_image_after_shuffled_collate():
+    texts = ["There is a small left pleural effusion.", "The lungs are clear.", "No pneumothorax.",
+             "The heart is mildly enlarged."]
+    spans = [np.array([[14, 0, len(t)]], dtype=np.int32) for t in texts]
+    tok = train_wordpiece(texts, 200)
+    rng = np.random.default_rng(0)
+    items = []
+    for k in range(4):
+        x1, y1 = rng.uniform(0, 30, size=2)
+        boxes = torch.full((29, 4), float("nan"))
+        boxes[:5] = torch.tensor([x1, y1, x1 + 20, y1 + 25])
+        boxes[7] = torch.tensor([0.0, 0.0, 64.0, 64.0])
+        items.append({"image": torch.full((64, 64), 10 * (k + 1), dtype=torch.uint8), "boxes": boxes,
+                      "box_valid": ~torch.isnan(boxes).any(-1), "report": k,
+                      "tags": torch.zeros(40, dtype=torch.int8)})
+    random.Random(3).shuffle(items)
+    batch = Collator(tok, texts, spans, 29, 64)(items)
+    pooled = roi_pool(batch["images"].float(), batch["boxes"], 64)  # [B, R, 1]
+    own = (batch["report"].float() + 1) * 10
+    valid = batch["box_valid"]
+    assert torch.allclose(pooled[..., 0][valid], own[:, None].expand(-1, 29)[valid])
+    # the sentence mask follows its report too: region 14 gets the tokens of that item's own text
+    for b in range(4):
+        n_tokens = len(tok(texts[int(batch["report"][b])], add_special_tokens=False)["input_ids"])
+        assert int(batch["region_tokens"][b, 14].sum()) == n_tokens
+        assert int(batch["region_tokens"][b].sum()) == n_tokens
