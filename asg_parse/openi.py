@@ -427,8 +427,10 @@ def score_reports(reports: list[OpenIReport], predictions: Mapping[str, Any],
             if regions & item.accepted:
                 localized += 1
                 continue
+            # wrong side: the category is placed on the opposite side only (a both-sides prediction is not)
             other = {"left": "right", "right": "left"}.get(item.side or "")
-            ws = bool(other) and any(region_side(r) == other for r in regions)
+            sides = {region_side(r) for r in regions}
+            ws = bool(other) and other in sides and item.side not in sides
             wrong_side += ws
             misses.append({"uid": item.uid, "code": item.code, "category": item.category,
                            "predicted_regions": sorted(r or "null" for r in regions), "wrong_side": ws,

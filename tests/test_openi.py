@@ -201,3 +201,15 @@ def test_support_device_is_predicted_by_any_device_id(tmp_path):
 def test_missing_csv_is_a_clear_error(tmp_path):
     with pytest.raises(openi.OpenIError, match="not found"):
         openi.load_reports(tmp_path / "nope.csv")
+
+
+def test_wrong_side_needs_the_opposite_side_only(tmp_path):
+    path = write_csv(tmp_path / "o.csv", [("1", "Opacity/lung/base/left", "Hazy left base.", ""),
+                                          ("2", "Opacity/lung/base/left", "Hazy left base.", ""),
+                                          ("3", "Opacity/lung/base/left", "Hazy left base.", "")])
+    res = openi.score_openi(path, {
+        "1": _pred(("opacity", "present", "right lower lung zone")),                     # wrong side
+        "2": _pred(("opacity", "present", "right lung"), ("opacity", "present", "left lung")),  # both: not wrong
+        "3": _pred(("opacity", "present", "left costophrenic angle")),                    # localized
+    })
+    assert (res.region["items"], res.region["localized"], res.region["wrong_side"]) == (3, 1, 1)
