@@ -1,6 +1,5 @@
 """--resume after an interrupted asg-parse run: no duplicates, no gaps, input order, same bytes as one clean run."""
 import json
-import os
 import signal
 import subprocess
 import time
@@ -130,10 +129,3 @@ def test_without_resume_a_stale_partial_file_is_replaced(tmp_path, reference):
     assert run(str(src), "-o", str(out)).exit_code == 0
     assert out.read_bytes() == ref
 
-
-def test_console_script_runs_with_the_workers_default(tmp_path):
-    write_csv(tmp_path / "r.csv", 5)
-    res = subprocess.run(_console() + ["r.csv", "-o", "o.jsonl"], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "COLUMNS": "100"})
-    assert res.returncode == 0, res.stderr
-    assert "reports parsed" in res.stderr and (tmp_path / "o.jsonl").read_text().count("\n") == 5

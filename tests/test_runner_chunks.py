@@ -1,0 +1,76 @@
+"""The chunked runner: input order, chunking and worker count do not change the bytes, one bad report stays alone."""
+import json
+
+import pytest
+from spacy.language import Language
+
+import asg_parse
+from asg_parse import runner
+
+ITEMS = [(f"r{i}", text, ()) for i, text in enumerate([
+    "Right upper lobe consolidation.", "No pneumothorax or pleural effusion.", "", "Heart size is normal.",
+    "Mild bibasilar atelectasis.", "Possible small left pleural effusion.", "Lungs are clear.",
+] * 5)]
+
+
+@Language.component("test_raise_on_boom")
+def _raise_on_boom(doc):
+    if "BOOM" in doc.text:
+        raise ValueError("bad token stream")
+    return doc
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return asg_parse.load()
+
+
+@pytest.fixture(autouse=True)
+def pipeline(nlp):
+    runner.set_pipeline(nlp)
+    yield
+    runner.set_pipeline(None)
+
+
+def _bytes(results) -> str:
+    return "".join(runner.iter_lines(results))
+
+
+def test_chunking_and_workers_do_not_change_the_output():
+    one = _bytes(runner.run_chunks(ITEMS, workers=1, chunk_size=1000))
+    assert _bytes(runner.run_chunks(ITEMS, workers=1, chunk_size=3)) == one
+    assert _bytes(runner.run_chunks(ITEMS, workers=2, chunk_size=4)) == one
+    assert [json.loads(line)["id"] for line in one.splitlines()] == [i for i, _, _ in ITEMS]
+
+
+def test_chunk_result_counts_match_the_records():
+    res = runner.process_chunk(ITEMS[:7])
+    recs = [json.loads(line) for line in res.lines]
+    counts = {"present": 0, "absent": 0, "uncertain": 0}
+    for r in recs:
+        for t in r["triplets"]:
+            counts[t["existence"]] += 1
+    assert res.existence == counts and counts["present"] > 0 and counts["absent"] > 0
+    assert res.warned == sum(1 for r in recs if r["warnings"]) == 1  # the empty report
+    assert res.errors == []
+
+
+def test_a_report_that_breaks_the_pipeline_does_not_take_its_chunk_down():
+    broken = asg_parse.load()
+    broken.add_pipe("test_raise_on_boom", first=True)
+    runner.set_pipeline(broken)
+    items = [("a", "No pneumothorax.", ()), ("b", "BOOM", ("duplicate id 'a' (first used by record 1)",)),
+             ("c", "Mild cardiomegaly.", ())]
+    res = runner.process_chunk(items)
+    recs = [json.loads(line) for line in res.lines]
+    assert [r["id"] for r in recs] == ["a", "b", "c"]
+    assert recs[1]["error"] == "ValueError: bad token stream"
+    assert recs[1]["warnings"] == ["duplicate id 'a' (first used by record 1)"]
+    assert recs[2]["tags"] == {"cardiomegaly": 1} and "error" not in recs[2]
+    assert res.errors == [(1, "b", "ValueError: bad token stream")]
+
+
+def test_chunk_size_keeps_every_worker_busy():
+    assert runner.chunk_size_for(227_000, 2) == 1000
+    assert runner.chunk_size_for(800, 2) == 50
+    assert runner.chunk_size_for(10, 4) == 32
