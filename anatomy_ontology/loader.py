@@ -21,6 +21,7 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
     "atlas.yaml": {"boxes": (Box, "region")},
 }
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
+_WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words"}}
 
 
 class OntologyError(ValueError):
@@ -68,6 +69,7 @@ class RawOntology(BaseModel):
     zones: list[Zone] = []
     groups: list[RegionGroup] = []
     sides: Optional[SideWords] = None
+    name_words: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []
@@ -81,7 +83,7 @@ def _merge_dir(raw: RawOntology, directory: Path) -> None:
         if not path.exists():
             continue
         data = _read_yaml(path)
-        known = set(lists) | set(_OBJECTS.get(fname, {})) | {"replace"}
+        known = set(lists) | set(_OBJECTS.get(fname, {})) | _WORD_LISTS.get(fname, set()) | {"replace"}
         for k in data:
             if k not in known:
                 raise OntologyError(str(path), None, f"unknown top-level key '{k}' (expected one of {sorted(known - {'replace'})})")
@@ -109,6 +111,12 @@ def _merge_dir(raw: RawOntology, directory: Path) -> None:
                     index[key] = len(current)
                     current.append(obj)
             setattr(raw, list_key, current)
+        for key in _WORD_LISTS.get(fname, set()):
+            if key in data:
+                words = data[key]
+                if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                    raise OntologyError(str(path), None, f"'{key}' must be a list of strings")
+                setattr(raw, key, [" ".join(w.lower().split()) for w in words])
         for obj_key, model in _OBJECTS.get(fname, {}).items():
             if obj_key in data:
                 setattr(raw, obj_key, _validate(model, data[obj_key], str(path), obj_key))

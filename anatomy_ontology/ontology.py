@@ -22,6 +22,7 @@ class Ontology:
         self.zones: dict[str, Zone] = {z.id: z for z in raw.zones}
         self.groups: dict[str, RegionGroup] = {g.id: g for g in raw.groups}
         self.sides: SideWords = raw.sides or SideWords(left=["left"], right=["right"], both=["bilateral"])
+        self.name_words: frozenset[str] = frozenset(raw.name_words)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

@@ -73,6 +73,7 @@ class Mentions(OntologyComponent):
         onto = self.ontology
         self.allowed = {f: onto.allowed(f) for f in onto.findings}
         self.side_of = {r.id: r.side for r in onto.regions.values()}
+        self.laterality = {f.id: f.laterality for f in onto.findings.values()}
 
     # ---------------------------------------------------------------- anatomy
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -95,8 +96,8 @@ class Mentions(OntologyComponent):
             elif s.start >= target.end:
                 dist = s.start - target.end
                 before = ctx.doc[s.start - 1].lower_ if s.start else ""
-                if s.label_ != "both" and before not in _AFTER_SIDE:
-                    continue
+                if before not in _AFTER_SIDE and not s.text.lower().endswith("ly"):
+                    continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
             else:
                 continue
             ok, _ = ctx.between(s.end if s.end <= target.start else target.end,
@@ -123,7 +124,9 @@ class Mentions(OntologyComponent):
         in_finding = set()
         for f in findings:
             in_finding.update(range(f.start, f.end))
-        anatomy = [a for a in filter_spans(raw["A"]) if not all(i in in_finding for i in range(a.start, a.end))]
+        names = self.ontology.name_words
+        anatomy = [a for a in filter_spans(raw["A"])
+                   if a.text.lower() not in names or not all(i in in_finding for i in range(a.start, a.end))]
         taken = in_finding | {i for a in anatomy for i in range(a.start, a.end)}
         sides = [s for s in filter_spans(raw["S"]) if not any(i in taken for i in range(s.start, s.end))]
         states = [w for w in filter_spans(raw["W"]) if not any(i in in_finding for i in range(w.start, w.end))]
@@ -208,7 +211,7 @@ class Mentions(OntologyComponent):
             regions, located = links.get(fi), True
             if not regions:
                 defaults = list(onto.findings[f.label_].default_regions)
-                side = self._side_for(ctx, f, sides, used_sides)
+                side = self._side_for(ctx, f, sides, used_sides) if self.laterality[f.label_] else None
                 located = side is not None
                 if side in ("left", "right"):
                     sided = [r for r in defaults if self.side_of[r] == side]

@@ -73,7 +73,8 @@ class Triplets(OntologyComponent):
         2. Otherwise a present/uncertain mention takes the nearest anatomy of its clause even when that anatomy
            already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
         3. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
-           report with the same existence (an impression restating a finding).
+           report with the same existence (an impression restating a finding); not for devices (findings without
+           default regions), where two mentions are usually two objects.
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
@@ -99,7 +100,7 @@ class Triplets(OntologyComponent):
                 best = self._nearest_anatomy(doc, m, anatomy)
             if best is None and m["existence"] != "absent":
                 same = [r for o in located if o["span"].label_ == f.label_ and o["existence"] == m["existence"]
-                        for r in o["regions"]]
+                        for r in o["regions"]] if self.ontology.findings[f.label_].default_regions else []
                 if same:
                     best = (0, list(dict.fromkeys(same)))
             if best is not None:
