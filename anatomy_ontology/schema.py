@@ -73,6 +73,7 @@ class Finding(Entry):
     states: list[State] = Field(default_factory=list)
     default_regions: list[str] = Field(default_factory=list)
     allowed_regions: list[str] = Field(default_factory=list)  # empty: anywhere; descendants included
+    modifier_of: list[str] = Field(default_factory=list)  # "calcified ... granuloma": part of that finding
     laterality: bool = True  # False: a side word names the access route ("right subclavian line"), not a location
 
 

@@ -18,6 +18,9 @@ SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it mod
 STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy ("heart")
 LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
 _AFTER_SIDE = {"the", "on", "at", "in", ","}
+NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
+_NP_BREAK = {"is", "are", "was", "were", "be", "been", "with", "and", "or", "of", "in", "at", "to", "but", "which",
+             "that", "has", "have", "no", "not", "without", "from", "for", "by", "as"}
 _COORD = {"and", "or", "and/or", "/", ",", "with", "versus", "vs", "vs.", "-"}
 
 # Span extensions are keyed by character offsets only, so two mentions on the same words (one phrase can be
@@ -74,6 +77,7 @@ class Mentions(OntologyComponent):
         self.allowed = {f: onto.allowed(f) for f in onto.findings}
         self.side_of = {r.id: r.side for r in onto.regions.values()}
         self.laterality = {f.id: f.laterality for f in onto.findings.values()}
+        self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
 
     # ---------------------------------------------------------------- anatomy
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -109,6 +113,24 @@ class Mentions(OntologyComponent):
         used.add(best[1].start)
         return best[1].label_
 
+    def _drop_modifiers(self, doc: Doc, findings: list[Span]) -> list[Span]:
+        """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma")."""
+        out = []
+        for i, f in enumerate(findings):
+            heads = self.modifier_of[f.label_]
+            if heads and any(g.label_ in heads and self._same_phrase(doc, f, g) for g in findings[max(0, i - 2):i + 3]
+                             if g is not f):
+                continue
+            out.append(f)
+        return out
+
+    @staticmethod
+    def _same_phrase(doc: Doc, a: Span, b: Span) -> bool:
+        lo, hi = (a.end, b.start) if a.start < b.start else (b.end, a.start)
+        between = doc[lo:hi]
+        return 0 <= len(between) <= NP_MAX_GAP and not any(
+            t.is_punct or t.lower_ in _NP_BREAK for t in between)
+
     # ---------------------------------------------------------------- main
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):
@@ -120,7 +142,7 @@ class Mentions(OntologyComponent):
             kind, value = kinds[match_id]
             bucket = "A" if kind in ("R", "Z", "G") else kind
             raw[bucket].append(Span(doc, start, end, label=value if bucket != "A" else f"{kind}|{value}"))
-        findings = filter_spans(raw["F"])
+        findings = self._drop_modifiers(doc, filter_spans(raw["F"]))
         in_finding = set()
         for f in findings:
             in_finding.update(range(f.start, f.end))
