@@ -24,12 +24,14 @@ its ``process_negations`` needs a second matcher pass for our uncertainty cues. 
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.attrs import IS_SPACE, SENT_START
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
@@ -52,17 +54,15 @@ if not Span.has_extension("asg_existence_cue"):
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
 
 
-def _sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
-    """Per token, the (start, end) token indices of its sentence; splits the doc first if it has no sentences."""
+def _sentence_starts(doc: Doc) -> tuple[list[int], bool]:
+    """Sorted sentence-start token indices (plus len(doc)) and whether the doc holds whitespace tokens; splits
+    the doc with the project's splitter first if it has no sentence boundaries."""
     if not doc.has_annotation("SENT_START"):
         set_sentence_starts(doc)
-    flags = doc.to_array("SENT_START").tolist()
-    starts = [i for i, f in enumerate(flags) if f == 1 or i == 0]
-    starts.append(len(flags))
-    out: list[tuple[int, int]] = []
-    for a, b in zip(starts, starts[1:]):
-        out.extend([(a, b)] * (b - a))
-    return out
+    arr = doc.to_array([SENT_START, IS_SPACE])
+    starts = [0, *(i for i in (arr[:, 0] == 1).nonzero()[0].tolist() if i)]
+    starts.append(len(doc))
+    return starts, bool(arr[:, 1].any())
 
 
 def _longest_first(m: tuple[int, int, int]) -> tuple[int, int]:
@@ -78,12 +78,13 @@ def _by_start_attr(t: "_Trigger") -> int:
 
 
 class _Trigger:
-    __slots__ = ("start", "end", "neg", "dirs", "window", "back_window", "inside")
+    __slots__ = ("start", "end", "neg", "dirs", "window", "back_window", "inside", "cue")
 
     def __init__(self, start: int, end: int, neg: bool, dirs: int, window: Optional[int], back_window: Optional[int],
                  inside: bool):
         self.start, self.end, self.neg = start, end, neg
         self.dirs, self.window, self.back_window, self.inside = dirs, window, back_window, inside
+        self.cue: Optional[dict[str, Any]] = None
 
 
 class ExistenceEngine:
@@ -108,8 +109,8 @@ class ExistenceEngine:
         spans = list(spans)
         if not spans:
             return
-        sents = _sentence_bounds(doc)
-        scan = self._scan(doc)
+        sents, spaces = _sentence_starts(doc)
+        scan = self._scan(doc, spaces)
         for span in spans:
             value, cue = self._decide(doc, span, sents, *scan)
             ext = span._
@@ -118,14 +119,14 @@ class ExistenceEngine:
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
         """The (existence, cue) of one span, without setting attributes."""
-        sents = _sentence_bounds(doc)
-        return self._decide(doc, span, sents, *self._scan(doc))
+        sents, spaces = _sentence_starts(doc)
+        return self._decide(doc, span, sents, *self._scan(doc, spaces))
 
     # ------------------------------------------------------------------ internals
-    def _scan(self, doc: Doc):
+    def _scan(self, doc: Doc, spaces: bool):
         info = self._info
         shadows: list[tuple[int, int, _Trigger]] = []
-        matches = self._match(doc)
+        matches = self._match(doc, spaces)
         if len(matches) > 1 and any(matches[i][1] < matches[i - 1][2] for i in range(1, len(matches))):
             matches = sorted(matches, key=_longest_first)  # longest first, then leftmost; keep non-overlapping
             taken = bytearray(len(doc))
@@ -161,9 +162,9 @@ class ExistenceEngine:
                 lists.append(s)
         return trig, cut_fwd, cut_back, bound, pred, lists, shadows
 
-    def _match(self, doc: Doc) -> list[tuple[int, int, int]]:
+    def _match(self, doc: Doc, spaces: bool) -> list[tuple[int, int, int]]:
         """Cue matches sorted by start; whitespace tokens ("negative   for") do not break a cue."""
-        if not doc.to_array("IS_SPACE").any():
+        if not spaces:
             matches = self.matcher(doc)
         else:
             keep = [t.i for t in doc if not t.is_space]
@@ -182,9 +183,15 @@ class ExistenceEngine:
         return out
 
     @staticmethod
-    def _cue(doc: Doc, start: int, end: int) -> dict[str, Any]:
-        span = doc[start:end]
-        return {"text": span.text, "start": span.start_char, "end": span.end_char}
+    def _cue(doc: Doc, t: _Trigger, start: Optional[int] = None) -> dict[str, Any]:
+        """The cue dict of trigger `t` (from `start` when a negation governs the hedge); a fresh dict per span."""
+        if start is not None:
+            span = doc[start:t.end]
+            return {"text": span.text, "start": span.start_char, "end": span.end_char}
+        if t.cue is None:
+            span = doc[t.start:t.end]
+            t.cue = {"text": span.text, "start": span.start_char, "end": span.end_char}
+        return dict(t.cue)
 
     def _decide(self, doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows):
         s0, s1 = span.start, span.end
@@ -193,7 +200,8 @@ class ExistenceEngine:
                 trig = sorted(trig + [t], key=_by_start_attr)
         if not trig:
             return PRESENT, None
-        ss, se = sents[span.start]
+        k = bisect_right(sents, s0)
+        ss, se = sents[k - 1], sents[k]
         fwd = back = None
         inside = None
         for t in trig:  # a trigger inside the entity: "no effusion", "effusion has resolved"
@@ -228,17 +236,17 @@ class ExistenceEngine:
         else:
             t = fwd if fwd is not None else back
         if not t.neg:
-            n = self._negated_hedge(t, trig, bound, cut_fwd)
+            n = self._negated_hedge(t, trig, bound, cut_fwd, ss)
             if n is not None:
-                return ABSENT, self._cue(doc, n.start, t.end)
-            return UNCERTAIN, self._cue(doc, t.start, t.end)
-        return ABSENT, self._cue(doc, t.start, t.end)
+                return ABSENT, self._cue(doc, t, n.start)
+            return UNCERTAIN, self._cue(doc, t)
+        return ABSENT, self._cue(doc, t)
 
     @staticmethod
-    def _negated_hedge(t: _Trigger, trig, bound, cut_fwd) -> Optional[_Trigger]:
-        """The negation governing hedge `t` ("no findings suspicious for"), if any."""
+    def _negated_hedge(t: _Trigger, trig, bound, cut_fwd, ss: int) -> Optional[_Trigger]:
+        """The negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
         for n in trig:
-            if n.neg and n.dirs & _FWD and n.end <= t.start and t.start - n.end <= _NEGATED_HEDGE_GAP:
+            if n.neg and n.dirs & _FWD and ss <= n.start and n.end <= t.start and t.start - n.end <= _NEGATED_HEDGE_GAP:
                 if not any(n.end <= b < t.start for b in bound) and not any(n.end <= c < t.start for c in cut_fwd):
                     return n
         return None
@@ -303,7 +311,11 @@ def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list
 
 
 class ExistenceComponent:
-    """spaCy component: classify `doc.ents` (filtered by `ent_types`) and the spans of `doc.spans[k]`."""
+    """spaCy component: classify `doc.ents` (filtered by `ent_types`) and the spans of `doc.spans[k]`.
+
+    The engine is built on first use, so that a saved pipeline whose cues come from ``cues.json`` (written by
+    :meth:`to_disk`) loads even when the original `ontology` directory is gone.
+    """
 
     def __init__(self, nlp: Language, name: str, ent_types: Sequence[str], span_keys: Sequence[str],
                  ontology: Optional[str]):
@@ -312,11 +324,24 @@ class ExistenceComponent:
         self.ent_types = set(ent_types or [])
         self.span_keys = list(span_keys or [])
         self.ontology = ontology
-        from .resources import get_ontology
+        self._engine: Optional[ExistenceEngine] = None
+        if ontology is not None and not Path(ontology).is_dir():
+            self._missing = ontology  # reported on first use unless from_disk supplies the cues
+        else:
+            self._missing = None
 
-        self.engine = ExistenceEngine(get_ontology(ontology), nlp.vocab)
+    @property
+    def engine(self) -> ExistenceEngine:
+        if self._engine is None:
+            if self._missing is not None:
+                raise ValueError(f"asg_existence: ontology directory not found: {self._missing}")
+            from .resources import get_ontology
+
+            self._engine = ExistenceEngine(get_ontology(self.ontology), self.vocab)
+        return self._engine
 
     def spans(self, doc: Doc) -> list[Span]:
+        """The spans this component classifies in `doc`."""
         out = [e for e in doc.ents if not self.ent_types or e.label_ in self.ent_types]
         for key in self.span_keys:
             if key in doc.spans:
@@ -340,8 +365,12 @@ class ExistenceComponent:
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ExistenceComponent":
         f = Path(path) / "cues.json"
         if f.exists():
-            cues = [Cue.model_validate(c) for c in json.loads(f.read_text(encoding="utf-8"))]
-            self.engine = ExistenceEngine(cues, self.vocab)
+            try:
+                cues = [Cue.model_validate(c) for c in json.loads(f.read_text(encoding="utf-8"))]
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{f}: invalid saved cue list: {str(exc).splitlines()[0]}") from None
+            self._engine = ExistenceEngine(cues, self.vocab)
+            self._missing = None
         return self
 
 
