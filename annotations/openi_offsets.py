@@ -9,6 +9,7 @@ The CSV path defaults to ../shared/data/openi/openi_dev.csv (override with --csv
 
 Authoring note format (files live OUTSIDE the repo because they quote report words):
   @ UID                                  starts a report
+  @+ UID                                 adds to a report started in an earlier file (files are read by name)
   I | mention | finding | regions | e | cue
       I: sentence index; mention/cue: phrase inside sentence I (case-insensitive), "phrase@2" = 2nd occurrence,
       cue "-" = null (the closest cue occurrence before the mention, else after it); finding: id or alias below;
@@ -115,43 +116,39 @@ def sample_uids(rows: dict[str, dict[str, str]]) -> list[str]:
 
 
 _HEADER = re.compile(r"(FINDINGS|IMPRESSION): ")
-_BOUNDARY = re.compile(r"[.?!]+(?=\s|$)|(?<=[a-z])[.?!]+(?=[A-Z][a-z])")
-_ENUM = re.compile(r"^\s*\(?\d{1,2}[.)]?\s*$")
+_BREAK = re.compile(r"(?<=[.?!])\s+")
+_ENUM_ONLY = re.compile(r"^\(?\d{1,2}[.)]$")
+_ENUM_LEAD = re.compile(r"^\(?\d{1,2}[.)]\s+")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans; section headers are excluded, a bare enumerator ("1.") joins the sentence after it."""
+    """Sentence spans as in annotations/GUIDELINES.md section 2.
+
+    A sentence ends at . ? ! followed by white space and at every line break; the section header and list
+    enumerators ("1.") are outside every span; a piece with no letter or digit (a stray ".") is not a sentence.
+    """
     spans: list[tuple[int, int]] = []
-    pos = 0
+    offset = 0
     for line in text.split("\n"):
-        m = _HEADER.match(line)
-        body_start = pos + (m.end() if m else 0)
-        body = text[body_start:pos + len(line)]
-        cur = 0
-        pending: Optional[int] = None
-        pieces: list[tuple[int, int]] = []
-        for b in _BOUNDARY.finditer(body):
-            pieces.append((cur, b.end()))
-            cur = b.end()
-        if body[cur:].strip():
-            pieces.append((cur, len(body)))
-        for s, e in pieces:
-            chunk = body[s:e]
+        pos = 0
+        pieces: list[tuple[int, str]] = []
+        for m in _BREAK.finditer(line):
+            pieces.append((pos, line[pos:m.start()]))
+            pos = m.end()
+        pieces.append((pos, line[pos:]))
+        for start, chunk in pieces:
             lead = len(chunk) - len(chunk.lstrip())
-            s += lead
-            e = s + len(body[s:e].rstrip())
-            if e <= s:
+            start, chunk = start + lead, chunk.strip()
+            m = _HEADER.match(chunk)
+            if m:
+                start, chunk = start + m.end(), chunk[m.end():]
+            if not chunk or _ENUM_ONLY.match(chunk) or not re.search(r"[A-Za-z0-9]", chunk):
                 continue
-            if _ENUM.match(body[s:e]) or not re.search(r"[A-Za-z0-9]", body[s:e]):
-                if not re.search(r"[A-Za-z0-9]", body[s:e]) and spans and pending is None:
-                    spans[-1] = (spans[-1][0], body_start + e)  # stray "." joins the sentence before it
-                    continue
-                pending = s if pending is None else pending
-                continue
-            if pending is not None:
-                s, pending = pending, None
-            spans.append((body_start + s, body_start + e))
-        pos += len(line) + 1
+            m = _ENUM_LEAD.match(chunk)
+            if m:
+                start, chunk = start + m.end(), chunk[m.end():]
+            spans.append((offset + start, offset + start + len(chunk)))
+        offset += len(line) + 1
     return spans
 
 
@@ -180,15 +177,20 @@ def find_phrase(text: str, span: tuple[int, int], phrase: str, near: Optional[tu
     return s0 + h, s0 + h + len(phrase)
 
 
-def expand_regions(field: str, finding: str, findings: dict, region_ids: set[str]) -> list[Optional[str]]:
-    """Region aliases -> region ids ("def" -> default_regions or null)."""
+def expand_regions(field: str, finding: str, findings: dict, region_ids: set[str], sides: dict[str, str],
+                   existence: str = "absent") -> list[Optional[str]]:
+    """Region aliases -> region ids. "def" -> default_regions, or null when there are none or when a present or
+    uncertain mention would get defaults on both sides (GUIDELINES.md section 4, rule 5)."""
     field = field.strip()
     if field == "-":
         return [None]
     out: list[Optional[str]] = []
     for tok in [t.strip() for t in field.split(",") if t.strip()]:
         if tok == "def":
-            out.extend(findings[finding].get("default_regions") or [None])
+            defaults = findings[finding].get("default_regions") or []
+            if existence != "absent" and {"left", "right"} <= {sides[r] for r in defaults}:
+                defaults = []
+            out.extend(defaults or [None])
         elif tok in REGION_ALIASES:
             out.extend(REGION_ALIASES[tok])
         elif tok in region_ids:
@@ -206,7 +208,9 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
     """Parse every notes file under `src` into standoff records."""
     data = ROOT / "anatomy_ontology" / "data"
     findings = {f["id"]: f for f in yaml.safe_load((data / "findings.yaml").read_text())["findings"]}
-    region_list = [r["id"] for r in yaml.safe_load((data / "regions.yaml").read_text())["regions"]]
+    region_raw = yaml.safe_load((data / "regions.yaml").read_text())["regions"]
+    region_list = [r["id"] for r in region_raw]
+    sides = {r["id"]: r.get("side", "none") for r in region_raw}
     region_ids = set(region_list)
     records: dict[str, dict] = {}
     order: list[str] = []
@@ -218,6 +222,11 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
             if not line or line.startswith("#"):
                 continue
             try:
+                if line.startswith("@+"):
+                    uid = line[2:].strip()
+                    if uid not in records:
+                        raise ValueError(f"'@+ {uid}' continues a report that no earlier file started")
+                    continue
                 if line.startswith("@"):
                     uid = line[1:].strip()
                     if uid not in rows:
@@ -238,7 +247,7 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
                     i = int(m.group(1))
                     if i >= len(sents):
                         raise ValueError(f"sentence {i} out of range")
-                    for r in expand_regions(m.group(2), "opacity", findings, region_ids):
+                    for r in expand_regions(m.group(2), "opacity", findings, region_ids, sides):
                         rec["rs"].setdefault(r, set()).add(i)
                     continue
                 cols = [c.strip() for c in line.split("|")]
@@ -254,7 +263,8 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
                     raise ValueError(f"existence must be p/a/u, got {cols[4]!r}")
                 s, e = find_phrase(text, tuple(sents[i]), cols[1])
                 cue = None if cols[5] == "-" else list(find_phrase(text, tuple(sents[i]), cols[5], near=(s, e)))
-                for r in expand_regions(cols[3], finding, findings, region_ids):
+                for r in expand_regions(cols[3], finding, findings, region_ids, sides,
+                                            EXISTENCE[cols[4]]):
                     rec["triplets"].append({"region": r, "finding": finding, "existence": EXISTENCE[cols[4]],
                                             "sentence": i, "start": s, "end": e, "cue": cue})
                     if r is not None:
