@@ -43,7 +43,7 @@ def set_sentence_starts(doc: Doc) -> None:
         if i in skip:
             continue
         text = tok.text
-        brk = text in _FINAL or (tok.is_space and text.count("\n") >= 2) or tok.whitespace_.count("\n") >= 2
+        brk = text in _FINAL or (len(text) > 1 and not text.strip(".!?")) or (tok.is_space and text.count("\n") >= 2) or tok.whitespace_.count("\n") >= 2
         if brk:
             j = i + 1
             while j < n and (doc[j].is_space or doc[j].text in _FINAL or doc[j].text in {'"', "'", ")"}):
