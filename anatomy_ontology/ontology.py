@@ -63,9 +63,9 @@ class Ontology:
             self._known_regions("findings", f.id, f.allowed_regions, "allowed_regions")
             for st in f.states:
                 self._known_regions("findings", f.id, st.regions, "states")
-            for other in f.modifier_of:
+            for other in f.modifier_of + ([f.implies.finding, *f.implies.unless] if f.implies else []):
                 if other not in self.findings:
-                    raise self._err("findings", f.id, f"modifier_of: unknown finding '{other}'")
+                    raise self._err("findings", f.id, f"unknown finding '{other}' in modifier_of/implies")
         for region in self.atlas:
             if region not in self.regions:
                 raise self._err("boxes", region, f"unknown region '{region}'")

@@ -65,6 +65,15 @@ class State(BaseModel):
     absent_words: list[str] = Field(default_factory=list)  # "heart size is normal": an absent mention
 
 
+class Implication(BaseModel):
+    """A mention of this finding also stands for `finding` when its sentence names none of `unless`
+    ("XXXX tip in the SVC": a de-identified device whose tip is described)."""
+
+    model_config = ConfigDict(extra="forbid")
+    finding: str
+    unless: list[str] = Field(default_factory=list)
+
+
 class Finding(Entry):
     """A finding concept: surface forms, default and allowed regions, ASG tag membership."""
 
@@ -74,6 +83,7 @@ class Finding(Entry):
     default_regions: list[str] = Field(default_factory=list)
     allowed_regions: list[str] = Field(default_factory=list)  # empty: anywhere; descendants included
     modifier_of: list[str] = Field(default_factory=list)  # "calcified ... granuloma": part of that finding
+    implies: Optional[Implication] = None
     laterality: bool = True  # False: a side word names the access route ("right subclavian line"), not a location
 
 

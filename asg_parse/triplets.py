@@ -57,8 +57,20 @@ class Triplets(OntologyComponent):
                 existence, cue = "absent", link.forced
             else:
                 existence, cue = f._.asg_existence or "present", f._.asg_existence_cue
-            out.append({"span": f, "sentence": idx, "regions": list(link.regions), "located": link.located,
-                        "existence": existence, "cue": cue})
+            out.append({"span": f, "finding": f.label_, "sentence": idx, "regions": list(link.regions),
+                        "located": link.located, "existence": existence, "cue": cue})
+        return out + self._implied(out)
+
+    def _implied(self, mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Mentions that stand for another finding too (`implies` in findings.yaml)."""
+        named: dict[int, set[str]] = {}
+        for m in mentions:
+            named.setdefault(m["sentence"], set()).add(m["finding"])
+        out = []
+        for m in mentions:
+            imp = self.ontology.findings[m["finding"]].implies
+            if imp is not None and not named[m["sentence"]] & {imp.finding, *imp.unless}:
+                out.append({**m, "finding": imp.finding})
         return out
 
     def _allowed(self, finding: str, regions: list[str]) -> list[str]:
@@ -93,14 +105,14 @@ class Triplets(OntologyComponent):
                 lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
                 if any(t.lower_ in self.boundaries for t in doc[lo:hi]):
                     continue
-                regions = self._allowed(f.label_, o["regions"])
+                regions = self._allowed(m["finding"], o["regions"])
                 if regions and (best is None or hi - lo < best[0]):
                     best = (hi - lo, regions)
             if best is None and m["existence"] != "absent":
                 best = self._nearest_anatomy(doc, m, anatomy)
             if best is None and m["existence"] != "absent":
-                same = [r for o in located if o["span"].label_ == f.label_ and o["existence"] == m["existence"]
-                        for r in o["regions"]] if self.ontology.findings[f.label_].default_regions else []
+                same = [r for o in located if o["finding"] == m["finding"] and o["existence"] == m["existence"]
+                        for r in o["regions"]] if self.ontology.findings[m["finding"]].default_regions else []
                 if same:
                     best = (0, list(dict.fromkeys(same)))
             if best is not None:
@@ -119,7 +131,7 @@ class Triplets(OntologyComponent):
             if any(t.lower_ in self.boundaries for t in between):
                 continue
             cost = len(between) + 3 * sum(t.text == "," for t in between)
-            regions = self._allowed(f.label_, regions)
+            regions = self._allowed(m["finding"], regions)
             if regions and cost <= LINK_MAX_COST and (best is None or cost < best[0]):
                 best = (cost, regions)
         return best
@@ -141,13 +153,13 @@ class Triplets(OntologyComponent):
         region_map: dict[str, set[int]] = {}
         seen: set[tuple] = set()
         for m in mentions:
-            f, idx = m["span"], m["sentence"]
+            f, idx, finding = m["span"], m["sentence"], m["finding"]
             for region in m["regions"] or [None]:
-                key = (region, f.label_, m["existence"], f.start_char, f.end_char)
+                key = (region, finding, m["existence"], f.start_char, f.end_char)
                 if key in seen:
                     continue
                 seen.add(key)
-                triplets.append({"region": region, "finding": f.label_, "existence": m["existence"], "sentence": idx,
+                triplets.append({"region": region, "finding": finding, "existence": m["existence"], "sentence": idx,
                                  "start": f.start_char, "end": f.end_char, "text": f.text,
                                  "cue": m["cue"]["text"] if m["cue"] else None})
                 if region is not None:
