@@ -43,7 +43,7 @@ _KIND_CODE = {"negation": _NEG, "uncertainty": _UNC, "pseudo": _PSEUDO, "termina
               "boundary": _BOUND, "predicate": _PRED, "list": _LIST}
 _FWD, _BACK = 1, 2
 _DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
-_NEGATED_HEDGE_GAP = 2  # a negation ending at most this many tokens before a hedge negates it
+_NEGATED_HEDGE_GAP = 6  # a negation ending at most this many tokens before a hedge (same clause) negates it
 
 if not Span.has_extension("asg_existence"):
     Span.set_extension("asg_existence", default=None)
@@ -63,10 +63,6 @@ def _sentence_starts(doc: Doc) -> tuple[list[int], bool]:
     starts = [0, *(i for i in (arr[:, 0] == 1).nonzero()[0].tolist() if i)]
     starts.append(len(doc))
     return starts, bool(arr[:, 1].any())
-
-
-def _longest_first(m: tuple[int, int, int]) -> tuple[int, int]:
-    return (m[1] - m[2], m[1])
 
 
 def _by_start(m: tuple[int, int, int]) -> int:
@@ -127,18 +123,19 @@ class ExistenceEngine:
         info = self._info
         shadows: list[tuple[int, int, _Trigger]] = []
         matches = self._match(doc, spaces)
-        if len(matches) > 1 and any(matches[i][1] < matches[i - 1][2] for i in range(1, len(matches))):
-            matches = sorted(matches, key=_longest_first)  # longest first, then leftmost; keep non-overlapping
-            taken = bytearray(len(doc))
-            kept = []
-            for m in matches:
-                s, e = m[1], m[2]
-                if not any(taken[s:e]):
-                    taken[s:e] = b"\x01" * (e - s)
-                    kept.append(m)
+        kept: list[tuple[int, int, int]] = []
+        overlapped = False
+        for m in matches:  # one sweep in start order: of overlapping cues, the longest wins
+            if kept and m[1] < kept[-1][2]:
+                overlapped = True
+                if m[2] - m[1] > kept[-1][2] - kept[-1][1]:
+                    kept[-1] = m
+            else:
+                kept.append(m)
+        if overlapped:
             shadows = [(m[1], m[2], t) for m in kept if info[m[0]][0] == _PSEUDO
                        for t in self._triggers(matches, m[1], m[2])]
-            matches = sorted(kept, key=_by_start)
+        matches = kept
         trig: list[_Trigger] = []
         cut_fwd: list[int] = []
         cut_back: list[int] = []
@@ -189,8 +186,12 @@ class ExistenceEngine:
             span = doc[start:t.end]
             return {"text": span.text, "start": span.start_char, "end": span.end_char}
         if t.cue is None:
-            span = doc[t.start:t.end]
-            t.cue = {"text": span.text, "start": span.start_char, "end": span.end_char}
+            if t.end - t.start == 1:
+                tok = doc[t.start]
+                t.cue = {"text": tok.text, "start": tok.idx, "end": tok.idx + len(tok.text)}
+            else:
+                span = doc[t.start:t.end]
+                t.cue = {"text": span.text, "start": span.start_char, "end": span.end_char}
         return dict(t.cue)
 
     def _decide(self, doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows):
