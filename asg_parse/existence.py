@@ -20,6 +20,9 @@ Why not negspacy's ``Negex`` itself: it only knows negation (no uncertainty), cu
 its ``process_negations`` needs a second matcher pass for our uncertainty cues. We keep its technique
 (PhraseMatcher on LOWER with termsets) and export our cues as a negspacy termset
 (:func:`negspacy_termset`) so a negspacy user can run them; ``benchmarks/existence_suite.py`` prints both.
+Measured on the NegEx dev half: negspacy with its en_clinical termset 0.975 acc / 0.940 negated F1, negspacy
+with OUR termset 0.975 / 0.940 (P 0.911, R 0.971: over-negation), this engine 0.995 / 0.988. The gain is the
+scope logic, which negspacy's API cannot host; its per-doc time is no better than ours.
 """
 from __future__ import annotations
 
