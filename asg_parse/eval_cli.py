@@ -85,7 +85,8 @@ def render_openi_errors(result: openi.OpenIResult, console: Console, n: int, tex
 
 
 def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out: Optional[Path] = None,
-                        errors: int = 0, show_text: bool = False, console: Optional[Console] = None) -> int:
+                        errors: int = 0, show_text: bool = False, console: Optional[Console] = None,
+                        save_pred: Optional[Path] = None) -> int:
     """Score our parser (pred None) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
     from . import evaluate
 
@@ -113,6 +114,10 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
         predictions = openi.parse_openi([(r.uid, r.text) for r in reports])
         dt = time.perf_counter() - t0
         speed = f"parsed {len(reports)} reports in {dt:.1f}s ({len(reports) / max(dt, 1e-9):.0f} reports/s)"
+        if save_pred is not None:
+            with save_pred.open("w", encoding="utf-8") as fh:
+                for rep in predictions.values():
+                    fh.write(rep.to_json() + "\n")
     result = openi.score_reports(reports, predictions, skipped)
     render_openi(result, console, errors, {r.uid: r.text for r in reports} if show_text else None)
     if speed:
@@ -130,9 +135,11 @@ def benchmark_openi(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures (and error lists) as JSON"),
     errors: int = typer.Option(0, "--errors", help="Print the top N false positives/negatives per category"),
     show_text: bool = typer.Option(False, "--show-text", help="With --errors, print a snippet of each report"),
+    save_pred: Optional[Path] = typer.Option(None, "--save-pred", help="Write our parser's predictions (benchmark "
+                                             "texts) as JSONL, e.g. to evaluate against the OpenI standoff gold"),
 ) -> None:
     """Score the OpenI report-level benchmark (README of the OpenI folder) for our parser or a predictions file."""
-    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text)
+    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred)
     if code:
         raise typer.Exit(code)
 
@@ -220,7 +227,7 @@ def render_eval(result: Any, console: Console, errors: int = 0,
 
 def run_evaluate(gold: Path, pred: Path, json_out: Optional[Path] = None, errors: int = 0,
                  csv_path: Optional[Path] = None, console: Optional[Console] = None) -> int:
-    """Load, compare, print. Exit code 0 clean; 1 some bad lines or unmatched ids (counted, still scored);
+    """Load, compare, print. Exit code 0 clean; 1 some bad lines or gold ids unpredicted (counted, rest scored);
     2 nothing to score (a file unreadable, the OpenI CSV absent for standoff gold, or no common ids)."""
     from . import evaluate
 
@@ -262,7 +269,7 @@ def run_evaluate(gold: Path, pred: Path, json_out: Optional[Path] = None, errors
         out["input_problems"] = [str(p) for p in problems]
         json_out.write_text(json.dumps(out, indent=1), encoding="utf-8")
         console.print(f"wrote {json_out}", markup=False, highlight=False)
-    return 1 if bad else 0
+    return 1 if problems or missing_pred else 0
 
 
 def evaluate_command(
@@ -274,7 +281,8 @@ def evaluate_command(
 ) -> None:
     """Compare predicted parses with gold: mentions, triplets, existence, region map, findings, 40-tag vector.
 
-    Exit code 0: clean; 1: bad lines or ids on one side only (reported, counted, the rest scored); 2: nothing scored.
+    Exit code 0: clean (predicted ids without gold are listed and ignored); 1: bad lines or gold ids without a
+    prediction (reported, counted, the rest scored); 2: nothing scored.
     """
     code = run_evaluate(gold, pred, json_out, errors, csv_path)
     if code:

@@ -133,7 +133,7 @@ def _span(text: str, pair: Any, what: str) -> tuple[int, int]:
     return s, e
 
 
-def _standoff_record(obj: dict[str, Any], text: str) -> dict[str, Any]:
+def _standoff_record(obj: dict[str, Any], text: str, asg_tags: list[str]) -> dict[str, Any]:
     imp = text.find("IMPRESSION: ")
     sentences = []
     for i, pair in enumerate(obj.get("sentences", [])):
@@ -153,7 +153,8 @@ def _standoff_record(obj: dict[str, Any], text: str) -> dict[str, Any]:
         triplets.append({"region": t.get("region"), "finding": t.get("finding"), "existence": t.get("existence"),
                          "sentence": t.get("sentence"), "start": s, "end": e, "text": text[s:e], "cue": cue_text})
     rec = {"id": str(obj["uid"]), "sentences": sentences, "triplets": triplets,
-           "region_sentences": obj.get("region_sentences", {}), "tags": derive_tags(triplets), "warnings": []}
+           "region_sentences": obj.get("region_sentences", {}), "tags": derive_tags(triplets, asg_tags),
+           "warnings": []}
     ParsedReport.model_validate(rec)
     rec["text"] = text
     return rec
@@ -174,6 +175,9 @@ def load_openi_standoff(path: Union[str, Path], csv_path: Union[str, Path, None]
     except openi.OpenIError as exc:
         return None, [Problem(str(p), 0, f"skipped: {exc}")]
     texts = {str(r["uid"]).strip(): openi.build_text(r.get("findings"), r.get("impression")) for r in rows}
+    from anatomy_ontology import load_ontology
+
+    asg_tags = load_ontology().asg_tags
     problems: list[Problem] = []
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
@@ -200,7 +204,7 @@ def load_openi_standoff(path: Union[str, Path], csv_path: Union[str, Path, None]
             problems.append(Problem(str(p), no, f"uid {uid}: text_sha1 does not match the benchmark text"))
             continue
         try:
-            rec = _standoff_record(obj, text)
+            rec = _standoff_record(obj, text, asg_tags)
         except ValidationError as exc:
             problems.append(Problem(str(p), no, f"uid {uid}: {_validation_message(exc)}"))
             continue

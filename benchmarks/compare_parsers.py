@@ -30,10 +30,20 @@ Records = dict[str, dict[str, Any]]
 Parser = Callable[[list[tuple[str, str]]], Records]
 
 
+_ONTO: list[Any] = []
+
+
+def ontology() -> Any:
+    """The ontology, loaded once per run."""
+    if not _ONTO:
+        _ONTO.append(load_ontology())
+    return _ONTO[0]
+
+
 def plain_lexicon() -> dict[str, list[str]]:
     """finding id -> terms: the plain YAML lexicon plus every other ontology finding's own name."""
     lex = yaml.safe_load(LEXICON.read_text(encoding="utf-8"))
-    for fid in load_ontology().findings:
+    for fid in ontology().findings:
         lex.setdefault(fid, [fid])
     return lex
 
@@ -54,8 +64,8 @@ def build_ruler(negation: bool) -> spacy.language.Language:
 def ruler_parser(negation: bool, regions: str) -> Parser:
     """A baseline parser: entity_ruler mentions, NegEx existence (or all present), null/default regions."""
     nlp = build_ruler(negation)
-    asg_tags = load_ontology().asg_tags
-    defaults = {f.id: list(f.default_regions) for f in load_ontology().findings.values()}
+    asg_tags = ontology().asg_tags
+    defaults = {f.id: list(f.default_regions) for f in ontology().findings.values()}
 
     def run(items: list[tuple[str, str]]) -> Records:
         out: Records = {}
@@ -175,7 +185,7 @@ def main() -> int:
                         str(res["region"]["wrong_side"]), f"{speed:,.0f}"]
             for _, gold in golds:
                 preds = parser([(rid, rec["text"]) for rid, rec in gold.items()])
-                ev = evaluate.evaluate_records(gold, preds)
+                ev = evaluate.evaluate_records(gold, preds, asg_tags=ontology().asg_tags)
                 row += [" / ".join([_f(ev.triplet.as_dict()["f1"]), _f(ev.mention_existence.as_dict()["f1"]),
                                     _f(ev.existence_accuracy), _f(ev.tags["accuracy"])])]
         except Exception as exc:

@@ -20,8 +20,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None, help="write figures + error lists as JSON")
     ap.add_argument("--errors", type=int, default=0, help="top N false positives / negatives per category")
     ap.add_argument("--show-text", action="store_true", help="print a report snippet with each error")
+    ap.add_argument("--save-pred", type=Path, default=None, help="write our predictions as JSONL")
     args = ap.parse_args()
-    return run_openi_benchmark(args.csv, args.pred, args.json, args.errors, args.show_text)
+    return run_openi_benchmark(args.csv, args.pred, args.json, args.errors, args.show_text, save_pred=args.save_pred)
 
 
 if __name__ == "__main__":
