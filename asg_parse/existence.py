@@ -89,11 +89,12 @@ class _Trigger:
 class ExistenceEngine:
     """Classify spans as present / absent / uncertain from the ontology's cues; build once, reuse per doc."""
 
-    def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab):
+    def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab, tokenizer: Any = None):
+        """`tokenizer` (default: spaCy's English one) splits the cue texts like the reports will be split."""
         cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
         self.cues: list[Cue] = cues
         self.vocab = vocab
-        tokenizer = spacy.blank("en", vocab=vocab).tokenizer
+        tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
         self.matcher = PhraseMatcher(vocab, attr="LOWER")
         self._info: dict[int, tuple[int, int, Optional[int], Optional[int]]] = {}
         for i, cue in enumerate(cues):
@@ -325,6 +326,7 @@ class ExistenceComponent:
                  ontology: Optional[str]):
         self.name = name
         self.vocab = nlp.vocab
+        self.tokenizer = nlp.tokenizer
         self.ent_types = set(ent_types or [])
         self.span_keys = list(span_keys or [])
         self.ontology = ontology
@@ -341,7 +343,7 @@ class ExistenceComponent:
                 raise ValueError(f"asg_existence: ontology directory not found: {self._missing}")
             from .resources import get_ontology
 
-            self._engine = ExistenceEngine(get_ontology(self.ontology), self.vocab)
+            self._engine = ExistenceEngine(get_ontology(self.ontology), self.vocab, self.tokenizer)
         return self._engine
 
     def spans(self, doc: Doc) -> list[Span]:
@@ -373,7 +375,7 @@ class ExistenceComponent:
                 cues = [Cue.model_validate(c) for c in json.loads(f.read_text(encoding="utf-8"))]
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{f}: invalid saved cue list: {str(exc).splitlines()[0]}") from None
-            self._engine = ExistenceEngine(cues, self.vocab)
+            self._engine = ExistenceEngine(cues, self.vocab, self.tokenizer)
             self._missing = None
         return self
 

@@ -179,3 +179,31 @@ def test_engine_reused_directly():
     engine.classify(doc, spans)
     assert [s._.asg_existence for s in spans] == ["uncertain", "absent"]
     assert engine.label(doc, doc[1:2])[0] == "uncertain"
+
+
+MORE = [
+    # whitespace runs inside a cue and around entities (clinical and de-identified text)
+    ("Doppler of the legs negative   for thrombosis.", ["thrombosis"], ["absent"]),
+    ("No   pleural effusion.", ["pleural effusion"], ["absent"]),
+    # a new clause after a comma or "and" stops the negation
+    ("Denies fever, reports a productive cough.", ["fever", "cough"], ["absent", "present"]),
+    ("Denies fever and has a productive cough.", ["fever", "cough"], ["absent", "present"]),
+    ("Denies fever, chills, and cough.", ["fever", "chills", "cough"], ["absent", "absent", "absent"]),
+    # a negated hedge later in the clause
+    ("There is no focal opacity to suggest pneumonia.", ["opacity", "pneumonia"], ["absent", "absent"]),
+    # a hedge in the next sentence is not governed by the previous negation
+    ("No pneumothorax. Possible pneumonia.", ["pneumothorax", "pneumonia"], ["absent", "uncertain"]),
+    # "X, resolved" and "found and removed"
+    ("Small bowel obstruction, resolved.", ["obstruction"], ["absent"]),
+    ("A polyp was found in the colon and removed.", ["polyp"], ["present"]),
+]
+
+
+@pytest.mark.parametrize("text,targets,expected", MORE, ids=[c[0][:40] for c in MORE])
+def test_more_constructions(nlp, text, targets, expected):
+    assert labels(nlp, text, targets) == expected
+
+
+def test_pseudo_cue_inside_entity_is_not_pseudo(nlp):
+    doc = ents_doc(nlp, "No change in vision or hearing.", ["change in vision"])
+    assert doc.ents[0]._.asg_existence == "absent"
