@@ -21,7 +21,6 @@ _AFTER_SIDE = {"the", "on", "at", "in", ","}
 NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
 _NP_BREAK = {"is", "are", "was", "were", "be", "been", "with", "and", "or", "of", "in", "at", "to", "but", "which",
              "that", "has", "have", "no", "not", "without", "from", "for", "by", "as"}
-_COORD = {"and", "or", "and/or", "/", ",", "with", "versus", "vs", "vs.", "-"}
 
 # Span extensions are keyed by character offsets only, so two mentions on the same words (one phrase can be
 # both cardiomegaly and enlarged cardiomediastinum) would share them: per-mention data lives on the Doc instead.
@@ -161,6 +160,21 @@ class Mentions(OntologyComponent):
             side = self._side_for(ctx, a, sides, used_sides) if kind == "Z" else None
             areg[(a.start, a.end)] = self._regions(kind, value, side)
 
+        # a side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it
+        finding_side: dict[int, str] = {}
+        anatomy_tokens = {i for a in anatomy for i in range(a.start, a.end)}
+        for fi, f in enumerate(findings):
+            if not self.laterality[f.label_]:
+                continue
+            for s_ in sides:
+                if s_.start in used_sides or s_.end > f.start or f.start - s_.end > SIDE_WINDOW \
+                        or ctx.sent[s_.start] != ctx.sent[f.start] or anatomy_tokens & set(range(s_.end, f.start)) \
+                        or not ctx.between(s_.end, f.start)[0]:
+                    continue
+                finding_side[fi] = s_.label_
+                used_sides.add(s_.start)
+                break
+
         links: dict[int, list[str]] = {}  # finding index -> regions
         consumed: set[int] = set()
         all_findings: list[Span] = list(findings)
@@ -192,7 +206,7 @@ class Mentions(OntologyComponent):
                 continue
             best = None
             for fi, f in enumerate(findings):
-                if ctx.sent[f.start] != ctx.sent[a.start]:
+                if fi in finding_side or ctx.sent[f.start] != ctx.sent[a.start]:
                     continue
                 ok, commas = ctx.between(min(a.end, f.end), max(a.start, f.start))
                 cost = ctx.gap(a, f) + 3 * commas
@@ -209,31 +223,15 @@ class Mentions(OntologyComponent):
             if best is not None:
                 links.setdefault(best[1], []).extend(r for r in best[2] if r not in links.get(best[1], []))
 
-        # a finding coordinated with a located one ("left basilar atelectasis or effusion") shares its location
-        for fi, f in enumerate(findings):
-            if fi in links:
-                continue
-            for fj in (fi - 1, fi + 1):
-                if not 0 <= fj < len(findings) or fj not in links:
-                    continue
-                g = findings[fj]
-                lo, hi = (g.end, f.start) if fj < fi else (f.end, g.start)
-                mid = doc[lo:hi]
-                if ctx.sent[g.start] == ctx.sent[f.start] and 0 < len(mid) <= 3 and any(t.lower_ in _COORD for t in mid) \
-                        and all(t.lower_ in _COORD or t.is_alpha for t in mid):
-                    allowed = self.allowed[f.label_]
-                    regions = [r for r in links[fj] if allowed is None or r in allowed]
-                    if regions:
-                        links[fi] = regions
-                        break
-
         onto = self.ontology
         out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(all_findings):
             regions, located = links.get(fi), True
             if not regions:
                 defaults = list(onto.findings[f.label_].default_regions)
-                side = self._side_for(ctx, f, sides, used_sides) if self.laterality[f.label_] else None
+                side = finding_side.get(fi)
+                if side is None and self.laterality[f.label_]:
+                    side = self._side_for(ctx, f, sides, used_sides)
                 located = side is not None
                 if side in ("left", "right"):
                     sided = [r for r in defaults if self.side_of[r] == side]

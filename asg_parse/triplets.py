@@ -73,6 +73,17 @@ class Triplets(OntologyComponent):
                 out.append({**m, "finding": imp.finding})
         return out
 
+    def _sided_defaults(self, finding: str, regions: list[str]) -> list[str]:
+        """`regions` as a location for `finding`: its own default zones on the same sides when the defaults are
+        specific (not whole lungs), else the allowed part of `regions`."""
+        defaults = self.ontology.findings[finding].default_regions
+        if defaults and not any(self.ontology.regions[r].zone == "lung" for r in defaults):
+            sides = {self.side_of.get(r) for r in regions}
+            sided = [r for r in defaults if self.side_of[r] in sides]
+            if sided:
+                return sided
+        return self._allowed(finding, regions)
+
     def _allowed(self, finding: str, regions: list[str]) -> list[str]:
         allowed = self.ontology.allowed(finding)
         return [r for r in regions if allowed is None or r in allowed]
@@ -80,8 +91,10 @@ class Triplets(OntologyComponent):
     def _locate(self, doc: Doc, mentions: list[dict[str, Any]]) -> None:
         """Give mentions without anatomy the location the text implies.
 
-        1. A mention shares the location of the nearest located mention of the same sentence and existence, with
-           no clause boundary between ("left basilar opacity, likely atelectasis or effusion").
+        1. A mention shares the location of the nearest located mention said before it in the same sentence with
+           the same existence and no clause boundary between ("left basilar opacity, likely atelectasis or
+           effusion"); a finding whose defaults are specific zones (effusion: costophrenic angles) takes only the
+           host's side ("left lower lobe pneumonia with parapneumonic effusion": left costophrenic angle).
         2. Otherwise a present/uncertain mention takes the nearest anatomy of its clause even when that anatomy
            already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
         3. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
@@ -91,6 +104,7 @@ class Triplets(OntologyComponent):
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
         located = [m for m in mentions if m["located"]]
+        self._finding_starts = {m["span"].start for m in mentions} | {m["span"].start - 1 for m in mentions}
         areg = doc._.asg_anatomy_regions or {}
         anatomy = [(a, areg.get((a.start, a.end), [])) for a in doc.spans[ANATOMY_KEY]] if ANATOMY_KEY in doc.spans else []
         for m in mentions:
@@ -100,12 +114,12 @@ class Triplets(OntologyComponent):
             best = None
             for o in located:
                 g = o["span"]
-                if o["sentence"] != m["sentence"] or o["existence"] != m["existence"]:
-                    continue
+                if o["sentence"] != m["sentence"] or o["existence"] != m["existence"] or g.start > f.start:
+                    continue  # only from a finding said before it (its host)
                 lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
                 if any(t.lower_ in self.boundaries for t in doc[lo:hi]):
                     continue
-                regions = self._allowed(m["finding"], o["regions"])
+                regions = self._sided_defaults(m["finding"], o["regions"])
                 if regions and (best is None or hi - lo < best[0]):
                     best = (hi - lo, regions)
             if best is None and m["existence"] != "absent":
@@ -124,8 +138,8 @@ class Triplets(OntologyComponent):
                          ) -> Optional[tuple[int, list[str]]]:
         f, best = m["span"], None
         for a, regions in anatomy:
-            if a.sent.start != f.sent.start:
-                continue
+            if a.sent.start != f.sent.start or a.end in self._finding_starts:
+                continue  # another sentence, or the anatomy premodifies another finding ("perihilar haziness")
             lo, hi = (a.end, f.start) if a.start < f.start else (f.end, a.start)
             between = doc[lo:hi]
             if any(t.lower_ in self.boundaries for t in between):
