@@ -20,9 +20,9 @@ class EncoderError(RuntimeError):
 class ImageBackbone(nn.Module):
     """Wraps a transformers vision model: pixel_values [B,3,H,W] -> (global [B,D], patch grid [B,D,h,w])."""
 
-    def __init__(self, model: nn.Module, image_size: int, mean: tuple, std: tuple):
+    def __init__(self, model: nn.Module, image_size: int, mean: tuple, std: tuple, pool: str = "mean"):
         super().__init__()
-        self.model = model
+        self.model, self.pool = model, pool
         self.image_size = image_size
         cfg = model.config
         self.dim = int(getattr(cfg, "hidden_size", None) or cfg.hidden_sizes[-1])
@@ -47,7 +47,7 @@ class ImageBackbone(nn.Module):
         b, n, d = hidden.shape
         side = int((n - 1) ** 0.5)
         grid = hidden[:, n - side * side:].transpose(1, 2).reshape(b, d, side, side)
-        return hidden[:, 0], grid
+        return (hidden[:, 0] if self.pool == "cls" else hidden[:, 1:].mean(1)), grid
 
 
 class TextBackbone(nn.Module):

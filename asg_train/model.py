@@ -60,9 +60,11 @@ class ASGModel(nn.Module):
         return F.normalize(self.img_global(g), dim=-1), grid
 
     def embed_texts(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids -> (normalised global report embedding from [CLS] [B,E], token embeddings [B,L,D])."""
+        """Token ids -> (normalised global report embedding [B,E] from the masked token mean, tokens [B,L,D])."""
         tokens = self.text(input_ids, attention_mask)
-        return F.normalize(self.txt_global(tokens[:, 0]), dim=-1), tokens
+        m = attention_mask.unsqueeze(-1).to(tokens.dtype)
+        pooled = (tokens * m).sum(1) / m.sum(1).clamp_min(1.0)
+        return F.normalize(self.txt_global(pooled), dim=-1), tokens
 
     def forward(self, batch: dict) -> dict:
         img, grid = self.embed_images(batch["images"])

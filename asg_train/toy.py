@@ -59,12 +59,19 @@ def write_toy_dataset(root: Path, n: int = 8, size: int = 96, seed: int = 0, box
             picks = sorted(rng.choice(len(SENTENCES), size=3, replace=False).tolist())
             tj.write(json.dumps(toy_record(rid, picks)) + "\n")
             h, w = size, int(size * rng.uniform(0.8, 1.2))
-            img = (rng.random((h, w)) * 60 + 40 + 10 * (i % 8)).astype(np.uint8)
+            side = max(h, w)
+            ox, oy = (side - w) / 2, (side - h) / 2
+            # each described region is drawn with a brightness that depends on its sentence, so images, regions
+            # and sentences carry learnable, matching signal
+            canvas = rng.normal(60.0, 8.0, (side, side))
+            for k in picks:
+                for region in SENTENCES[k][1]:
+                    x1, y1, x2, y2 = (np.array(onto.atlas[region]) * side).astype(int)
+                    canvas[y1:y2, x1:x2] = 0.5 * canvas[y1:y2, x1:x2] + 0.5 * (90 + 16 * k)
+            img = np.clip(canvas[int(oy):int(oy) + h, int(ox):int(ox) + w], 0, 255).astype(np.uint8)
             rel = f"images/{rid}.png"
             Image.fromarray(img).save(root / rel)
             iw.writerow([rid, rel])
-            side = max(h, w)
-            ox, oy = (side - w) / 2, (side - h) / 2
             for region, (x1, y1, x2, y2) in onto.atlas.items():
                 bw.writerow([rel, region, *(round(v, 1) for v in (
                     max(0.0, x1 * side - ox), max(0.0, y1 * side - oy), min(w, x2 * side - ox), min(h, y2 * side - oy)))])

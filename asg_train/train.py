@@ -279,7 +279,8 @@ def pretrain(cfg: TrainConfig, echo: Callable[[str], None] = print) -> Path:
     sampler = ResumableSampler(len(train_idx), cfg.batch_size, info.rank, info.world, cfg.seed)
     loader = DataLoader(PretrainDataset(cache, train_idx), batch_size=cfg.batch_size, sampler=sampler,
                         collate_fn=collate, num_workers=cfg.num_workers, drop_last=True,
-                        pin_memory=device.type == "cuda")
+                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed),
+                        persistent_workers=False)  # own generator: iter() must not consume the global RNG
     val_loader = DataLoader(PretrainDataset(cache, val_idx), batch_size=cfg.batch_size, shuffle=False,
                             collate_fn=collate, num_workers=0) if len(val_idx) else None
 
