@@ -43,6 +43,18 @@ def mention_key(span: Span) -> tuple[int, int, str]:
     return (span.start, span.end, span.label_)
 
 
+def _longest(spans: list[Span]) -> list[Span]:
+    """Non-overlapping spans, longest first; ties go to the later one, the head of an English noun phrase
+    ("right lung base": the zone "lung base" with side "right", not the region "right lung" plus "base")."""
+    out: list[Span] = []
+    seen: set[int] = set()
+    for sp in sorted(spans, key=lambda s: (s.end - s.start, s.end), reverse=True):
+        if not seen.intersection(range(sp.start, sp.end)):
+            out.append(sp)
+            seen.update(range(sp.start, sp.end))
+    return sorted(out, key=lambda s: s.start)
+
+
 class _Ctx:
     """Per-document state shared by the linking steps."""
 
@@ -146,7 +158,7 @@ class Mentions(OntologyComponent):
         for f in findings:
             in_finding.update(range(f.start, f.end))
         names = self.ontology.name_words
-        anatomy = [a for a in filter_spans(raw["A"])
+        anatomy = [a for a in _longest(raw["A"])
                    if a.text.lower() not in names or not all(i in in_finding for i in range(a.start, a.end))]
         taken = in_finding | {i for a in anatomy for i in range(a.start, a.end)}
         sides = [s for s in filter_spans(raw["S"]) if not any(i in taken for i in range(s.start, s.end))]
@@ -194,7 +206,10 @@ class Mentions(OntologyComponent):
                     continue
                 _, ai, regions = best
                 a = anatomy[ai]
-                span = Span(doc, min(a.start, w.start), max(a.end, w.end), label=rule.finding)
+                # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
+                # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
+                span = Span(doc, min(a.start, w.start), max(a.end, w.end), label=rule.finding) if rule.absent \
+                    else Span(doc, w.start, w.end, label=rule.finding)
                 links[len(all_findings)] = regions
                 if rule.absent:
                     forced[len(all_findings)] = {"text": w.text, "start": w.start_char, "end": w.end_char}
