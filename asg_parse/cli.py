@@ -217,7 +217,11 @@ def _show_input(report: str) -> tuple[str, str]:
     if report == "-":
         return "stdin", decode_report(sys.stdin.buffer.read())[0]
     path = Path(report)
-    if len(report) < 1024 and "\n" not in report and path.is_file():
+    try:
+        is_file = "\n" not in report and path.is_file()
+    except OSError:  # text too long to be a file name
+        is_file = False
+    if is_file:
         try:
             return path.stem, decode_report(path.read_bytes())[0]
         except OSError as exc:

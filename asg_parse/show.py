@@ -147,9 +147,11 @@ def _display_spans(doc: Any, record: dict) -> tuple[list[Any], dict[str, str]]:
         label = f"{finding} {existence}" + (f" @ {', '.join(regions)}" if regions else "")
         spans.append(Span(doc, span.start, span.end, label=label))
         colors[label] = EXISTENCE_COLOR.get(existence, "#ddd")
-    anatomy = doc.spans.get("asg_anatomy", []) if hasattr(doc, "spans") else []
+    anatomy = doc.spans.get("asg_anatomy", [])
+    regions_of = getattr(doc._, "asg_anatomy_regions", None) if doc.has_extension("asg_anatomy_regions") else None
     for span in anatomy:
-        label = f"anatomy {span.label_}"
+        named = (regions_of or {}).get((span.start, span.end)) or ([span.label_] if span.label_ else [])
+        label = "anatomy: " + (", ".join(named) if named else span.text.lower())
         spans.append(Span(doc, span.start, span.end, label=label))
         colors[label] = ANATOMY_COLOR
     return spans, colors
