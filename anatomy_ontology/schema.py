@@ -85,6 +85,7 @@ class Finding(Entry):
     modifier_of: list[str] = Field(default_factory=list)  # "calcified ... granuloma": part of that finding
     implies: Optional[Implication] = None
     laterality: bool = True  # False: a side word names the access route ("right subclavian line"), not a location
+    lateral_forms: list[str] = Field(default_factory=list)  # forms whose side word does locate ("right chest tube")
 
 
 class Section(Entry):

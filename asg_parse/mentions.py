@@ -88,6 +88,7 @@ class Mentions(OntologyComponent):
         self.allowed = {f: onto.allowed(f) for f in onto.findings}
         self.side_of = {r.id: r.side for r in onto.regions.values()}
         self.laterality = {f.id: f.laterality for f in onto.findings.values()}
+        self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
         self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
 
     # ---------------------------------------------------------------- anatomy
@@ -123,6 +124,10 @@ class Mentions(OntologyComponent):
             return None
         used.add(best[1].start)
         return best[1].label_
+
+    def _lateral(self, f: Span) -> bool:
+        """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
+        return self.laterality[f.label_] or f.text.lower() in self.lateral_forms[f.label_]
 
     def _drop_modifiers(self, doc: Doc, findings: list[Span]) -> list[Span]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma")."""
@@ -176,7 +181,7 @@ class Mentions(OntologyComponent):
         finding_side: dict[int, str] = {}
         anatomy_tokens = {i for a in anatomy for i in range(a.start, a.end)}
         for fi, f in enumerate(findings):
-            if not self.laterality[f.label_]:
+            if not self._lateral(f):
                 continue
             for s_ in sides:
                 if s_.start in used_sides or s_.end > f.start or f.start - s_.end > SIDE_WINDOW \
@@ -245,7 +250,7 @@ class Mentions(OntologyComponent):
             if not regions:
                 defaults = list(onto.findings[f.label_].default_regions)
                 side = finding_side.get(fi)
-                if side is None and self.laterality[f.label_]:
+                if side is None and self._lateral(f):
                     side = self._side_for(ctx, f, sides, used_sides)
                 located = side is not None
                 if side in ("left", "right"):

@@ -43,6 +43,7 @@ class Triplets(OntologyComponent):
         self.asg_tags = set(self.ontology.asg_tags)
         self.boundaries = boundary_words(self.ontology)
         self.side_of = {r.id: r.side for r in self.ontology.regions.values()}
+        self.laterality = {f.id: f.laterality for f in self.ontology.findings.values()}
 
     def _mentions(self, doc: Doc, sent_of: dict[int, int]) -> list[dict[str, Any]]:
         """Finding mentions of the parsed sections with their link and existence."""
@@ -91,9 +92,9 @@ class Triplets(OntologyComponent):
     def _locate(self, doc: Doc, mentions: list[dict[str, Any]]) -> None:
         """Give mentions without anatomy the location the text implies.
 
-        1. A mention shares the location of the nearest located mention said before it in the same sentence with
-           the same existence and no clause boundary between ("left basilar opacity, likely atelectasis or
-           effusion"); a finding whose defaults are specific zones (effusion: costophrenic angles) takes only the
+        1. A mention shares the location of the nearest located mention said before it in the same sentence, with
+           no clause boundary between and neither absent unless both are ("left basilar opacity, likely atelectasis
+           or effusion"; devices of a clause share either way: "catheter with its tip in the SVC"); a finding whose defaults are specific zones (effusion: costophrenic angles) takes only the
            host's side ("left lower lobe pneumonia with parapneumonic effusion": left costophrenic angle).
         2. Otherwise a present/uncertain mention takes the nearest anatomy of its clause even when that anatomy
            already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
@@ -104,7 +105,6 @@ class Triplets(OntologyComponent):
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
         located = [m for m in mentions if m["located"]]
-        self._finding_starts = {m["span"].start for m in mentions} | {m["span"].start - 1 for m in mentions}
         areg = doc._.asg_anatomy_regions or {}
         anatomy = [(a, areg.get((a.start, a.end), [])) for a in doc.spans[ANATOMY_KEY]] if ANATOMY_KEY in doc.spans else []
         for m in mentions:
@@ -114,8 +114,10 @@ class Triplets(OntologyComponent):
             best = None
             for o in located:
                 g = o["span"]
-                if o["sentence"] != m["sentence"] or o["existence"] != m["existence"] or g.start > f.start:
-                    continue  # only from a finding said before it (its host)
+                devices = not (self.laterality[o["finding"]] or self.laterality[m["finding"]])
+                if o["sentence"] != m["sentence"] or (g.start > f.start and not devices) or (
+                        o["existence"] != m["existence"] and "absent" in (o["existence"], m["existence"])):
+                    continue  # only from its host, said before it (devices of one clause share either way)
                 lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
                 if any(t.lower_ in self.boundaries for t in doc[lo:hi]):
                     continue
@@ -123,7 +125,7 @@ class Triplets(OntologyComponent):
                 if regions and (best is None or hi - lo < best[0]):
                     best = (hi - lo, regions)
             if best is None and m["existence"] != "absent":
-                best = self._nearest_anatomy(doc, m, anatomy)
+                best = self._nearest_anatomy(doc, m, anatomy, mentions)
             if best is None and m["existence"] != "absent":
                 same = [r for o in located if o["finding"] == m["finding"] and o["existence"] == m["existence"]
                         for r in o["regions"]] if self.ontology.findings[m["finding"]].default_regions else []
@@ -134,12 +136,14 @@ class Triplets(OntologyComponent):
             elif m["existence"] != "absent" and {self.side_of.get(r) for r in m["regions"]} >= {"left", "right"}:
                 m["regions"] = []
 
-    def _nearest_anatomy(self, doc: Doc, m: dict[str, Any], anatomy: list[tuple[Span, list[str]]]
-                         ) -> Optional[tuple[int, list[str]]]:
+    def _nearest_anatomy(self, doc: Doc, m: dict[str, Any], anatomy: list[tuple[Span, list[str]]],
+                         mentions: list[dict[str, Any]]) -> Optional[tuple[int, list[str]]]:
         f, best = m["span"], None
+        others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
         for a, regions in anatomy:
-            if a.sent.start != f.sent.start or a.end in self._finding_starts:
-                continue  # another sentence, or the anatomy premodifies another finding ("perihilar haziness")
+            if a.sent.start != f.sent.start or any(
+                    g.start <= a.start and a.end <= g.end or g.start - 1 <= a.end <= g.start for g in others):
+                continue  # another sentence, or anatomy owned by another finding ("perihilar haziness")
             lo, hi = (a.end, f.start) if a.start < f.start else (f.end, a.start)
             between = doc[lo:hi]
             if any(t.lower_ in self.boundaries for t in between):
