@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # time this checkout's code, in this process as in the CLI subprocess
 DEFAULT_OPENI = Path(os.environ.get("ASG_OPENI_CSV", ROOT.parent / "shared" / "data" / "openi" / "openi_dev.csv"))
 
 
