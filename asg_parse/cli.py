@@ -108,7 +108,7 @@ def parse_command(
         None, "--chunk-size", min=1, hidden=True, help="Reports per worker task (default: automatic)."),
 ) -> None:
     """Parse reports into JSONL records (the default command: asg-parse INPUT -o OUT.jsonl)."""
-    from .runner import chunk_size_for, run_chunks, set_pipeline
+    from .runner import WorkerDied, chunk_size_for, run_chunks, set_pipeline
     from .show import ParseStats, progress_bar, print_summary
 
     started = _STARTED[0] if _STARTED else time.perf_counter()
@@ -155,6 +155,11 @@ def parse_command(
                 if stopped:
                     break
                 writer.flush()
+    except WorkerDied as exc:
+        writer.keep_partial()
+        where = f"; {len(done) + stats.reports} records kept in {writer.tmp}, run again with --resume" \
+            if writer.tmp else ""
+        raise _fail(f"{exc}{where}", 1) from None
     except KeyboardInterrupt:
         writer.keep_partial()
         typer.echo(f"interrupted: {len(done) + stats.reports} records kept in {writer.tmp or 'stdout'}; "

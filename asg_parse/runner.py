@@ -5,6 +5,8 @@ import json
 import multiprocessing as mp
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
@@ -14,6 +16,10 @@ _EXISTENCE = ("present", "absent", "uncertain")
 
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
 _ONTOLOGY: Optional[str] = None
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without returning its chunk."""
 
 
 @dataclass
@@ -42,7 +48,7 @@ def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
 def _init_worker(ontology: Optional[str]) -> None:
     global _NLP
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # pool.terminate() ends workers quietly
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent handles SIGTERM; a worker just ends
     if _NLP is None:
         _NLP = load_pipeline(ontology)
 
@@ -126,13 +132,13 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
         return
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods and os.name == "posix" else "spawn")
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(ontology,))
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(ontology,))
     try:
-        yield from pool.imap(process_chunk, _chunks(items, size), chunksize=1)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+        yield from pool.map(process_chunk, _chunks(items, size))
+    except BrokenProcessPool:
+        raise WorkerDied("a worker process died (killed, or out of memory?)") from None
+    finally:  # on an early stop (Ctrl-C, --strict) the queued chunks are dropped, those in flight finish
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def iter_lines(results: Iterable[ChunkResult]) -> Iterator[str]:

@@ -1,6 +1,7 @@
 """asg-parse INPUT -o OUT: every layout, one record per report in order, bad input, errors, stdin/stdout."""
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -221,3 +222,18 @@ def test_console_script_help_and_pipe(tmp_path):
     assert "Traceback" not in res.stderr and "reports parsed" in res.stderr
     res = subprocess.run(_console() + ["missing.csv", "-o", "x.jsonl"], capture_output=True, text=True, cwd=tmp_path)
     assert (res.returncode, res.stderr) == (2, "error: missing.csv: no such file or directory\n")
+
+
+def test_a_dead_worker_stops_the_run_with_the_finished_records_kept(tmp_path, monkeypatch):
+    real = api.doc_to_record
+    monkeypatch.setattr(api, "doc_to_record",
+                        lambda doc, id: os._exit(3) if "DIE" in doc.text else real(doc, id))
+    p = tmp_path / "r.csv"
+    p.write_text("id,text\n" + "".join(f"{i},{'DIE' if i == 30 else 'No effusion.'}\n" for i in range(40)))
+    out = tmp_path / "o.jsonl"
+    res = invoke([str(p), "-o", str(out), "--workers", "2", "--chunk-size", "10", "-q"])
+    assert res.exit_code == 1
+    kept = Path(f"{out}.partial").read_text().count("\n")
+    assert res.stderr == (f"error: a worker process died (killed, or out of memory?); {kept} records kept in "
+                          f"{out}.partial, run again with --resume\n")
+    assert kept <= 30 and not out.exists()

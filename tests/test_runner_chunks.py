@@ -1,5 +1,6 @@
 """The chunked runner: input order, chunking and worker count do not change the bytes, one bad report stays alone."""
 import json
+import os
 
 import pytest
 from spacy.language import Language
@@ -74,3 +75,19 @@ def test_chunk_size_keeps_every_worker_busy():
     assert runner.chunk_size_for(227_000, 2) == 1000
     assert runner.chunk_size_for(800, 2) == 50
     assert runner.chunk_size_for(10, 4) == 32
+
+
+def test_a_worker_that_dies_raises_instead_of_hanging(monkeypatch):
+    from asg_parse import api
+
+    real = api.doc_to_record
+
+    def dies(doc, id):
+        if "DIE" in doc.text:
+            os._exit(3)  # like the kernel's OOM killer: no exception, no result
+        return real(doc, id)
+
+    monkeypatch.setattr(api, "doc_to_record", dies)
+    items = [(f"r{i}", "DIE" if i == 9 else "No effusion.", ()) for i in range(20)]
+    with pytest.raises(runner.WorkerDied, match="a worker process died"):
+        list(runner.run_chunks(items, workers=2, chunk_size=4))
