@@ -38,6 +38,7 @@ class Zone(Entry):
 
     variants: list[str] = Field(default_factory=list)
     plural: list[str] = Field(default_factory=list)  # forms that mean both sides ("bases", "apices")
+    adjectives: list[str] = Field(default_factory=list)  # "middle" in "right middle and lower lobes"
 
 
 class RegionGroup(Entry):
@@ -63,6 +64,7 @@ class State(BaseModel):
     regions: list[str]
     words: list[str]
     absent_words: list[str] = Field(default_factory=list)  # "heart size is normal": an absent mention
+    uncertain_words: list[str] = Field(default_factory=list)  # "heart size is borderline": an uncertain mention
 
 
 class Implication(BaseModel):

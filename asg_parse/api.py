@@ -38,7 +38,7 @@ def _default() -> Language:
 def doc_to_record(doc: Doc, id: str) -> dict[str, Any]:
     """The schema record (plain dict) of a parsed doc."""
     warnings = list(doc._.asg_warnings or [])
-    if not doc.text.strip():
+    if not any(not t.is_space for t in doc):
         warnings.insert(0, EMPTY_WARNING)
     return {"id": id, "sentences": doc._.asg_sentences or [], "triplets": doc._.asg_triplets or [],
             "region_sentences": doc._.asg_region_sentences or {}, "tags": doc._.asg_tags or {}, "warnings": warnings}

@@ -28,7 +28,7 @@ def plural(form: str) -> Optional[str]:
 class StateRule:
     finding: str
     regions: frozenset[str]
-    absent: bool  # a normal-statement word ("heart size is normal")
+    existence: Optional[str]  # forced existence of a statement word: "absent" (normal), "uncertain" (borderline)
 
 
 @dataclass
@@ -72,9 +72,9 @@ def compile_lexicon(nlp: Language, onto: Ontology) -> Lexicon:
         _add(lex, nlp, "S", side, {norm(x) for x in getattr(onto.sides, side)})
     for f in onto.findings.values():
         for st in f.states:
-            for words, absent in ((st.words, False), (st.absent_words, True)):
+            for words, existence in ((st.words, None), (st.absent_words, "absent"), (st.uncertain_words, "uncertain")):
                 for w in words:
-                    lex.states.setdefault(norm(w), []).append(StateRule(f.id, frozenset(st.regions), absent))
+                    lex.states.setdefault(norm(w), []).append(StateRule(f.id, frozenset(st.regions), existence))
     for w in lex.states:
         _add(lex, nlp, "W", w, {w})
     lex.boundaries = boundary_words(onto)

@@ -11,6 +11,7 @@ from .component import OntologyComponent
 from .lexicon import Lexicon, compile_lexicon
 from .sentences import set_sentence_starts
 from .tokenizer import customize_tokenizer
+from .tokens import sentence_ids, tokens
 
 FINDINGS_KEY = "asg_findings"
 ANATOMY_KEY = "asg_anatomy"
@@ -18,6 +19,7 @@ SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it mod
 STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy ("heart")
 LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
 _AFTER_SIDE = {"the", "on", "at", "in", ","}
+_ZONE_JOIN = {"and", ",", "/", "or", "to"}
 NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
 _NP_BREAK = {"is", "are", "was", "were", "be", "been", "with", "and", "or", "of", "in", "at", "to", "but", "which",
              "that", "has", "have", "no", "not", "without", "from", "for", "by", "as"}
@@ -60,14 +62,11 @@ class _Ctx:
 
     def __init__(self, doc: Doc, lex: Lexicon):
         self.doc = doc
-        self.sent = [0] * len(doc)
-        k = -1
-        for t in doc:
-            if t.is_sent_start or t.i == 0:
-                k += 1
-            self.sent[t.i] = k
-        self.boundary = [t.lower_ in lex.boundaries for t in doc]
-        self.comma = [t.text == "," for t in doc]
+        self.sent = sentence_ids(doc)
+        lower = tokens(doc).lower
+        self.lower = lower
+        self.boundary = [w in lex.boundaries for w in lower]
+        self.comma = [w == "," for w in lower]
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
@@ -88,6 +87,7 @@ class Mentions(OntologyComponent):
         self.allowed = {f: onto.allowed(f) for f in onto.findings}
         self.side_of = {r.id: r.side for r in onto.regions.values()}
         self.laterality = {f.id: f.laterality for f in onto.findings.values()}
+        self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
         self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
 
@@ -111,7 +111,7 @@ class Mentions(OntologyComponent):
                 dist = target.start - s.end
             elif s.start >= target.end:
                 dist = s.start - target.end
-                before = ctx.doc[s.start - 1].lower_ if s.start else ""
+                before = ctx.lower[s.start - 1] if s.start else ""
                 if before not in _AFTER_SIDE and not s.text.lower().endswith("ly"):
                     continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
             else:
@@ -143,9 +143,9 @@ class Mentions(OntologyComponent):
     @staticmethod
     def _same_phrase(doc: Doc, a: Span, b: Span) -> bool:
         lo, hi = (a.end, b.start) if a.start < b.start else (b.end, a.start)
-        between = doc[lo:hi]
-        return 0 <= len(between) <= NP_MAX_GAP and not any(
-            t.is_punct or t.lower_ in _NP_BREAK for t in between)
+        tt = tokens(doc)
+        return 0 <= hi - lo <= NP_MAX_GAP and not any(
+            tt.punct[i] or tt.lower[i] in _NP_BREAK for i in range(lo, hi))
 
     # ---------------------------------------------------------------- main
     def __call__(self, doc: Doc) -> Doc:
@@ -172,10 +172,19 @@ class Mentions(OntologyComponent):
         warnings: list[str] = []
 
         areg: dict[tuple[int, int], list[str]] = {}
+        extra: list[Span] = []
         for a in anatomy:
             kind, value = a.label_.split("|", 1)
             side = self._side_for(ctx, a, sides, used_sides) if kind == "Z" else None
             areg[(a.start, a.end)] = self._regions(kind, value, side)
+            # "right middle and lower lobes": the bare adjective names a second zone on the same side
+            if kind == "Z" and a.start >= 2 and ctx.lower[a.start - 1] in _ZONE_JOIN:
+                zone = self.zone_adjectives.get(ctx.lower[a.start - 2])
+                if zone is not None and zone != value:
+                    adj = Span(doc, a.start - 2, a.start - 1, label=f"Z|{zone}")
+                    extra.append(adj)
+                    areg[(adj.start, adj.end)] = self._regions("Z", zone, side)
+        anatomy = sorted(anatomy + extra, key=lambda s: s.start)
 
         # a side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it
         finding_side: dict[int, str] = {}
@@ -213,11 +222,12 @@ class Mentions(OntologyComponent):
                 a = anatomy[ai]
                 # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
                 # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
-                span = Span(doc, min(a.start, w.start), max(a.end, w.end), label=rule.finding) if rule.absent \
+                span = Span(doc, min(a.start, w.start), max(a.end, w.end), label=rule.finding) if rule.existence \
                     else Span(doc, w.start, w.end, label=rule.finding)
                 links[len(all_findings)] = regions
-                if rule.absent:
-                    forced[len(all_findings)] = {"text": w.text, "start": w.start_char, "end": w.end_char}
+                if rule.existence:
+                    forced[len(all_findings)] = {"existence": rule.existence, "text": w.text, "start": w.start_char,
+                                                 "end": w.end_char}
                 all_findings.append(span)
                 consumed.add(ai)
 

@@ -5,52 +5,53 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .sections import HEADERS_KEY
+from .tokens import TokenTable, set_sentence_starts_array, tokens
 
 _FINAL = {".", "!", "?"}
 _MARKER_PUNCT = {".", ")"}
+_CLOSERS = {'"', "'", ")"}
 
 
-def _numbered_markers(doc: Doc) -> set[int]:
+def _numbered_markers(tt: TokenTable) -> set[int]:
     """Token indices of list numbers ("1." / "2)") that start an item: a small number, then "." or ")", then a word."""
     out: set[int] = set()
-    n = len(doc)
-    for i, tok in enumerate(doc):
-        if i + 2 >= n or not tok.text.isdigit() or len(tok.text) > 2 or doc[i + 1].text not in _MARKER_PUNCT:
+    text, n = tt.text, len(tt.text)
+    for i in range(n - 2):
+        t = text[i]
+        if len(t) > 2 or not t.isdigit() or text[i + 1] not in _MARKER_PUNCT:
             continue
-        nxt = doc[i + 2]
-        if not (nxt.is_alpha or nxt.is_space) or (nxt.is_alpha and nxt.text[0].islower()):
+        if not (tt.alpha[i + 2] or tt.space[i + 2]) or (tt.alpha[i + 2] and text[i + 2][0].islower()):
             continue
-        prev = doc[i - 1] if i else None
-        if prev is None or prev.is_space or prev.text in _FINAL or prev.text in {":", ";"} or "\n" in prev.whitespace_ \
-                or prev.is_alpha or prev.is_punct:
+        if i == 0 or tt.space[i - 1] or tt.newlines[i - 1] or tt.alpha[i - 1] or tt.punct[i - 1]:
             out.add(i)
     return out
 
 
 def set_sentence_starts(doc: Doc) -> None:
-    """Set `token.is_sent_start` for every token of `doc` (header- and numbered-list-aware)."""
+    """Set the sentence starts of `doc` (header- and numbered-list-aware)."""
     n = len(doc)
     if not n:
         return
-    starts = {0}
-    markers = _numbered_markers(doc)
-    starts |= markers
-    for h in doc.spans.get(HEADERS_KEY, []) if HEADERS_KEY in doc.spans else []:
+    tt = tokens(doc)
+    text = tt.text
+    markers = _numbered_markers(tt)
+    starts = {0} | markers
+    for h in doc.spans[HEADERS_KEY] if HEADERS_KEY in doc.spans else ():
         starts.add(h.start)
         starts.add(h.end)
     skip = {m + 1 for m in markers}  # the "." of "2." does not end a sentence
-    for i, tok in enumerate(doc):
+    for i in range(n):
+        t = text[i]
         if i in skip:
             continue
-        text = tok.text
-        brk = text in _FINAL or (len(text) > 1 and not text.strip(".!?")) or (tok.is_space and text.count("\n") >= 2) or tok.whitespace_.count("\n") >= 2
-        if brk:
+        nxt = text[i + 1] if i + 1 < n and not tt.space[i + 1] else (text[i + 2] if i + 2 < n else "")
+        line_break = tt.newlines[i] >= 2 or (tt.newlines[i] == 1 and (nxt.istitle() or nxt.isdigit()))
+        if t in _FINAL or (len(t) > 1 and not t.strip(".!?")) or line_break:
             j = i + 1
-            while j < n and (doc[j].is_space or doc[j].text in _FINAL or doc[j].text in {'"', "'", ")"}):
+            while j < n and (tt.space[j] or text[j] in _FINAL or text[j] in _CLOSERS):
                 j += 1
             starts.add(j)
-    for i, tok in enumerate(doc):
-        tok.is_sent_start = i in starts
+    set_sentence_starts_array(doc, starts)
 
 
 class Sentences:

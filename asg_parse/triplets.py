@@ -10,6 +10,8 @@ from .component import OntologyComponent
 from .lexicon import boundary_words
 from .mentions import ANATOMY_KEY, FINDINGS_KEY, LINK_MAX_COST, Link, mention_key
 from .schema import TAG_VALUE
+from .sentences import set_sentence_starts
+from .tokens import release, sentence_ids, tokens
 from .sections import HEADERS_KEY, SECTIONS_KEY, DEFAULT_SECTION
 
 for _name in ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags"):
@@ -19,18 +21,23 @@ for _name in ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags
 _TAG_RANK = {1: 2, -1: 1, 0: 0}  # present beats uncertain beats absent
 
 
-def _sentence_section(doc: Doc) -> list[tuple[Span, str]]:
-    """Content sentences (header-only and blank ones dropped) with their section id."""
-    sections = list(doc.spans[SECTIONS_KEY]) if SECTIONS_KEY in doc.spans else []
+def _sentence_section(doc: Doc, sid: list[int]) -> list[tuple[int, int, str]]:
+    """Content sentences as token ranges (header-only and blank ones dropped) with their section id."""
+    sections = [(s.start, s.label_) for s in doc.spans[SECTIONS_KEY]] if SECTIONS_KEY in doc.spans else []
     headers = {(h.start, h.end) for h in doc.spans[HEADERS_KEY]} if HEADERS_KEY in doc.spans else set()
-    out = []
-    k = 0
-    for sent in doc.sents:
-        if (sent.start, sent.end) in headers or all(t.is_space or t.is_punct for t in sent):
+    tt = tokens(doc)
+    bounds, start = [], 0
+    for i in range(1, len(sid) + 1):
+        if i == len(sid) or sid[i] != sid[i - 1]:
+            bounds.append((start, i))
+            start = i
+    out, k = [], 0
+    for b, e in bounds:
+        if (b, e) in headers or all(tt.space[i] or tt.punct[i] for i in range(b, e)):
             continue
-        while k + 1 < len(sections) and sections[k + 1].start <= sent.start:
+        while k + 1 < len(sections) and sections[k + 1][0] <= b:
             k += 1
-        out.append((sent, sections[k].label_ if sections else DEFAULT_SECTION))
+        out.append((b, e, sections[k][1] if sections else DEFAULT_SECTION))
     return out
 
 
@@ -55,7 +62,7 @@ class Triplets(OntologyComponent):
                 continue
             link = links.get(mention_key(f)) or Link(list(self.ontology.findings[f.label_].default_regions), None, False)
             if link.forced is not None:
-                existence, cue = "absent", link.forced
+                existence, cue = link.forced["existence"], link.forced
             else:
                 existence, cue = f._.asg_existence or "present", f._.asg_existence_cue
             out.append({"span": f, "finding": f.label_, "sentence": idx, "regions": list(link.regions),
@@ -89,12 +96,13 @@ class Triplets(OntologyComponent):
         allowed = self.ontology.allowed(finding)
         return [r for r in regions if allowed is None or r in allowed]
 
-    def _locate(self, doc: Doc, mentions: list[dict[str, Any]]) -> None:
+    def _locate(self, doc: Doc, mentions: list[dict[str, Any]], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
 
         1. A mention shares the location of the nearest located mention said before it in the same sentence, with
            no clause boundary between and neither absent unless both are ("left basilar opacity, likely atelectasis
-           or effusion"; devices of a clause share either way: "catheter with its tip in the SVC"); a finding whose defaults are specific zones (effusion: costophrenic angles) takes only the
+           or effusion"; a device takes the location of a later device of its clause: "catheter with its tip in
+           the SVC"); a finding whose defaults are specific zones (effusion: costophrenic angles) takes only the
            host's side ("left lower lobe pneumonia with parapneumonic effusion": left costophrenic angle).
         2. Otherwise a present/uncertain mention takes the nearest anatomy of its clause even when that anatomy
            already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
@@ -115,17 +123,17 @@ class Triplets(OntologyComponent):
             for o in located:
                 g = o["span"]
                 devices = not (self.laterality[o["finding"]] or self.laterality[m["finding"]])
-                if o["sentence"] != m["sentence"] or (g.start > f.start and not devices) or (
+                if o["sentence"] != m["sentence"] or (g.start > f.start) != devices or (
                         o["existence"] != m["existence"] and "absent" in (o["existence"], m["existence"])):
-                    continue  # only from its host, said before it (devices of one clause share either way)
+                    continue  # from its host, said before it; a device from a later device ("line with tip in the SVC")
                 lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
-                if any(t.lower_ in self.boundaries for t in doc[lo:hi]):
+                if self._crosses_boundary(doc, lo, hi):
                     continue
                 regions = self._sided_defaults(m["finding"], o["regions"])
                 if regions and (best is None or hi - lo < best[0]):
                     best = (hi - lo, regions)
             if best is None and m["existence"] != "absent":
-                best = self._nearest_anatomy(doc, m, anatomy, mentions)
+                best = self._nearest_anatomy(doc, m, anatomy, mentions, sid)
             if best is None and m["existence"] != "absent":
                 same = [r for o in located if o["finding"] == m["finding"] and o["existence"] == m["existence"]
                         for r in o["regions"]] if self.ontology.findings[m["finding"]].default_regions else []
@@ -136,37 +144,48 @@ class Triplets(OntologyComponent):
             elif m["existence"] != "absent" and {self.side_of.get(r) for r in m["regions"]} >= {"left", "right"}:
                 m["regions"] = []
 
+    def _crosses_boundary(self, doc: Doc, lo: int, hi: int) -> bool:
+        lower = tokens(doc).lower
+        return any(lower[i] in self.boundaries for i in range(lo, hi))
+
     def _nearest_anatomy(self, doc: Doc, m: dict[str, Any], anatomy: list[tuple[Span, list[str]]],
-                         mentions: list[dict[str, Any]]) -> Optional[tuple[int, list[str]]]:
+                         mentions: list[dict[str, Any]], sid: list[int]) -> Optional[tuple[int, list[str]]]:
         f, best = m["span"], None
         others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
+        lower = tokens(doc).lower
         for a, regions in anatomy:
-            if a.sent.start != f.sent.start or any(
+            if sid[a.start] != sid[f.start] or (a.start < f.start and not self.laterality[m["finding"]]) or any(
                     g.start <= a.start and a.end <= g.end or g.start - 1 <= a.end <= g.start for g in others):
-                continue  # another sentence, or anatomy owned by another finding ("perihilar haziness")
+                continue  # another sentence, a device's anatomy said before it, or anatomy owned by another finding
             lo, hi = (a.end, f.start) if a.start < f.start else (f.end, a.start)
-            between = doc[lo:hi]
-            if any(t.lower_ in self.boundaries for t in between):
+            if self._crosses_boundary(doc, lo, hi):
                 continue
-            cost = len(between) + 3 * sum(t.text == "," for t in between)
+            cost = (hi - lo) + 3 * sum(lower[i] == "," for i in range(lo, hi))
             regions = self._allowed(m["finding"], regions)
             if regions and cost <= LINK_MAX_COST and (best is None or cost < best[0]):
                 best = (cost, regions)
         return best
 
     def __call__(self, doc: Doc) -> Doc:
-        sents = _sentence_section(doc)
+        if not doc.has_annotation("SENT_START"):
+            set_sentence_starts(doc)
+        sid = sentence_ids(doc)
+        tt = tokens(doc)
         sent_of: dict[int, int] = {}
         sentences: list[dict[str, Any]] = []
-        for idx, (sent, section) in enumerate(sents):
-            toks = [t for t in sent if not t.is_space]
-            start, end = toks[0].idx, toks[-1].idx + len(toks[-1])
-            sentences.append({"text": doc.text[start:end], "start": start, "end": end, "section": section})
+        text = doc.text
+        for idx, (b, e, section) in enumerate(_sentence_section(doc, sid)):
+            first = next(i for i in range(b, e) if not tt.space[i])
+            if first + 2 < e and tt.text[first].isdigit() and tt.text[first + 1] in (".", ")"):
+                first = next((i for i in range(first + 2, e) if not tt.space[i]), first)  # list number
+            last = next(i for i in range(e - 1, b - 1, -1) if not tt.space[i])
+            start, end = doc[first].idx, doc[last].idx + len(tt.text[last])
+            sentences.append({"text": text[start:end], "start": start, "end": end, "section": section})
             if section in self.parse_sections:
-                for i in range(sent.start, sent.end):
+                for i in range(b, e):
                     sent_of[i] = idx
         mentions = self._mentions(doc, sent_of)
-        self._locate(doc, mentions)
+        self._locate(doc, mentions, sid)
         triplets: list[dict[str, Any]] = []
         region_map: dict[str, set[int]] = {}
         seen: set[tuple] = set()
@@ -199,6 +218,7 @@ class Triplets(OntologyComponent):
         doc._.asg_triplets = triplets
         doc._.asg_region_sentences = {r: sorted(region_map[r]) for r in sorted(region_map, key=lambda r: order.get(r, 99))}
         doc._.asg_tags = {t: tags[t] for t in self.ontology.asg_tags if t in tags}
+        release(doc)
         return doc
 
 
