@@ -239,7 +239,10 @@ class Mentions(OntologyComponent):
                 if fi in finding_side or ctx.sent[f.start] != ctx.sent[a.start]:
                     continue
                 ok, commas = ctx.between(min(a.end, f.end), max(a.start, f.start))
-                cost = ctx.gap(a, f) + 3 * commas
+                gap = ctx.gap(a, f)
+                # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
+                # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
+                cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)
                 if not ok or cost > LINK_MAX_COST:
                     continue
                 allowed = self.allowed[f.label_]
