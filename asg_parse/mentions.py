@@ -5,7 +5,6 @@ from typing import NamedTuple, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
 
 from .component import OntologyComponent
 from .lexicon import Lexicon, compile_lexicon
@@ -45,16 +44,18 @@ def mention_key(span: Span) -> tuple[int, int, str]:
     return (span.start, span.end, span.label_)
 
 
-def _longest(spans: list[Span]) -> list[Span]:
-    """Non-overlapping spans, longest first; ties go to the later one, the head of an English noun phrase
-    ("right lung base": the zone "lung base" with side "right", not the region "right lung" plus "base")."""
-    out: list[Span] = []
+def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
+    `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
+    with side "right", not the region "right lung" plus "base")."""
+    out: list[tuple[int, int, str]] = []
     seen: set[int] = set()
-    for sp in sorted(spans, key=lambda s: (s.end - s.start, s.end), reverse=True):
-        if not seen.intersection(range(sp.start, sp.end)):
-            out.append(sp)
-            seen.update(range(sp.start, sp.end))
-    return sorted(out, key=lambda s: s.start)
+    key = (lambda m: (m[1] - m[0], m[1])) if head_final else (lambda m: (m[1] - m[0], -m[0]))
+    for m in sorted(matches, key=key, reverse=True):
+        if not seen.intersection(range(m[0], m[1])):
+            out.append(m)
+            seen.update(range(m[0], m[1]))
+    return sorted(out)
 
 
 class _Ctx:
@@ -127,7 +128,7 @@ class Mentions(OntologyComponent):
 
     def _lateral(self, f: Span) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
-        return self.laterality[f.label_] or f.text.lower() in self.lateral_forms[f.label_]
+        return self.laterality[f.label_] or " ".join(tokens(f.doc).lower[f.start:f.end]) in self.lateral_forms[f.label_]
 
     def _drop_modifiers(self, doc: Doc, findings: list[Span]) -> list[Span]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma")."""
@@ -153,21 +154,22 @@ class Mentions(OntologyComponent):
             set_sentence_starts(doc)
         ctx = _Ctx(doc, self.lex)
         kinds = self.lex.kinds
-        raw: dict[str, list[Span]] = {"F": [], "A": [], "S": [], "W": []}
+        raw: dict[str, list[tuple[int, int, str]]] = {"F": [], "A": [], "S": [], "W": []}
         for match_id, start, end in self.lex.matcher(doc):
             kind, value = kinds[match_id]
             bucket = "A" if kind in ("R", "Z", "G") else kind
-            raw[bucket].append(Span(doc, start, end, label=value if bucket != "A" else f"{kind}|{value}"))
-        findings = self._drop_modifiers(doc, filter_spans(raw["F"]))
+            raw[bucket].append((start, end, value if bucket != "A" else f"{kind}|{value}"))
+        findings = self._drop_modifiers(doc, [Span(doc, *m) for m in _longest(raw["F"])])
         in_finding = set()
         for f in findings:
             in_finding.update(range(f.start, f.end))
         names = self.ontology.name_words
-        anatomy = [a for a in _longest(raw["A"])
-                   if a.text.lower() not in names or not all(i in in_finding for i in range(a.start, a.end))]
+        lower = ctx.lower
+        anatomy = [Span(doc, *m) for m in _longest(raw["A"], head_final=True)
+                   if " ".join(lower[m[0]:m[1]]) not in names or not in_finding.issuperset(range(m[0], m[1]))]
         taken = in_finding | {i for a in anatomy for i in range(a.start, a.end)}
-        sides = [s for s in filter_spans(raw["S"]) if not any(i in taken for i in range(s.start, s.end))]
-        states = [w for w in filter_spans(raw["W"]) if not any(i in in_finding for i in range(w.start, w.end))]
+        sides = [Span(doc, *m) for m in _longest(raw["S"]) if taken.isdisjoint(range(m[0], m[1]))]
+        states = [Span(doc, *m) for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m[0], m[1]))]
         used_sides: set[int] = set()
         warnings: list[str] = []
 

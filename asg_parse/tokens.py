@@ -18,6 +18,11 @@ class TokenTable(NamedTuple):
     punct: list[bool]
     alpha: list[bool]
     newlines: list[int]    # "\n" in the token or its trailing whitespace
+    ws: list[str]          # trailing whitespace
+
+    def doc_text(self) -> str:
+        """The doc's text, rebuilt without creating Token objects again."""
+        return "".join(t + w for t, w in zip(self.text, self.ws))
 
 
 def tokens(doc: Doc) -> TokenTable:
@@ -25,7 +30,8 @@ def tokens(doc: Doc) -> TokenTable:
     table = doc._.asg_tokens
     if table is None or len(table.text) != len(doc):
         cols: tuple = tuple(zip(*[(t.text, t.lower_, t.is_space, t.is_punct, t.is_alpha,
-                                   t.text.count("\n") + t.whitespace_.count("\n")) for t in doc])) or ((),) * 6
+                                   t.text.count("\n") + t.whitespace_.count("\n"), t.whitespace_)
+                                  for t in doc])) or ((),) * 7
         table = TokenTable(*(list(c) for c in cols))
         doc._.asg_tokens = table
     return table

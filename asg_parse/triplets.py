@@ -1,6 +1,7 @@
 """asg_triplets: turn linked, existence-labelled mentions into triplets, the region→sentence map and ASG tags."""
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Any, Optional
 
 from spacy.language import Language
@@ -173,13 +174,14 @@ class Triplets(OntologyComponent):
         tt = tokens(doc)
         sent_of: dict[int, int] = {}
         sentences: list[dict[str, Any]] = []
-        text = doc.text
+        text = tt.doc_text()
+        offsets = list(accumulate((len(t) + len(w) for t, w in zip(tt.text, tt.ws)), initial=0))
         for idx, (b, e, section) in enumerate(_sentence_section(doc, sid)):
             first = next(i for i in range(b, e) if not tt.space[i])
             if first + 2 < e and tt.text[first].isdigit() and tt.text[first + 1] in (".", ")"):
                 first = next((i for i in range(first + 2, e) if not tt.space[i]), first)  # list number
             last = next(i for i in range(e - 1, b - 1, -1) if not tt.space[i])
-            start, end = doc[first].idx, doc[last].idx + len(tt.text[last])
+            start, end = offsets[first], offsets[last] + len(tt.text[last])
             sentences.append({"text": text[start:end], "start": start, "end": end, "section": section})
             if section in self.parse_sections:
                 for i in range(b, e):
