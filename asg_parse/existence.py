@@ -65,7 +65,13 @@ def _sentence_starts(doc: Doc) -> tuple[list[int], bool]:
     arr = doc.to_array([SENT_START, IS_SPACE])
     starts = [0, *(i for i in (arr[:, 0] == 1).nonzero()[0].tolist() if i)]
     starts.append(len(doc))
-    return starts, bool(arr[:, 1].any())
+    # only a whitespace token inside a sentence can split a cue ("negative   for"); the "\n" that ends a
+    # sentence or starts a section cannot, and then the plain (fast) match is enough
+    first = arr[:, 0] == 1
+    inner = (arr[:, 1] == 1) & ~first
+    inner[-1:] = False
+    inner[:-1] &= ~first[1:]
+    return starts, bool(inner.any())
 
 
 def _by_start(m: tuple[int, int, int]) -> int:
