@@ -52,6 +52,7 @@ class Triplets(OntologyComponent):
         self.boundaries = boundary_words(self.ontology)
         self.side_of = {r.id: r.side for r in self.ontology.regions.values()}
         self.laterality = {f.id: f.laterality for f in self.ontology.findings.values()}
+        self.region_index = {r: i for i, r in enumerate(self.ontology.region_order)}
 
     def _mentions(self, doc: Doc, sent_of: dict[int, int]) -> list[dict[str, Any]]:
         """Finding mentions of the parsed sections with their link and existence."""
@@ -193,23 +194,23 @@ class Triplets(OntologyComponent):
         seen: set[tuple] = set()
         for m in mentions:
             f, idx, finding = m["span"], m["sentence"], m["finding"]
+            start, end = offsets[f.start], offsets[f.end - 1] + len(tt.text[f.end - 1])
             for region in m["regions"] or [None]:
-                key = (region, finding, m["existence"], f.start_char, f.end_char)
+                key = (region, finding, m["existence"], start, end)
                 if key in seen:
                     continue
                 seen.add(key)
                 triplets.append({"region": region, "finding": finding, "existence": m["existence"], "sentence": idx,
-                                 "start": f.start_char, "end": f.end_char, "text": f.text,
+                                 "start": start, "end": end, "text": text[start:end],
                                  "cue": m["cue"]["text"] if m["cue"] else None})
                 if region is not None:
                     region_map.setdefault(region, set()).add(idx)
-        areg = doc._.asg_anatomy_regions or {}
-        for a in doc.spans[ANATOMY_KEY] if ANATOMY_KEY in doc.spans else []:
-            idx = sent_of.get(a.start)
+        for (a_start, _), regions in (doc._.asg_anatomy_regions or {}).items():
+            idx = sent_of.get(a_start)
             if idx is not None:
-                for region in areg.get((a.start, a.end), ()):
+                for region in regions:
                     region_map.setdefault(region, set()).add(idx)
-        order = {r: i for i, r in enumerate(self.ontology.region_order)}
+        order = self.region_index
         tags: dict[str, int] = {}
         for t in triplets:
             if t["finding"] in self.asg_tags:
