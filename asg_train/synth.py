@@ -238,9 +238,9 @@ def _draw_opacity(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.Gener
     x1, y1, x2, y2 = cv.zone_box(f.side, f.zone)
     p = f.params
     cx, cy = x1 + (0.3 + 0.4 * p[0]) * (x2 - x1), y1 + (0.3 + 0.4 * p[1]) * (y2 - y1)
-    sig = 0.06 + 0.03 * p[2]
+    sig = 0.055 + 0.025 * p[2]
     blob = np.exp(-((cv.u - cx) ** 2 + (cv.v - cy) ** 2) / (2 * sig ** 2))
-    img += (0.13 + 0.05 * p[3]) * blob * cv.lung_mask[f.side] * (1 + 0.3 * _field(rng, cv.size, 10))
+    img += (0.19 + 0.05 * p[3]) * blob * cv.lung_mask[f.side] * (1 + 0.3 * _field(rng, cv.size, 10))
 
 
 def _draw_consolidation(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.Generator) -> None:
@@ -261,7 +261,7 @@ def _draw_atelectasis(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.G
     du, dv = cv.u - cx, cv.v - cy
     a = du * math.cos(ang) + dv * math.sin(ang)
     b = -du * math.sin(ang) + dv * math.cos(ang)
-    rx, ry = 0.09 + 0.04 * p[3], 0.014 + 0.008 * p[4]
+    rx, ry = 0.10 + 0.04 * p[3], 0.022 + 0.008 * p[4]
     d = np.sqrt((a / rx) ** 2 + (b / ry) ** 2)
     img += (0.28 + 0.06 * p[5]) * _smooth(d - 1, 0.15) * cv.lung_mask[f.side]
 
@@ -284,9 +284,9 @@ def _draw_pneumothorax(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.
     upper = _smooth(cv.v - (y1 + 0.55 * (y2 - y1)), 0.02)  # apical and lateral upper lung only
     lateral = (cv.u < (x1 + x2) / 2) if f.side == "right" else (cv.u > (x1 + x2) / 2)
     region = (level > 1 - depth) * (level < 1) * upper * (lateral | (cv.v < y1 + 0.12))
-    line = np.exp(-((level - (1 - depth)) / 0.03) ** 2) * (level < 1) * upper * (lateral | (cv.v < y1 + 0.12))
-    img -= 0.09 * region
-    img += 0.22 * line
+    line = np.exp(-((level - (1 - depth)) / 0.05) ** 2) * (level < 1) * upper * (lateral | (cv.v < y1 + 0.12))
+    img -= 0.14 * region
+    img += 0.26 * line
 
 
 def _draw_nodule(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.Generator) -> None:
@@ -294,9 +294,9 @@ def _draw_nodule(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.Genera
     for k in range(f.count):
         p0, p1, p2 = f.params[(3 * k) % 8], f.params[(3 * k + 1) % 8], f.params[(3 * k + 2) % 8]
         cx, cy = x1 + (0.2 + 0.6 * p0) * (x2 - x1), y1 + (0.2 + 0.6 * p1) * (y2 - y1)
-        r = 0.018 + 0.008 * p2
+        r = 0.026 + 0.008 * p2
         d = np.hypot(cv.u - cx, cv.v - cy) / r
-        img += 0.32 * _smooth(d - 1, 0.2) * cv.lung_mask[f.side]
+        img += 0.34 * _smooth(d - 1, 0.2) * cv.lung_mask[f.side]
 
 
 def _draw_tube(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.Generator) -> None:
