@@ -21,7 +21,9 @@ _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
 _NP_BREAK = {"is", "are", "was", "were", "be", "been", "with", "and", "or", "of", "in", "at", "to", "but", "which",
-             "that", "has", "have", "no", "not", "without", "from", "for", "by", "as"}
+             "that", "has", "have", "no", "not", "without", "from", "for", "by", "as", "indicate", "indicates",
+             "indicating", "suggest", "suggests", "suggesting", "represent", "represents", "representing", "likely",
+             "consistent", "compatible", "reflect", "reflects", "noted", "seen", "identified", "present"}
 
 # Span extensions are keyed by character offsets only, so two mentions on the same words (one phrase can be
 # both cardiomegaly and enlarged cardiomediastinum) would share them: per-mention data lives on the Doc instead.
