@@ -128,6 +128,11 @@ class Mentions(OntologyComponent):
         used.add(best[1].start)
         return best[1].label_
 
+    def _on_side(self, regions: list[str], side: str) -> bool:
+        """Whether every region lies on `side` (left/right, or both sides for "both")."""
+        sides = {self.side_of[r] for r in regions}
+        return sides == {side} if side in ("left", "right") else sides == {"left", "right"}
+
     def _lateral(self, f: Span) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
         return self.laterality[f.label_] or " ".join(tokens(f.doc).lower[f.start:f.end]) in self.lateral_forms[f.label_]
@@ -240,8 +245,10 @@ class Mentions(OntologyComponent):
                 continue
             best = None
             for fi, f in enumerate(findings):
-                if fi in finding_side or ctx.sent[f.start] != ctx.sent[a.start]:
+                if ctx.sent[f.start] != ctx.sent[a.start]:
                     continue
+                if fi in finding_side and not self._on_side(areg[(a.start, a.end)], finding_side[fi]):
+                    continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
                 ok, commas = ctx.between(min(a.end, f.end), max(a.start, f.start))
                 gap = ctx.gap(a, f)
                 # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm

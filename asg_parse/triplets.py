@@ -20,6 +20,7 @@ for _name in ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags
         Doc.set_extension(_name, default=None)
 
 _TAG_RANK = {1: 2, -1: 1, 0: 0}  # present beats uncertain beats absent
+_COORD = {"and", "or", "/", ",", "and/or", "&"}
 
 
 def _sentence_section(doc: Doc, sid: list[int]) -> list[tuple[int, int, str]]:
@@ -115,6 +116,7 @@ class Triplets(OntologyComponent):
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
         located = [m for m in mentions if m["located"]]
+        lower = tokens(doc).lower
         areg = doc._.asg_anatomy_regions or {}
         anatomy = [(a, areg.get((a.start, a.end), [])) for a in doc.spans[ANATOMY_KEY]] if ANATOMY_KEY in doc.spans else []
         for m in mentions:
@@ -125,15 +127,17 @@ class Triplets(OntologyComponent):
             for o in located:
                 g = o["span"]
                 devices = not (self.laterality[o["finding"]] or self.laterality[m["finding"]])
-                if o["sentence"] != m["sentence"] or (g.start > f.start) != devices or (
+                lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
+                coordinated = 0 < hi - lo <= 2 and all(w in _COORD for w in lower[lo:hi])
+                if o["sentence"] != m["sentence"] or ((g.start > f.start) != devices and not coordinated) or (
                         o["existence"] != m["existence"] and "absent" in (o["existence"], m["existence"])):
                     continue  # from its host, said before it; a device from a later device ("line with tip in the SVC")
-                lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
                 if self._crosses_boundary(doc, lo, hi):
                     continue
                 regions = self._sided_defaults(m["finding"], o["regions"])
-                if regions and (best is None or hi - lo < best[0]):
-                    best = (hi - lo, regions)
+                cost = 0 if coordinated else hi - lo  # "atelectasis or scar in the lung bases"
+                if regions and (best is None or cost < best[0]):
+                    best = (cost, regions)
             if best is None and m["existence"] != "absent":
                 best = self._nearest_anatomy(doc, m, anatomy, mentions, sid)
             if best is None and m["existence"] != "absent":
@@ -165,8 +169,16 @@ class Triplets(OntologyComponent):
             cost = (hi - lo) + 3 * sum(lower[i] == "," for i in range(lo, hi))
             regions = self._allowed(m["finding"], regions)
             if regions and cost <= LINK_MAX_COST and (best is None or cost < best[0]):
-                best = (cost, regions)
-        return best
+                best = (cost, regions, a)
+        if best is None:
+            return None
+        regions = list(best[1])
+        for a, more in anatomy:  # "right middle lobe/lingula": coordinated anatomy goes along
+            b = best[2]
+            lo, hi = (b.end, a.start) if b.start < a.start else (a.end, b.start)
+            if a is not b and 0 < hi - lo <= 2 and all(w in _COORD for w in lower[lo:hi]):
+                regions += [r for r in self._allowed(m["finding"], more) if r not in regions]
+        return best[0], regions
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):
