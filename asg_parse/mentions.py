@@ -181,11 +181,14 @@ class Mentions(OntologyComponent):
         warnings: list[str] = []
 
         areg: dict[tuple[int, int], list[str]] = {}
+        unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
         extra: list[Span] = []
         for a in anatomy:
             kind, value = a.label_.split("|", 1)
             side = self._side_for(ctx, a, sides, used_sides) if kind == "Z" else None
             areg[(a.start, a.end)] = self._regions(kind, value, side)
+            if kind == "Z" and side is None:
+                unsided.add((a.start, a.end))
             # "right middle and lower lobes": the bare adjective names a second zone on the same side
             if kind == "Z" and a.start >= 2 and ctx.lower[a.start - 1] in _ZONE_JOIN:
                 zone = self.zone_adjectives.get(ctx.lower[a.start - 2])
@@ -211,6 +214,7 @@ class Mentions(OntologyComponent):
                 break
 
         links: dict[int, list[str]] = {}  # finding index -> regions
+        link_parts: dict[int, list[tuple[list[str], bool]]] = {}  # finding index -> (anatomy regions, unsided)
         consumed: set[int] = set()
         all_findings: list[Span] = list(findings)
         forced: dict[int, dict] = {}
@@ -265,7 +269,16 @@ class Mentions(OntologyComponent):
                 if best is None or cost < best[0]:
                     best = (cost, fi, regions)
             if best is not None:
-                links.setdefault(best[1], []).extend(r for r in best[2] if r not in links.get(best[1], []))
+                link_parts.setdefault(best[1], []).append((best[2], (a.start, a.end) in unsided))
+        for fi, parts in link_parts.items():
+            # "right pleural opacity along the lower chest wall": a side said for the finding's other anatomy
+            # applies to its unsided zone words
+            named = {self.side_of[r] for regions, loose in parts if not loose for r in regions} & {"left", "right"}
+            merged: list[str] = list(links.get(fi, []))
+            for regions, loose in parts:
+                merged += [r for r in regions if r not in merged and (not loose or len(named) != 1
+                                                                        or self.side_of[r] in named | {"none"})]
+            links[fi] = merged
 
         onto = self.ontology
         out: dict[tuple[int, int, str], Link] = {}
