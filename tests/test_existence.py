@@ -94,8 +94,9 @@ CASES = [
     ("Opacity suggestive of pneumonia.", ["opacity", "pneumonia"], ["present", "uncertain"]),
     ("Rule out pneumonia.", ["pneumonia"], ["uncertain"]),
     ("Question of a small nodule.", ["nodule"], ["uncertain"]),
-    ("Likely atelectasis at the left base.", ["atelectasis"], ["uncertain"]),
-    ("Left basilar opacity, likely atelectasis.", ["opacity", "atelectasis"], ["present", "uncertain"]),
+    ("Likely atelectasis at the left base.", ["atelectasis"], ["present"]),  # a leaning, not a hedge
+    ("Left basilar opacity, likely atelectasis.", ["opacity", "atelectasis"], ["present", "present"]),
+    ("Aspiration is less likely.", ["aspiration"], ["uncertain"]),
     ("Opacity concerning for pneumonia.", ["pneumonia"], ["uncertain"]),
     ("Nodular opacity suspicious for malignancy.", ["malignancy"], ["uncertain"]),
     ("This could represent early edema.", ["edema"], ["uncertain"]),

@@ -83,10 +83,11 @@ CASES = [
     _case("unc-cannot-be-excluded", "Right lower lobe pneumonia cannot be excluded.", {(RLZ, PNA, U)}),
     _case("unc-suggestive-of", "Findings are suggestive of pneumonia in the left lower lobe.", {(LLZ, PNA, U)}),
     _case("unc-versus", "Left basilar atelectasis versus consolidation.", {(LLZ, ATEL, U), (LLZ, CONS, U)}),
-    _case("unc-likely-interpretation", "Right lower lobe opacity, likely atelectasis.",
-          {(RLZ, OPAC, P), (RLZ, ATEL, U)}),
-    _case("unc-likely-predicate", "Mild pulmonary edema is likely.", {(None, EDEMA, U)}),
-    _case("unc-probable", "Probable left lower lobe pneumonia.", {(LLZ, PNA, U)}),
+    _case("lean-likely-interpretation", "Right lower lobe opacity, likely atelectasis.",
+          {(RLZ, OPAC, P), (RLZ, ATEL, P)}),
+    _case("lean-likely-predicate", "Mild pulmonary edema is likely.", {(None, EDEMA, P)}),
+    _case("lean-probable", "Probable left lower lobe pneumonia.", {(LLZ, PNA, P)}),
+    _case("unc-less-likely", "Aspiration is less likely.", {(None, "aspiration", U)}),
     _case("unc-suspicious-for", "Findings suspicious for a right upper lobe mass.", {(RUZ, "mass", U)}),
     _case("unc-question-of", "Question of a small left apical pneumothorax.", {(LAP, PTX, U)}),
     _case("unc-possibly-retrocardiac", "Retrocardiac opacity, possibly atelectasis.", {(LLZ, OPAC, P), (LLZ, ATEL, U)}),
@@ -194,7 +195,7 @@ CASES = [
     _case("hist-persistent", "Persistent right middle lobe opacity.", {(RMZ, OPAC, P)}),
     _case("diff-or", "Left basilar atelectasis or scar.", {(LLZ, ATEL, P), (LLZ, "scar", P)}),
     _case("diff-hedged", "Possibly atelectasis or scar at the left base.", {(LLZ, ATEL, U), (LLZ, "scar", U)}),
-    _case("rule8-guideline-example", "Left retrocardiac opacity, likely atelectasis.", {(LLZ, OPAC, P), (LLZ, ATEL, U)}),
+    _case("rule8-guideline-example", "Left retrocardiac opacity, likely atelectasis.", {(LLZ, OPAC, P), (LLZ, ATEL, P)}),
     _case("rule8-accompanying", "Left lower lobe pneumonia with parapneumonic effusion.", {(LLZ, PNA, P), (LCP, EFF, P)}),
     _case("rule8-host-keeps-defaults", "Pulmonary edema with bilateral perihilar haziness.",
           {(None, EDEMA, P), (RHI, OPAC, P), (LHI, OPAC, P)}),
@@ -274,7 +275,7 @@ CUES = [
     pytest.param("There may be mild interstitial edema.", EDEMA, "may", id="may"),
     pytest.param("Right lower lobe pneumonia cannot be excluded.", PNA, "cannot be excluded", id="cannot-be-excluded"),
     pytest.param("Findings are suggestive of pneumonia.", PNA, "suggestive of", id="suggestive-of"),
-    pytest.param("Right lower lobe opacity, likely atelectasis.", ATEL, "likely", id="likely"),
+    pytest.param("Right lower lobe opacity, likely atelectasis.", ATEL, None, id="likely-leaning"),
     pytest.param("Heart size is normal.", CMEG, "normal", id="normal"),
     pytest.param("Heart size within normal limits.", CMEG, "within normal limits", id="within-normal-limits"),
     pytest.param("Normal heart size.", CMEG, "Normal", id="normal-first"),
@@ -299,13 +300,13 @@ def test_versus_cue_on_both_alternatives(nlp):
     assert {(t.finding, t.cue) for t in report.triplets} == {(ATEL, "versus"), (CONS, "versus")}
 
 
-def test_likely_is_uncertain_as_existence_yaml_decides(nlp):
+def test_likely_is_a_leaning_not_a_hedge_as_existence_yaml_decides(nlp):
     from asg_parse.resources import get_ontology
 
     kinds = {c.text: c.kind for c in get_ontology().cues}
-    assert kinds["likely"] == "uncertainty" and kinds["most likely"] == "uncertainty"
+    assert "likely" not in kinds and "most likely" not in kinds and kinds["less likely"] == "uncertainty"
     report = asg_parse.parse("Findings most likely represent atelectasis.", nlp=nlp)
-    assert {t.existence for t in report.triplets if t.finding == ATEL} == {U}
+    assert {t.existence for t in report.triplets if t.finding == ATEL} == {P}
 
 
 # ------------------------------------------------------------------------------------------------ spans
