@@ -128,6 +128,20 @@ class Mentions(OntologyComponent):
         used.add(best[1].start)
         return best[1].label_
 
+    @staticmethod
+    def _coordinated(ctx: _Ctx, anatomy: list[Span], ai: int) -> list[int]:
+        """`ai` and the anatomy joined to it by "and", "or", "/" or "," ("heart size and mediastinal contours")."""
+        out = [ai]
+        for step in (-1, 1):
+            j = ai
+            while 0 <= j + step < len(anatomy):
+                a, b = sorted((anatomy[j], anatomy[j + step]), key=lambda sp: sp.start)
+                if not 0 < b.start - a.end <= 2 or not all(w in _ZONE_JOIN for w in ctx.lower[a.end:b.start]):
+                    break
+                j += step
+                out.append(j)
+        return out
+
     def _on_side(self, regions: list[str], side: str) -> bool:
         """Whether every region lies on `side` (left/right, or both sides for "both")."""
         sides = {self.side_of[r] for r in regions}
@@ -137,23 +151,28 @@ class Mentions(OntologyComponent):
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
         return self.laterality[f.label_] or " ".join(tokens(f.doc).lower[f.start:f.end]) in self.lateral_forms[f.label_]
 
-    def _drop_modifiers(self, doc: Doc, findings: list[Span]) -> list[Span]:
-        """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma")."""
+    def _drop_modifiers(self, doc: Doc, findings: list[Span], place_words: set[int]) -> list[Span]:
+        """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
+        "calcified left lung and left hilar granulomas")."""
         out = []
         for i, f in enumerate(findings):
             heads = self.modifier_of[f.label_]
-            if heads and any(g.label_ in heads and self._same_phrase(doc, f, g) for g in findings[max(0, i - 2):i + 3]
-                             if g is not f):
+            if heads and any(g.label_ in heads and self._same_phrase(doc, f, g, place_words)
+                             for g in findings[max(0, i - 2):i + 3] if g is not f):
                 continue
             out.append(f)
         return out
 
     @staticmethod
-    def _same_phrase(doc: Doc, a: Span, b: Span) -> bool:
+    def _same_phrase(doc: Doc, a: Span, b: Span, place_words: set[int]) -> bool:
         lo, hi = (a.end, b.start) if a.start < b.start else (b.end, a.start)
         tt = tokens(doc)
-        return 0 <= hi - lo <= NP_MAX_GAP and not any(
-            tt.punct[i] or tt.lower[i] in _NP_BREAK for i in range(lo, hi))
+        if hi - lo > NP_MAX_GAP + 2:
+            return False
+        places = any(i in place_words for i in range(lo, hi)) and all(
+            i in place_words or tt.lower[i] in ("and", ",") for i in range(lo, hi))
+        return places or (hi - lo <= NP_MAX_GAP and not any(
+            tt.punct[i] or tt.lower[i] in _NP_BREAK for i in range(lo, hi)))
 
     # ---------------------------------------------------------------- main
     def __call__(self, doc: Doc) -> Doc:
@@ -166,7 +185,8 @@ class Mentions(OntologyComponent):
             kind, value = kinds[match_id]
             bucket = "A" if kind in ("R", "Z", "G") else kind
             raw[bucket].append((start, end, value if bucket != "A" else f"{kind}|{value}"))
-        findings = self._drop_modifiers(doc, [Span(doc, *m) for m in _longest(raw["F"])])
+        place_words = {i for m in raw["A"] + raw["S"] for i in range(m[0], m[1])}
+        findings = self._drop_modifiers(doc, [Span(doc, *m) for m in _longest(raw["F"])], place_words)
         in_finding = set()
         for f in findings:
             in_finding.update(range(f.start, f.end))
@@ -218,21 +238,40 @@ class Mentions(OntologyComponent):
         consumed: set[int] = set()
         all_findings: list[Span] = list(findings)
         forced: dict[int, dict] = {}
+        finding_tokens = {i for f in findings for i in range(f.start, f.end)}
+
+        def premodifiers(a: Span) -> int:
+            """Start of the run of finding words right before `a` ("tortuous calcified aorta")."""
+            i = a.start
+            while i > 0 and i - 1 in finding_tokens:
+                i -= 1
+            return i
+
         for w in states:
-            for rule in self.lex.states[w.label_]:
-                best = None
-                for ai, a in enumerate(anatomy):
-                    if ctx.sent[a.start] != ctx.sent[w.start]:
-                        continue
-                    regions = [r for r in areg[(a.start, a.end)] if r in rule.regions]
-                    ok, _ = ctx.between(min(a.end, w.end), max(a.start, w.start))
-                    d = ctx.gap(a, w)
-                    if regions and ok and d <= STATE_WINDOW and (best is None or d < best[0]):
-                        best = (d, ai, regions)
-                if best is None:
+            # the state word describes its nearest anatomy ("heart size, moderately enlarged and tortuous aorta":
+            # the aorta), with no other finding between them ("chest XXXX tip low SVC")
+            near = None
+            for ai, a in enumerate(anatomy):
+                if ctx.sent[a.start] != ctx.sent[w.start]:
                     continue
-                _, ai, regions = best
-                a = anatomy[ai]
+                lo, hi = min(a.end, w.end), max(a.start, w.start)
+                ok, commas = ctx.between(lo, hi)
+                d = ctx.gap(a, w)
+                owned = range(premodifiers(a), a.start)
+                if ok and d <= STATE_WINDOW and not any(lo <= i < hi and i not in owned for i in finding_tokens) \
+                        and (near is None or d + 3 * commas < near[0]):
+                    near = (d + 3 * commas, ai)
+            if near is None:
+                continue
+            for rule in self.lex.states[w.label_]:
+                # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
+                for ai in self._coordinated(ctx, anatomy, near[1]):
+                    a = anatomy[ai]
+                    regions = [r for r in areg[(a.start, a.end)] if r in rule.regions]
+                    if regions:
+                        break
+                else:
+                    continue
                 # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
                 # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
                 span = Span(doc, min(a.start, w.start), max(a.end, w.end), label=rule.finding) if rule.existence \
@@ -270,6 +309,13 @@ class Mentions(OntologyComponent):
                     best = (cost, fi, regions)
             if best is not None:
                 link_parts.setdefault(best[1], []).append((best[2], (a.start, a.end) in unsided))
+                # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
+                for fi, f in enumerate(findings):
+                    if fi != best[1] and f.end <= a.start and all(i in finding_tokens for i in range(f.end, a.start)):
+                        allowed = self.allowed[f.label_]
+                        regions = [r for r in areg[(a.start, a.end)] if allowed is None or r in allowed]
+                        if regions:
+                            link_parts.setdefault(fi, []).append((regions, (a.start, a.end) in unsided))
         for fi, parts in link_parts.items():
             # "right pleural opacity along the lower chest wall": a side said for the finding's other anatomy
             # applies to its unsided zone words
