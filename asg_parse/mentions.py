@@ -104,8 +104,7 @@ class Mentions(OntologyComponent):
         sides = ("right", "left") if side in (None, "both") else (side,)
         return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
 
-    def _side_for(self, ctx: _Ctx, target: Span, sides: list[Span], used: set[int], after_only_marked: bool = True
-                  ) -> Optional[str]:
+    def _side_for(self, ctx: _Ctx, target: Span, sides: list[Span], used: set[int]) -> Optional[Span]:
         best: Optional[tuple[int, Span]] = None
         for s in sides:
             if s.start in used or ctx.sent[s.start] != ctx.sent[target.start]:
@@ -126,7 +125,7 @@ class Mentions(OntologyComponent):
         if best is None:
             return None
         used.add(best[1].start)
-        return best[1].label_
+        return best[1]
 
     @staticmethod
     def _coordinated(ctx: _Ctx, anatomy: list[Span], ai: int) -> list[int]:
@@ -202,11 +201,15 @@ class Mentions(OntologyComponent):
 
         areg: dict[tuple[int, int], list[str]] = {}
         unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
+        phrase_start: dict[tuple[int, int], int] = {}
         extra: list[Span] = []
         for a in anatomy:
             kind, value = a.label_.split("|", 1)
-            side = self._side_for(ctx, a, sides, used_sides) if kind == "Z" else None
+            side_span = self._side_for(ctx, a, sides, used_sides) if kind == "Z" else None
+            side = side_span.label_ if side_span is not None else None
             areg[(a.start, a.end)] = self._regions(kind, value, side)
+            if side_span is not None and side_span.end <= a.start:
+                phrase_start[(a.start, a.end)] = side_span.start  # "right lower lung" starts at "right"
             if kind == "Z" and side is None:
                 unsided.add((a.start, a.end))
             # "right middle and lower lobes": the bare adjective names a second zone on the same side
@@ -283,17 +286,17 @@ class Mentions(OntologyComponent):
                 all_findings.append(span)
                 consumed.add(ai)
 
-        for ai, a in enumerate(anatomy):
-            if ai in consumed:
-                continue
+        def best_finding(a: Span) -> Optional[tuple[int, int, list[str]]]:
+            """(cost, finding index, regions) of the finding this anatomy locates, if any."""
             best = None
+            a_start = phrase_start.get((a.start, a.end), a.start)
             for fi, f in enumerate(findings):
                 if ctx.sent[f.start] != ctx.sent[a.start]:
                     continue
                 if fi in finding_side and not self._on_side(areg[(a.start, a.end)], finding_side[fi]):
                     continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
-                ok, commas = ctx.between(min(a.end, f.end), max(a.start, f.start))
-                gap = ctx.gap(a, f)
+                ok, commas = ctx.between(min(a.end, f.end), max(a_start, f.start))
+                gap = max(0, f.start - a.end, a_start - f.end)
                 # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
                 # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
                 cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)
@@ -307,15 +310,33 @@ class Mentions(OntologyComponent):
                     continue
                 if best is None or cost < best[0]:
                     best = (cost, fi, regions)
-            if best is not None:
-                link_parts.setdefault(best[1], []).append((best[2], (a.start, a.end) in unsided))
+            return best
+
+        done: set[int] = set(consumed)
+        for ai in range(len(anatomy)):
+            if ai in done:
+                continue
+            # coordinated anatomy ("right mid and upper lung zone") locates one finding together
+            group = [j for j in self._coordinated(ctx, anatomy, ai) if j not in consumed]
+            done.update(group)
+            bests = [(b, j) for j in group if (b := best_finding(anatomy[j])) is not None]
+            if not bests:
+                continue
+            fi = min(bests, key=lambda bj: bj[0][0])[0][1]
+            allowed = self.allowed[findings[fi].label_]
+            for j in group:
+                a = anatomy[j]
+                regions = [r for r in areg[(a.start, a.end)] if allowed is None or r in allowed]
+                if not regions:
+                    continue
+                link_parts.setdefault(fi, []).append((regions, (a.start, a.end) in unsided))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
-                for fi, f in enumerate(findings):
-                    if fi != best[1] and f.end <= a.start and all(i in finding_tokens for i in range(f.end, a.start)):
-                        allowed = self.allowed[f.label_]
-                        regions = [r for r in areg[(a.start, a.end)] if allowed is None or r in allowed]
-                        if regions:
-                            link_parts.setdefault(fi, []).append((regions, (a.start, a.end) in unsided))
+                for fj, f in enumerate(findings):
+                    if fj != fi and f.end <= a.start and all(i in finding_tokens for i in range(f.end, a.start)):
+                        allowed_j = self.allowed[f.label_]
+                        more = [r for r in areg[(a.start, a.end)] if allowed_j is None or r in allowed_j]
+                        if more:
+                            link_parts.setdefault(fj, []).append((more, (a.start, a.end) in unsided))
         for fi, parts in link_parts.items():
             # "right pleural opacity along the lower chest wall": a side said for the finding's other anatomy
             # applies to its unsided zone words
@@ -334,7 +355,8 @@ class Mentions(OntologyComponent):
                 defaults = list(onto.findings[f.label_].default_regions)
                 side = finding_side.get(fi)
                 if side is None and self._lateral(f):
-                    side = self._side_for(ctx, f, sides, used_sides)
+                    side_span = self._side_for(ctx, f, sides, used_sides)
+                    side = side_span.label_ if side_span is not None else None
                 located = side is not None
                 if side in ("left", "right"):
                     sided = [r for r in defaults if self.side_of[r] == side]
