@@ -102,11 +102,11 @@ def test_atlas_boxes_cover_known_regions(onto):
         assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
 
 
-def test_likely_is_documented_as_uncertain(onto):
+def test_likely_is_documented_as_a_leaning(onto):
     kinds = {c.text: c.kind for c in onto.cues}
-    assert kinds["likely"] == "uncertainty"
+    assert "likely" not in kinds and kinds["less likely"] == "uncertainty"
     text = (Path(__file__).resolve().parents[1] / "anatomy_ontology" / "data" / "existence.yaml").read_text()
-    assert '"likely"' in text and "UNCERTAIN" in text
+    assert '"likely"' in text and "PRESENT" in text
 
 
 @pytest.mark.parametrize("cue, kind", [
