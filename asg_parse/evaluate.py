@@ -46,6 +46,24 @@ def _lenient_check(obj: dict[str, Any]) -> Optional[str]:
     return None
 
 
+def _json_objects(p: Path) -> tuple[Optional[list[tuple[int, Any]]], list[Problem]]:
+    """(line number, parsed JSON) for each non-blank line, plus one Problem per invalid line; None if unreadable."""
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(str(p), 0, f"cannot read file: {getattr(exc, 'strerror', None) or exc}")]
+    objects: list[tuple[int, Any]] = []
+    problems: list[Problem] = []
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            objects.append((no, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(str(p), no, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+    return objects, problems
+
+
 def load_records(path: Union[str, Path], strict: bool = True,
                  extra_fields: tuple[str, ...] = ("text",)) -> tuple[Optional[dict[str, dict[str, Any]]], list[Problem]]:
     """Read a JSONL of ParsedReport records keyed by `id` (or `uid`).
@@ -55,20 +73,11 @@ def load_records(path: Union[str, Path], strict: bool = True,
     Bad lines are skipped and returned as Problems; the dict is None only when the file cannot be read at all.
     """
     p = Path(path)
-    problems: list[Problem] = []
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(p), 0, f"cannot read file: {getattr(exc, 'strerror', None) or exc}")]
+    objects, problems = _json_objects(p)
+    if objects is None:
+        return None, problems
     records: dict[str, dict[str, Any]] = {}
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(str(p), no, f"invalid JSON: {exc.msg} at column {exc.colno}"))
-            continue
+    for no, obj in objects:
         if not isinstance(obj, dict):
             problems.append(Problem(str(p), no, "a line must hold one JSON object"))
             continue
@@ -178,20 +187,11 @@ def load_openi_standoff(path: Union[str, Path], csv_path: Union[str, Path, None]
     from anatomy_ontology import load_ontology
 
     asg_tags = load_ontology().asg_tags
-    problems: list[Problem] = []
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(p), 0, f"cannot read file: {getattr(exc, 'strerror', None) or exc}")]
+    objects, problems = _json_objects(p)
+    if objects is None:
+        return None, problems
     records: dict[str, dict[str, Any]] = {}
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(str(p), no, f"invalid JSON: {exc.msg} at column {exc.colno}"))
-            continue
+    for no, obj in objects:
         if not isinstance(obj, dict) or not isinstance(obj.get("uid"), (str, int)):
             problems.append(Problem(str(p), no, "field 'uid': missing"))
             continue
