@@ -126,7 +126,7 @@ def sample_case(seed: int, index: int, templates: Optional[dict[str, Any]] = Non
                                 params, count))
     cardio = next((f for f in findings if f.kind == "cardiomegaly"), None)
     if cardio is not None:
-        ctr = {"small": 0.56, "moderate": 0.60, "large": 0.65}[cardio.size] + float(rng.uniform(-0.01, 0.01))
+        ctr = {"small": 0.53, "moderate": 0.56, "large": 0.60}[cardio.size] + float(rng.uniform(-0.01, 0.01))
     else:
         ctr = float(rng.uniform(0.40, 0.48))
     return Case(index=index, pose=pose, heart_ctr=ctr, tissue=float(rng.uniform(0.45, 0.55)),
@@ -269,7 +269,7 @@ def _draw_atelectasis(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.G
 def _draw_effusion(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.Generator) -> None:
     x1, _, x2, y2 = cv.atlas[f"{f.side} lung"]
     lateral = (x1 - cv.u) / (x2 - x1) if f.side == "right" else (cv.u - x2) / (x2 - x1)  # 0 at the wall, -1 medial
-    level = y2 - {"small": 0.10, "moderate": 0.17, "large": 0.25}[f.size] - 0.02 * f.params[0]
+    level = y2 - {"small": 0.09, "moderate": 0.13, "large": 0.18}[f.size] - 0.02 * f.params[0]
     meniscus = level - 0.07 * np.clip(1 + lateral, 0, 1) ** 3  # fluid climbs the lateral wall
     fluid = _smooth(meniscus - cv.v, 0.006) * _smooth(cv.hemi_level[f.side] - 1, 0.1) * (1 - cv.heart)
     fill = cv.case.tissue + 0.06 + 0.03 * f.params[1]
@@ -304,11 +304,11 @@ def _draw_tube(cv: _Canvas, img: np.ndarray, f: Finding, rng: np.random.Generato
     tip = 0.22 + 0.06 * f.params[0]
     x = 0.5 + 0.01 * (f.params[1] - 0.5)
     d = _seg_dist(cv.u, cv.v, np.array([[x + 0.01 * (f.params[2] - 0.5), -0.05], [x, tip]]))
-    img += 0.35 * _smooth(d - 0.011, 0.002) - 0.15 * _smooth(d - 0.004, 0.001)
-    img += 0.3 * _smooth(np.hypot(cv.u - x, cv.v - tip) - 0.012, 0.002)
+    img += 0.22 * _smooth(d - 0.010, 0.002) - 0.1 * _smooth(d - 0.004, 0.001)
+    img += 0.2 * _smooth(np.hypot(cv.u - x, cv.v - tip) - 0.012, 0.002)
     bend = 0.02 + 0.03 * f.params[3]
     enteric = np.array([[0.47, -0.05], [0.47 - bend, 0.3], [0.49, 0.62], [0.56 + bend, 0.8], [0.62, 0.86]])
-    img += 0.28 * _smooth(_seg_dist(cv.u, cv.v, enteric) - 0.006, 0.002)
+    img += 0.16 * _smooth(_seg_dist(cv.u, cv.v, enteric) - 0.006, 0.002)
 
 
 def _cm_above_carina(f: Finding) -> int:
