@@ -86,6 +86,7 @@ class Finding(Entry):
     allowed_regions: list[str] = Field(default_factory=list)  # empty: anywhere; descendants included
     modifier_of: list[str] = Field(default_factory=list)  # "calcified ... granuloma": part of that finding
     implies: Optional[Implication] = None
+    silent: bool = False  # a word that matters only through `implies`; not reported as a triplet itself
     laterality: bool = True  # False: a side word names the access route ("right subclavian line"), not a location
     lateral_forms: list[str] = Field(default_factory=list)  # forms whose side word does locate ("right chest tube")
 

@@ -54,6 +54,7 @@ class Triplets(OntologyComponent):
         self.side_of = {r.id: r.side for r in self.ontology.regions.values()}
         self.laterality = {f.id: f.laterality for f in self.ontology.findings.values()}
         self.region_index = {r: i for i, r in enumerate(self.ontology.region_order)}
+        self.silent = {f.id: f.silent for f in self.ontology.findings.values()}
 
     def _mentions(self, doc: Doc, sent_of: dict[int, int]) -> list[dict[str, Any]]:
         """Finding mentions of the parsed sections with their link and existence."""
@@ -206,6 +207,8 @@ class Triplets(OntologyComponent):
         seen: set[tuple] = set()
         for m in mentions:
             f, idx, finding = m["span"], m["sentence"], m["finding"]
+            if self.silent.get(finding):
+                continue
             start, end = offsets[f.start], offsets[f.end - 1] + len(tt.text[f.end - 1])
             for region in m["regions"] or [None]:
                 key = (region, finding, m["existence"], start, end)
