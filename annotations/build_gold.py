@@ -122,6 +122,40 @@ def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str =
     return out
 
 
+def _form_index(onto: Ontology) -> dict[str, str]:
+    """Surface form (and regular plural) -> finding id, as the parser's lexicon reads the ontology."""
+    from asg_parse.lexicon import plural
+
+    out: dict[str, str] = {}
+    for f in onto.findings.values():
+        for form in (" ".join(x.lower().split()) for x in [f.id, *f.forms]):
+            out.setdefault(form, f.id)
+    for form, fid in list(out.items()):
+        p = plural(form)
+        if p:
+            out.setdefault(p, fid)
+    return out
+
+
+def _ontology_finding(span: str, finding: str, regions: str, onto: Ontology) -> str:
+    """The ontology names the concept of a lexical form (GUIDELINES.md: its ids win): a span that is exactly a form
+    of another finding takes that finding, as long as its regions stay allowed there."""
+    key = id(onto)
+    if _FORMS.get("key") != key:
+        _FORMS.clear()
+        _FORMS.update({"key": key, "index": _form_index(onto)})
+    other = _FORMS["index"].get(" ".join(span.lower().replace("-", " - ").split()).replace(" - ", "-"))
+    if other is None or other == finding:
+        return finding
+    allowed = onto.allowed(other)
+    codes = [] if regions.strip() in ("-", "def") else regions.split()
+    ok = all(allowed is None or r in allowed for c in codes for r in REGION_CODES.get(c, []))
+    return other if ok else finding
+
+
+_FORMS: dict[str, object] = {}
+
+
 def _find(text: str, span: str, cursor: int, open_spans: list[tuple[int, int]]) -> int:
     """First whole-word occurrence of `span` at or after `cursor` inside an annotated section."""
     i = cursor
@@ -170,6 +204,7 @@ def build_report(raw: dict[str, Any], onto: Ontology, parse_sections: set[str]) 
             finding = FINDING_ALIASES.get(fields[1], fields[1])
             if finding not in onto.findings:
                 raise GoldError(f"unknown finding '{finding}'")
+            finding = _ontology_finding(span, finding, fields[3], onto)
             if fields[2] not in EXISTENCE:
                 raise GoldError(f"existence must be P, A or U, got '{fields[2]}'")
             existence = EXISTENCE[fields[2]]
