@@ -142,9 +142,20 @@ class Mentions(OntologyComponent):
         return out
 
     def _on_side(self, regions: list[str], side: str) -> bool:
-        """Whether every region lies on `side` (left/right, or both sides for "both")."""
+        """Whether every region lies on `side` (left/right); for "both", whether it is lateral at all."""
         sides = {self.side_of[r] for r in regions}
-        return sides == {side} if side in ("left", "right") else sides == {"left", "right"}
+        return sides == {side} if side in ("left", "right") else bool(sides & {"left", "right"})
+
+    def _sided(self, f: Span, side: str) -> list[str]:
+        """The finding's default regions on `side`; with none there, that side's lung (if allowed and the finding
+        has no defaults at all), else all its defaults."""
+        defaults = list(self.ontology.findings[f.label_].default_regions)
+        sided = [r for r in defaults if self.side_of[r] == side]
+        if not sided:
+            lung = self.ontology.zone_regions.get((side, "lung"))
+            allowed = self.allowed[f.label_]
+            sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else defaults
+        return sided
 
     def _lateral(self, f: Span) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
@@ -351,6 +362,10 @@ class Mentions(OntologyComponent):
         out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(all_findings):
             regions, located = links.get(fi), True
+            if regions and finding_side.get(fi) == "both":
+                # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
+                both = [r for r in self._sided(f, "right") + self._sided(f, "left") if r not in regions]
+                regions = both + regions
             if not regions:
                 defaults = list(onto.findings[f.label_].default_regions)
                 side = finding_side.get(fi)
@@ -359,12 +374,7 @@ class Mentions(OntologyComponent):
                     side = side_span.label_ if side_span is not None else None
                 located = side is not None
                 if side in ("left", "right"):
-                    sided = [r for r in defaults if self.side_of[r] == side]
-                    if not sided:
-                        lung = onto.zone_regions.get((side, "lung"))
-                        allowed = self.allowed[f.label_]
-                        sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else defaults
-                    defaults = sided
+                    defaults = self._sided(f, side)
                 regions = defaults
             out[mention_key(f)] = Link(regions, forced.get(fi), located)
         doc.spans[FINDINGS_KEY] = sorted(all_findings, key=lambda s: (s.start, s.end))
