@@ -252,7 +252,7 @@ class Mentions(OntologyComponent):
         consumed: set[int] = set()
         all_findings: list[Span] = list(findings)
         forced: dict[int, dict] = {}
-        finding_tokens = {i for f in findings for i in range(f.start, f.end)}
+        finding_tokens = in_finding
 
         def premodifiers(a: Span) -> int:
             """Start of the run of finding words right before `a` ("tortuous calcified aorta")."""
