@@ -301,8 +301,9 @@ class Mentions(OntologyComponent):
             """(cost, finding index, regions) of the finding this anatomy locates, if any."""
             best = None
             a_start = phrase_start.get((a.start, a.end), a.start)
+            access_site = a.label_ == "Z|lung"  # "right chest port": where a line enters, not where it lies
             for fi, f in enumerate(findings):
-                if ctx.sent[f.start] != ctx.sent[a.start]:
+                if ctx.sent[f.start] != ctx.sent[a.start] or (access_site and not self._lateral(f)):
                     continue
                 if fi in finding_side and not self._on_side(areg[(a.start, a.end)], finding_side[fi]):
                     continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
@@ -375,6 +376,8 @@ class Mentions(OntologyComponent):
                 located = side is not None
                 if side in ("left", "right"):
                     defaults = self._sided(f, side)
+                elif side == "both":  # "bilateral chest tubes"
+                    defaults = list(dict.fromkeys(self._sided(f, "right") + self._sided(f, "left")))
                 regions = defaults
             out[mention_key(f)] = Link(regions, forced.get(fi), located)
         doc.spans[FINDINGS_KEY] = sorted(all_findings, key=lambda s: (s.start, s.end))
