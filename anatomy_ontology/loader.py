@@ -21,7 +21,7 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
     "atlas.yaml": {"boxes": (Box, "region")},
 }
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
-_WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words"}}
+_WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks"}}
 
 
 class OntologyError(ValueError):
@@ -70,6 +70,7 @@ class RawOntology(BaseModel):
     groups: list[RegionGroup] = []
     sides: Optional[SideWords] = None
     name_words: list[str] = []
+    clause_breaks: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

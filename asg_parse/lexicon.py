@@ -82,5 +82,5 @@ def compile_lexicon(nlp: Language, onto: Ontology) -> Lexicon:
 
 
 def boundary_words(onto: Ontology) -> frozenset[str]:
-    """Single-token clause boundaries: ";" and the one-word terminators of the existence cues."""
-    return frozenset({";", *(c.text for c in onto.cues if c.kind == "terminator" and " " not in c.text)})
+    """Words that end the clause a location word can reach (`clause_breaks` in regions.yaml)."""
+    return onto.clause_breaks
