@@ -318,7 +318,7 @@ class Mentions(OntologyComponent):
                 regions = [r for r in areg[(a.start, a.end)] if allowed is None or r in allowed]
                 if not regions:
                     if cost <= 1:
-                        warnings.append(f"'{a.text}' cannot locate '{f.label_}' (not an allowed region); used its default regions")
+                        warnings.append(f"'{a.text}' cannot locate '{f.label_}' (not an allowed region); located it by its defaults")
                     continue
                 if best is None or cost < best[0]:
                     best = (cost, fi, regions)

@@ -463,3 +463,12 @@ def test_tags_follow_asg_order(nlp):
     r = asg_parse.parse("Cardiomegaly. No pneumothorax. Small left pleural effusion. Bibasilar atelectasis.", nlp=nlp)
     assert list(r.tags) == [t for t in order if t in r.tags]
     assert r.tags == {EFF: 1, PTX: 0, ATEL: 1, CMEG: 1}
+
+
+def test_impossible_link_falls_back_to_defaults_with_a_warning(nlp):
+    report = asg_parse.parse("Left hemidiaphragm pneumothorax is absent. Cardiac pneumothorax.", nlp=nlp)
+    regions = {t.region for t in report.triplets if t.finding == PTX}
+    assert CS not in regions and LHD not in regions
+    assert any("cannot locate 'pneumothorax'" in w and "not an allowed region" in w for w in report.warnings)
+    absent = {t.region for t in report.triplets if t.finding == PTX and t.existence == A}
+    assert absent == {RL, LL}  # an absent mention keeps both default lungs
