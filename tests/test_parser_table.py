@@ -100,6 +100,8 @@ CASES = [
           {("aortic arch", "tortuous aorta", P)}),
     _case("device-takes-tip-location", "Right-sided dialysis catheter with its tip in the right atrium.",
           {("right atrium", "catheter", P), ("right atrium", "tip", P)}),
+    _case("pseudo-age-indeterminate", "Age-indeterminate compression deformity of a thoracic vertebral body.",
+          {(SPINE, "deformity", P)}),
     _case("dense-nodule-is-a-density", "Dense nodule in the right lower lobe.",
           {(RLZ, "nodule", P), (RLZ, OPAC, P)}),
     _case("dense-consolidation-is-consolidation", "Dense consolidation in the left lower lobe.", {(LLZ, CONS, P)}),
