@@ -102,6 +102,7 @@ class ExistenceEngine:
         self.vocab = vocab
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
         self.matcher = PhraseMatcher(vocab, attr="LOWER")
+        self._entity_starts: frozenset[int] = frozenset()  # starts of the spans being classified (clause rule)
         self._info: dict[int, tuple[int, int, Optional[int], Optional[int]]] = {}
         for i, cue in enumerate(cues):
             key = f"asg_cue_{i}"
@@ -115,6 +116,7 @@ class ExistenceEngine:
         spans = list(spans)
         if not spans:
             return
+        self._entity_starts = frozenset(sp.start for sp in spans)
         sents, spaces = _sentence_starts(doc)
         scan = self._scan(doc, spaces)
         for span in spans:
@@ -126,6 +128,7 @@ class ExistenceEngine:
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
         """The (existence, cue) of one span, without setting attributes."""
         sents, spaces = _sentence_starts(doc)
+        self._entity_starts = frozenset({span.start})
         return self._decide(doc, span, sents, *self._scan(doc, spaces))
 
     # ------------------------------------------------------------------ internals
@@ -228,7 +231,8 @@ class ExistenceEngine:
                     break
                 if t.start >= s0 or t.end > s1:
                     continue
-                if t.dirs & _FWD and self._reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists):
+                if t.dirs & _FWD and self._reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists,
+                                                           self._entity_starts):
                     fwd = t
                     break
             for t in trig:  # nearest following trigger whose scope reaches the entity
@@ -263,7 +267,8 @@ class ExistenceEngine:
         return None
 
     @staticmethod
-    def _reaches_forward(t: _Trigger, s0: int, s1: int, se: int, cut_fwd, bound, pred, lists) -> bool:
+    def _reaches_forward(t: _Trigger, s0: int, s1: int, se: int, cut_fwd, bound, pred, lists,
+                         entity_starts: frozenset[int] = frozenset()) -> bool:
         if t.window is not None and s0 - t.end > t.window:
             return False
         lo = t.end
@@ -278,8 +283,11 @@ class ExistenceEngine:
             if first < p < s0:
                 return False  # "no fever, has cough": a new clause starts before the entity
         if s1 in pred or (s1 + 1 < se and s1 + 1 in pred and s1 not in bound):
-            if not any(last < x < s0 or x == last - 1 for x in lists):
-                return False  # "no effusion, atelectasis is present"
+            # "no effusion, atelectasis is present" -- but only when the cue already covered an entity before the
+            # comma; "no large, loculated effusion is seen" is one noun phrase
+            covered = any(t.end <= e < last for e in entity_starts)
+            if covered and not any(last < x < s0 or x == last - 1 for x in lists):
+                return False
         return True
 
     @staticmethod

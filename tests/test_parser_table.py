@@ -100,6 +100,7 @@ CASES = [
           {("aortic arch", "tortuous aorta", P)}),
     _case("device-takes-tip-location", "Right-sided dialysis catheter with its tip in the right atrium.",
           {("right atrium", "catheter", P), ("right atrium", "tip", P)}),
+    _case("neg-adjective-list", "No large, loculated pleural effusion is seen.", both(EFF, A, (RCP, LCP))),
     _case("pseudo-age-indeterminate", "Age-indeterminate compression deformity of a thoracic vertebral body.",
           {(SPINE, "deformity", P)}),
     _case("dense-nodule-is-a-density", "Dense nodule in the right lower lobe.",
