@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--n-val", type=int, default=250)
     ap.add_argument("--n-test", type=int, default=500)
     ap.add_argument("--size", type=int, default=128, help="Phantom image side (the tiny preset resizes to 64).")
-    ap.add_argument("--steps", type=int, default=800, help="Pre-training steps per run.")
+    ap.add_argument("--steps", type=int, default=1000, help="Pre-training steps per run.")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3, help="Pre-training peak LR.")
     ap.add_argument("--fractions", default="0.1,1.0")
