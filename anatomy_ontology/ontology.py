@@ -142,14 +142,16 @@ class Ontology:
         """(side, zone) -> region id."""
         return {(r.side, r.zone): r.id for r in self.regions.values() if r.zone is not None}
 
-    def allowed(self, finding: str) -> Optional[set[str]]:
+    def allowed(self, finding: str) -> Optional[frozenset[str]]:
         """Regions where `finding` may be located, or None for anywhere."""
-        f = self.findings[finding]
-        if not f.allowed_regions:
-            return None
-        out: set[str] = set()
-        for rid in f.allowed_regions:
-            out |= self.descendants(rid)
+        return self._allowed[finding]
+
+    @cached_property
+    def _allowed(self) -> dict[str, Optional[frozenset[str]]]:
+        out: dict[str, Optional[frozenset[str]]] = {}
+        for f in self.findings.values():
+            out[f.id] = frozenset().union(*(self.descendants(r) for r in f.allowed_regions)) if f.allowed_regions \
+                else None
         return out
 
     def section_for_header(self) -> dict[str, str]:

@@ -19,11 +19,15 @@ class OntologyComponent:
     def __init__(self, nlp: Language, name: str, ontology: Optional[str] = None, **cfg: Any):
         self.nlp, self.name = nlp, name
         self.cfg: dict[str, Any] = {"ontology": ontology, **cfg}
-        self._build()
+        self._load()
 
     @property
     def ontology(self) -> Ontology:
-        return get_ontology(self.cfg["ontology"])
+        return self._ontology
+
+    def _load(self) -> None:
+        self._ontology = get_ontology(self.cfg["ontology"])  # resolved once, not on every access
+        self._build()
 
     def _build(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -41,5 +45,5 @@ class OntologyComponent:
         cfg = srsly.read_json(path / "cfg.json")
         cfg["ontology"] = saved_ontology_dir(path) if cfg.get("ontology") else None
         self.cfg = cfg
-        self._build()
+        self._load()
         return self
