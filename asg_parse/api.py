@@ -5,22 +5,32 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 
 import spacy
+from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from .mentions import FINDINGS_KEY
 from .schema import ParsedReport
 from .tokenizer import customize_tokenizer
+from .tokens import doc_ext
 
 EMPTY_WARNING = "empty report: no text to parse"
 _DEFAULT: dict[Any, Language] = {}
 
 
-def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] = None) -> Language:
-    """A blank English pipeline with our components; `ontology` is a user directory merged over ours."""
+def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] = None, spans: bool = True) -> Language:
+    """A blank English pipeline with our components; `ontology` is a user directory merged over ours.
+
+    With `spans` (default) the pipeline has one component per step and keeps every intermediate result on the doc
+    (`doc.spans["asg_findings"]`, `span._.asg_existence`, ...). With `spans=False` it is the single `asg_parser`
+    component, which hands results between the steps directly: the same records, faster (the CLI uses it).
+    """
     onto = None if ontology is None else str(Path(ontology).resolve())
     nlp = spacy.blank("en")
     customize_tokenizer(nlp.tokenizer)
+    if not spans:
+        nlp.add_pipe("asg_parser", config={"ontology": onto, "sections": sections, "spans": False})
+        return nlp
     nlp.add_pipe("asg_sections", config={"ontology": onto})
     nlp.add_pipe("asg_sentences")
     nlp.add_pipe("asg_mentions", config={"ontology": onto})
@@ -31,17 +41,18 @@ def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] 
 
 def _default() -> Language:
     if None not in _DEFAULT:
-        _DEFAULT[None] = load()
+        _DEFAULT[None] = load(spans=False)
     return _DEFAULT[None]
 
 
 def doc_to_record(doc: Doc, id: str) -> dict[str, Any]:
     """The schema record (plain dict) of a parsed doc."""
-    warnings = list(doc._.asg_warnings or [])
-    if not any(not t.is_space for t in doc):
+    warnings = list(doc_ext(doc, "asg_warnings") or [])
+    if doc.to_array(IS_SPACE).all():  # no text but whitespace (doc.text would build every Token)
         warnings.insert(0, EMPTY_WARNING)
-    return {"id": id, "sentences": doc._.asg_sentences or [], "triplets": doc._.asg_triplets or [],
-            "region_sentences": doc._.asg_region_sentences or {}, "tags": doc._.asg_tags or {}, "warnings": warnings}
+    return {"id": id, "sentences": doc_ext(doc, "asg_sentences") or [], "triplets": doc_ext(doc, "asg_triplets") or [],
+            "region_sentences": doc_ext(doc, "asg_region_sentences") or {}, "tags": doc_ext(doc, "asg_tags") or {},
+            "warnings": warnings}
 
 
 def _items(items: Iterable[Union[str, tuple[str, str]]]) -> Iterator[tuple[str, str]]:

@@ -65,14 +65,14 @@ def _default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _load(ontology: Optional[Path]) -> Any:
+def _load(ontology: Optional[Path], spans: bool = False) -> Any:
     """The pipeline, with a bad ontology turned into a one-line error."""
     from anatomy_ontology import OntologyError
 
     from .runner import load_pipeline
 
     try:
-        return load_pipeline(str(ontology) if ontology is not None else None)
+        return load_pipeline(str(ontology) if ontology is not None else None, spans=spans)
     except OntologyError as exc:
         raise _fail(f"ontology: {exc}") from None
 
@@ -108,7 +108,7 @@ def parse_command(
         None, "--chunk-size", min=1, hidden=True, help="Reports per worker task (default: automatic)."),
 ) -> None:
     """Parse reports into JSONL records (the default command: asg-parse INPUT -o OUT.jsonl)."""
-    from .runner import WorkerDied, chunk_size_for, run_chunks, set_pipeline
+    from .runner import WorkerDied, chunk_size_for, collect_per_chunk, run_chunks, set_pipeline
     from .show import ParseStats, progress_bar, print_summary
 
     started = _STARTED[0] if _STARTED else time.perf_counter()
@@ -118,6 +118,7 @@ def parse_command(
         raise _fail(str(exc)) from None
     nlp = _load(ontology)
     set_pipeline(nlp, str(ontology) if ontology is not None else None)
+    collect_per_chunk()
     try:
         writer = JsonlWriter(output, resume=resume)
     except InputError as exc:
@@ -203,7 +204,7 @@ def show_command(
     from .show import print_report, write_html
 
     rid, text = _show_input(report)
-    nlp = _load(ontology)
+    nlp = _load(ontology, spans=True)  # the page marks the anatomy spans too
     doc = nlp(text)
     record = api.doc_to_record(doc, rid)
     print_report(record, text)

@@ -55,6 +55,7 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
+from .tokens import has_table, release, tokens  # noqa: E402
 
 
 def _sentence_starts(doc: Doc) -> tuple[list[int], bool]:
@@ -116,14 +117,19 @@ class ExistenceEngine:
         spans = list(spans)
         if not spans:
             return
+        had_table = has_table(doc)
+        store_labels(doc, spans, self.label_all(doc, spans))
+        if not had_table:
+            release(doc)  # built here for the cue texts: do not leave it on a user's doc
+
+    def label_all(self, doc: Doc, spans: Sequence[Any]) -> list[tuple[str, Optional[dict[str, Any]]]]:
+        """(existence, cue) of each span, given as anything with token `start` and `end` (Span or tuple)."""
+        if not spans:
+            return []
         self._entity_starts = frozenset(sp.start for sp in spans)
         sents, spaces = _sentence_starts(doc)
         scan = self._scan(doc, spaces)
-        for span in spans:
-            value, cue = self._decide(doc, span, sents, *scan)
-            ext = span._
-            ext.asg_existence = value
-            ext.asg_existence_cue = cue
+        return [self._decide(doc, span, sents, *scan) for span in spans]
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
         """The (existence, cue) of one span, without setting attributes."""
@@ -195,16 +201,14 @@ class ExistenceEngine:
     @staticmethod
     def _cue(doc: Doc, t: _Trigger, start: Optional[int] = None) -> dict[str, Any]:
         """The cue dict of trigger `t` (from `start` when a negation governs the hedge); a fresh dict per span."""
-        if start is not None:
-            span = doc[start:t.end]
-            return {"text": span.text, "start": span.start_char, "end": span.end_char}
-        if t.cue is None:
-            if t.end - t.start == 1:
-                tok = doc[t.start]
-                t.cue = {"text": tok.text, "start": tok.idx, "end": tok.idx + len(tok.text)}
-            else:
-                span = doc[t.start:t.end]
-                t.cue = {"text": span.text, "start": span.start_char, "end": span.end_char}
+        if start is not None or t.cue is None:
+            tt = tokens(doc)
+            first = t.start if start is None else start
+            s, e = tt.char_span(first, t.end)
+            cue = {"text": tt.span_text(first, t.end), "start": s, "end": e}
+            if start is not None:
+                return cue
+            t.cue = cue
         return dict(t.cue)
 
     def _decide(self, doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows):
@@ -309,6 +313,16 @@ class ExistenceEngine:
                 if first < p < hi - 1:
                     return False  # "remained afebrile and had a normal count": the cue is in a new clause
         return True
+
+
+def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> None:
+    """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` (written straight into ``doc.user_data``,
+    keyed by character offsets as spaCy keys them, without an Underscore object per span)."""
+    user_data = doc.user_data
+    for span, (value, cue) in zip(spans, labels):
+        chars = (span.start_char, span.end_char)
+        user_data[("._.", "asg_existence", *chars)] = value
+        user_data[("._.", "asg_existence_cue", *chars)] = cue
 
 
 def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:

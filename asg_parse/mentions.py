@@ -10,7 +10,7 @@ from .component import OntologyComponent
 from .lexicon import Lexicon, compile_lexicon
 from .sentences import set_sentence_starts
 from .tokenizer import customize_tokenizer
-from .tokens import sentence_ids, tokens
+from .tokens import doc_ext, sentence_ids, set_doc_ext, tokens
 
 FINDINGS_KEY = "asg_findings"
 ANATOMY_KEY = "asg_anatomy"
@@ -32,6 +32,7 @@ for _name in ("asg_warnings", "asg_links", "asg_anatomy_regions"):
         Doc.set_extension(_name, default=None)
 
 
+
 class Link(NamedTuple):
     """Where a finding mention is: its regions, a forced existence cue (normal statements), and whether the
     regions come from the text (anatomy or a side word) rather than the finding's defaults."""
@@ -41,23 +42,30 @@ class Link(NamedTuple):
     located: bool
 
 
-def mention_key(span: Span) -> tuple[int, int, str]:
-    """The key of a finding mention in `doc._.asg_links`."""
-    return (span.start, span.end, span.label_)
+class M(NamedTuple):
+    """A matched token range [start, end) with its label (finding id, "R|region", "Z|zone", "G|group", side, state word)."""
+
+    start: int
+    end: int
+    label: str
 
 
-def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[tuple[int, int, str]]:
+def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
     """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
     `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
     with side "right", not the region "right lung" plus "base")."""
-    out: list[tuple[int, int, str]] = []
+    out: list[M] = []
     seen: set[int] = set()
     key = (lambda m: (m[1] - m[0], m[1])) if head_final else (lambda m: (m[1] - m[0], -m[0]))
     for m in sorted(matches, key=key, reverse=True):
         if not seen.intersection(range(m[0], m[1])):
-            out.append(m)
+            out.append(M(*m))
             seen.update(range(m[0], m[1]))
     return sorted(out)
+
+
+def _tokens_of(spans) -> set[int]:
+    return {i for s in spans for i in range(s.start, s.end)}
 
 
 class _Ctx:
@@ -65,19 +73,41 @@ class _Ctx:
 
     def __init__(self, doc: Doc, lex: Lexicon):
         self.doc = doc
+        self.tt = tokens(doc)
         self.sent = sentence_ids(doc)
-        lower = tokens(doc).lower
-        self.lower = lower
+        self.lower = lower = self.tt.lower
         self.boundary = [w in lex.boundaries for w in lower]
         self.comma = [w == "," for w in lower]
+        self.warnings: list[str] = []
+        self.used_sides: set[int] = set()
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
         lo, hi = (a_end, b_start) if a_end <= b_start else (b_start, a_end)
         return not any(self.boundary[lo:hi]), sum(self.comma[lo:hi])
 
-    def gap(self, a: Span, b: Span) -> int:
+    @staticmethod
+    def gap(a: M, b: M) -> int:
         return max(0, b.start - a.end, a.start - b.end)
+
+
+class Found(NamedTuple):
+    """What `asg_mentions` finds in a doc: finding mentions (sorted) with their links, anatomy with its regions."""
+
+    findings: list[M]
+    anatomy: list[M]
+    links: dict[tuple[int, int, str], Link]
+    anatomy_regions: dict[tuple[int, int], list[str]]
+    warnings: list[str]
+
+
+class _Anatomy(NamedTuple):
+    """Anatomy mentions with their regions, the zone words that had no side, and where each phrase starts."""
+
+    spans: list[M]
+    regions: dict[tuple[int, int], list[str]]
+    unsided: set[tuple[int, int]]
+    phrase_start: dict[tuple[int, int], int]
 
 
 class Mentions(OntologyComponent):
@@ -90,11 +120,12 @@ class Mentions(OntologyComponent):
         self.allowed = {f: onto.allowed(f) for f in onto.findings}
         self.side_of = {r.id: r.side for r in onto.regions.values()}
         self.laterality = {f.id: f.laterality for f in onto.findings.values()}
+        self.defaults = {f.id: list(f.default_regions) for f in onto.findings.values()}
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
         self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
 
-    # ---------------------------------------------------------------- anatomy
+    # ---------------------------------------------------------------- helpers
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
         onto = self.ontology
         if kind == "R":
@@ -104,17 +135,23 @@ class Mentions(OntologyComponent):
         sides = ("right", "left") if side in (None, "both") else (side,)
         return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
 
-    def _side_for(self, ctx: _Ctx, target: Span, sides: list[Span], used: set[int]) -> Optional[Span]:
-        best: Optional[tuple[int, Span]] = None
+    def _allowed_part(self, finding: str, regions: list[str]) -> list[str]:
+        allowed = self.allowed[finding]
+        return [r for r in regions if allowed is None or r in allowed]
+
+    @staticmethod
+    def _side_for(ctx: _Ctx, target: M, sides: list[M]) -> Optional[M]:
+        """The nearest unused side word of `target`'s sentence that modifies it (and mark it used)."""
+        best: Optional[tuple[int, M]] = None
         for s in sides:
-            if s.start in used or ctx.sent[s.start] != ctx.sent[target.start]:
+            if s.start in ctx.used_sides or ctx.sent[s.start] != ctx.sent[target.start]:
                 continue
             if s.end <= target.start:
                 dist = target.start - s.end
             elif s.start >= target.end:
                 dist = s.start - target.end
                 before = ctx.lower[s.start - 1] if s.start else ""
-                if before not in _AFTER_SIDE and not s.text.lower().endswith("ly"):
+                if before not in _AFTER_SIDE and not ctx.lower[s.end - 1].endswith("ly"):
                     continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
             else:
                 continue
@@ -124,11 +161,11 @@ class Mentions(OntologyComponent):
                 best = (dist, s)
         if best is None:
             return None
-        used.add(best[1].start)
+        ctx.used_sides.add(best[1].start)
         return best[1]
 
     @staticmethod
-    def _coordinated(ctx: _Ctx, anatomy: list[Span], ai: int) -> list[int]:
+    def _coordinated(ctx: _Ctx, anatomy: list[M], ai: int) -> list[int]:
         """`ai` and the anatomy joined to it by "and", "or", "/" or "," ("heart size and mediastinal contours")."""
         out = [ai]
         for step in (-1, 1):
@@ -146,37 +183,57 @@ class Mentions(OntologyComponent):
         sides = {self.side_of[r] for r in regions}
         return sides == {side} if side in ("left", "right") else bool(sides & {"left", "right"})
 
-    def _sided(self, f: Span, side: str) -> list[str]:
+    def _sided(self, finding: str, side: str) -> list[str]:
         """The finding's default regions on `side`; with none there, that side's lung (if allowed and the finding
         has no defaults at all), else all its defaults."""
-        defaults = list(self.ontology.findings[f.label_].default_regions)
+        defaults = self.defaults[finding]
         sided = [r for r in defaults if self.side_of[r] == side]
         if not sided:
             lung = self.ontology.zone_regions.get((side, "lung"))
-            allowed = self.allowed[f.label_]
-            sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else defaults
+            allowed = self.allowed[finding]
+            sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else list(defaults)
         return sided
 
-    def _lateral(self, f: Span) -> bool:
+    def _lateral(self, ctx: _Ctx, f: M) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
-        return self.laterality[f.label_] or " ".join(tokens(f.doc).lower[f.start:f.end]) in self.lateral_forms[f.label_]
+        return self.laterality[f.label] or " ".join(ctx.lower[f.start:f.end]) in self.lateral_forms[f.label]
 
-    def _drop_modifiers(self, doc: Doc, findings: list[Span], place_words: set[int]) -> list[Span]:
+    # ---------------------------------------------------------------- steps
+    def _match(self, doc: Doc, ctx: _Ctx) -> tuple[list[M], list[M], list[M], list[M]]:
+        """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
+        kinds = self.lex.kinds
+        raw: dict[str, list[tuple[int, int, str]]] = {"F": [], "A": [], "S": [], "W": []}
+        for match_id, start, end in self.lex.matcher(doc):
+            kind, value = kinds[match_id]
+            bucket = "A" if kind in ("R", "Z", "G") else kind
+            raw[bucket].append((start, end, value if bucket != "A" else f"{kind}|{value}"))
+        place_words = _tokens_of(M(*m) for m in raw["A"] + raw["S"])
+        findings = self._drop_modifiers(ctx, _longest(raw["F"]), place_words)
+        in_finding = _tokens_of(findings)
+        names, lower = self.ontology.name_words, ctx.lower
+        anatomy = [m for m in _longest(raw["A"], head_final=True)
+                   if " ".join(lower[m.start:m.end]) not in names or not in_finding.issuperset(range(m.start, m.end))]
+        taken = in_finding | _tokens_of(anatomy)
+        sides = [m for m in _longest(raw["S"]) if taken.isdisjoint(range(m.start, m.end))]
+        states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
+        return findings, anatomy, sides, states
+
+    def _drop_modifiers(self, ctx: _Ctx, findings: list[M], place_words: set[int]) -> list[M]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
         "calcified left lung and left hilar granulomas")."""
         out = []
         for i, f in enumerate(findings):
-            heads = self.modifier_of[f.label_]
-            if heads and any(g.label_ in heads and self._same_phrase(doc, f, g, place_words)
+            heads = self.modifier_of[f.label]
+            if heads and any(g.label in heads and self._same_phrase(ctx, f, g, place_words)
                              for g in findings[max(0, i - 2):i + 3] if g is not f):
                 continue
             out.append(f)
         return out
 
     @staticmethod
-    def _same_phrase(doc: Doc, a: Span, b: Span, place_words: set[int]) -> bool:
+    def _same_phrase(ctx: _Ctx, a: M, b: M, place_words: set[int]) -> bool:
         lo, hi = (a.end, b.start) if a.start < b.start else (b.end, a.start)
-        tt = tokens(doc)
+        tt = ctx.tt
         if hi - lo > NP_MAX_GAP + 2:
             return False
         places = any(i in place_words for i in range(lo, hi)) and all(
@@ -184,40 +241,16 @@ class Mentions(OntologyComponent):
         return places or (hi - lo <= NP_MAX_GAP and not any(
             tt.punct[i] or tt.lower[i] in _NP_BREAK for i in range(lo, hi)))
 
-    # ---------------------------------------------------------------- main
-    def __call__(self, doc: Doc) -> Doc:
-        if not doc.has_annotation("SENT_START"):
-            set_sentence_starts(doc)
-        ctx = _Ctx(doc, self.lex)
-        kinds = self.lex.kinds
-        raw: dict[str, list[tuple[int, int, str]]] = {"F": [], "A": [], "S": [], "W": []}
-        for match_id, start, end in self.lex.matcher(doc):
-            kind, value = kinds[match_id]
-            bucket = "A" if kind in ("R", "Z", "G") else kind
-            raw[bucket].append((start, end, value if bucket != "A" else f"{kind}|{value}"))
-        place_words = {i for m in raw["A"] + raw["S"] for i in range(m[0], m[1])}
-        findings = self._drop_modifiers(doc, [Span(doc, *m) for m in _longest(raw["F"])], place_words)
-        in_finding = set()
-        for f in findings:
-            in_finding.update(range(f.start, f.end))
-        names = self.ontology.name_words
-        lower = ctx.lower
-        anatomy = [Span(doc, *m) for m in _longest(raw["A"], head_final=True)
-                   if " ".join(lower[m[0]:m[1]]) not in names or not in_finding.issuperset(range(m[0], m[1]))]
-        taken = in_finding | {i for a in anatomy for i in range(a.start, a.end)}
-        sides = [Span(doc, *m) for m in _longest(raw["S"]) if taken.isdisjoint(range(m[0], m[1]))]
-        states = [Span(doc, *m) for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m[0], m[1]))]
-        used_sides: set[int] = set()
-        warnings: list[str] = []
-
+    def _anatomy(self, ctx: _Ctx, anatomy: list[M], sides: list[M]) -> _Anatomy:
+        """Regions of every anatomy mention (zones take the side said with them)."""
         areg: dict[tuple[int, int], list[str]] = {}
         unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
         phrase_start: dict[tuple[int, int], int] = {}
-        extra: list[Span] = []
+        extra: list[M] = []
         for a in anatomy:
-            kind, value = a.label_.split("|", 1)
-            side_span = self._side_for(ctx, a, sides, used_sides) if kind == "Z" else None
-            side = side_span.label_ if side_span is not None else None
+            kind, value = a.label.split("|", 1)
+            side_span = self._side_for(ctx, a, sides) if kind == "Z" else None
+            side = side_span.label if side_span is not None else None
             areg[(a.start, a.end)] = self._regions(kind, value, side)
             if side_span is not None and side_span.end <= a.start:
                 phrase_start[(a.start, a.end)] = side_span.start  # "right lower lung" starts at "right"
@@ -227,37 +260,38 @@ class Mentions(OntologyComponent):
             if kind == "Z" and a.start >= 2 and ctx.lower[a.start - 1] in _ZONE_JOIN:
                 zone = self.zone_adjectives.get(ctx.lower[a.start - 2])
                 if zone is not None and zone != value:
-                    adj = Span(doc, a.start - 2, a.start - 1, label=f"Z|{zone}")
+                    adj = M(a.start - 2, a.start - 1, f"Z|{zone}")
                     extra.append(adj)
                     areg[(adj.start, adj.end)] = self._regions("Z", zone, side)
-        anatomy = sorted(anatomy + extra, key=lambda s: s.start)
+        return _Anatomy(sorted(anatomy + extra, key=lambda s: s.start), areg, unsided, phrase_start)
 
-        # a side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it
+    def _finding_sides(self, ctx: _Ctx, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
+        """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
         finding_side: dict[int, str] = {}
-        anatomy_tokens = {i for a in anatomy for i in range(a.start, a.end)}
+        anatomy_tokens = _tokens_of(anatomy)
         for fi, f in enumerate(findings):
-            if not self._lateral(f):
+            if not self._lateral(ctx, f):
                 continue
             for s_ in sides:
-                if s_.start in used_sides or s_.end > f.start or f.start - s_.end > SIDE_WINDOW \
+                if s_.start in ctx.used_sides or s_.end > f.start or f.start - s_.end > SIDE_WINDOW \
                         or ctx.sent[s_.start] != ctx.sent[f.start] or anatomy_tokens & set(range(s_.end, f.start)) \
                         or not ctx.between(s_.end, f.start)[0]:
                     continue
-                finding_side[fi] = s_.label_
-                used_sides.add(s_.start)
+                finding_side[fi] = s_.label
+                ctx.used_sides.add(s_.start)
                 break
+        return finding_side
 
-        links: dict[int, list[str]] = {}  # finding index -> regions
-        link_parts: dict[int, list[tuple[list[str], bool]]] = {}  # finding index -> (anatomy regions, unsided)
-        consumed: set[int] = set()
-        all_findings: list[Span] = list(findings)
-        forced: dict[int, dict] = {}
-        finding_tokens = in_finding
+    def _statements(self, ctx: _Ctx, states: list[M], an: _Anatomy, in_finding: set[int]
+                    ) -> list[tuple[M, list[str], Optional[dict], int]]:
+        """Findings said by a state word about anatomy ("heart is enlarged", "lungs are clear"):
+        (mention, regions, forced existence cue or None, index of the anatomy it consumed)."""
+        anatomy, out = an.spans, []
 
-        def premodifiers(a: Span) -> int:
+        def premodifiers(a: M) -> int:
             """Start of the run of finding words right before `a` ("tortuous calcified aorta")."""
             i = a.start
-            while i > 0 and i - 1 in finding_tokens:
+            while i > 0 and i - 1 in in_finding:
                 i -= 1
             return i
 
@@ -272,58 +306,66 @@ class Mentions(OntologyComponent):
                 ok, commas = ctx.between(lo, hi)
                 d = ctx.gap(a, w)
                 owned = range(premodifiers(a), a.start)
-                if ok and d <= STATE_WINDOW and not any(lo <= i < hi and i not in owned for i in finding_tokens) \
+                if ok and d <= STATE_WINDOW and not any(lo <= i < hi and i not in owned for i in in_finding) \
                         and (near is None or d + 3 * commas < near[0]):
                     near = (d + 3 * commas, ai)
             if near is None:
                 continue
-            for rule in self.lex.states[w.label_]:
+            for rule in self.lex.states[w.label]:
                 # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
                 for ai in self._coordinated(ctx, anatomy, near[1]):
                     a = anatomy[ai]
-                    regions = [r for r in areg[(a.start, a.end)] if r in rule.regions]
+                    regions = [r for r in an.regions[(a.start, a.end)] if r in rule.regions]
                     if regions:
                         break
                 else:
                     continue
                 # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
                 # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
-                span = Span(doc, min(a.start, w.start), max(a.end, w.end), label=rule.finding) if rule.existence \
-                    else Span(doc, w.start, w.end, label=rule.finding)
-                links[len(all_findings)] = regions
+                span = M(min(a.start, w.start), max(a.end, w.end), rule.finding) if rule.existence \
+                    else M(w.start, w.end, rule.finding)
+                forced = None
                 if rule.existence:
-                    forced[len(all_findings)] = {"existence": rule.existence, "text": w.text, "start": w.start_char,
-                                                 "end": w.end_char}
-                all_findings.append(span)
-                consumed.add(ai)
+                    start, end = ctx.tt.char_span(w.start, w.end)
+                    forced = {"existence": rule.existence, "text": ctx.tt.span_text(w.start, w.end), "start": start,
+                              "end": end}
+                out.append((span, regions, forced, ai))
+        return out
 
-        def best_finding(a: Span) -> Optional[tuple[int, int, list[str]]]:
-            """(cost, finding index, regions) of the finding this anatomy locates, if any."""
-            best = None
-            a_start = phrase_start.get((a.start, a.end), a.start)
-            access_site = a.label_ == "Z|lung"  # "right chest port": where a line enters, not where it lies
-            for fi, f in enumerate(findings):
-                if ctx.sent[f.start] != ctx.sent[a.start] or (access_site and not self._lateral(f)):
-                    continue
-                if fi in finding_side and not self._on_side(areg[(a.start, a.end)], finding_side[fi]):
-                    continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
-                ok, commas = ctx.between(min(a.end, f.end), max(a_start, f.start))
-                gap = max(0, f.start - a.end, a_start - f.end)
-                # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
-                # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
-                cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)
-                if not ok or cost > LINK_MAX_COST:
-                    continue
-                allowed = self.allowed[f.label_]
-                regions = [r for r in areg[(a.start, a.end)] if allowed is None or r in allowed]
-                if not regions:
-                    if cost <= 1:
-                        warnings.append(f"'{a.text}' cannot locate '{f.label_}' (not an allowed region); located it by its defaults")
-                    continue
-                if best is None or cost < best[0]:
-                    best = (cost, fi, regions)
-            return best
+    def _best_finding(self, ctx: _Ctx, an: _Anatomy, a: M, findings: list[M], finding_side: dict[int, str]
+                      ) -> Optional[tuple[int, int, list[str]]]:
+        """(cost, finding index, regions) of the finding this anatomy locates, if any."""
+        best = None
+        a_start = an.phrase_start.get((a.start, a.end), a.start)
+        access_site = a.label == "Z|lung"  # "right chest port": where a line enters, not where it lies
+        a_regions = an.regions[(a.start, a.end)]
+        for fi, f in enumerate(findings):
+            if ctx.sent[f.start] != ctx.sent[a.start] or (access_site and not self._lateral(ctx, f)):
+                continue
+            if fi in finding_side and not self._on_side(a_regions, finding_side[fi]):
+                continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
+            ok, commas = ctx.between(min(a.end, f.end), max(a_start, f.start))
+            gap = max(0, f.start - a.end, a_start - f.end)
+            # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
+            # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
+            cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)
+            if not ok or cost > LINK_MAX_COST:
+                continue
+            regions = self._allowed_part(f.label, a_regions)
+            if not regions:
+                if cost <= 1:
+                    ctx.warnings.append(f"'{ctx.tt.span_text(a.start, a.end)}' cannot locate '{f.label}' "
+                                        "(not an allowed region); located it by its defaults")
+                continue
+            if best is None or cost < best[0]:
+                best = (cost, fi, regions)
+        return best
 
+    def _link(self, ctx: _Ctx, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
+              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool]]]:
+        """Finding index -> (regions, unsided) parts from the anatomy that locates it."""
+        anatomy = an.spans
+        link_parts: dict[int, list[tuple[list[str], bool]]] = {}
         done: set[int] = set(consumed)
         for ai in range(len(anatomy)):
             if ai in done:
@@ -331,61 +373,99 @@ class Mentions(OntologyComponent):
             # coordinated anatomy ("right mid and upper lung zone") locates one finding together
             group = [j for j in self._coordinated(ctx, anatomy, ai) if j not in consumed]
             done.update(group)
-            bests = [(b, j) for j in group if (b := best_finding(anatomy[j])) is not None]
+            bests = [(b, j) for j in group if (b := self._best_finding(ctx, an, anatomy[j], findings, finding_side))
+                     is not None]
             if not bests:
                 continue
             fi = min(bests, key=lambda bj: bj[0][0])[0][1]
-            allowed = self.allowed[findings[fi].label_]
             for j in group:
                 a = anatomy[j]
-                regions = [r for r in areg[(a.start, a.end)] if allowed is None or r in allowed]
+                key = (a.start, a.end)
+                regions = self._allowed_part(findings[fi].label, an.regions[key])
                 if not regions:
                     continue
-                link_parts.setdefault(fi, []).append((regions, (a.start, a.end) in unsided))
+                link_parts.setdefault(fi, []).append((regions, key in an.unsided))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
                 for fj, f in enumerate(findings):
-                    if fj != fi and f.end <= a.start and all(i in finding_tokens for i in range(f.end, a.start)):
-                        allowed_j = self.allowed[f.label_]
-                        more = [r for r in areg[(a.start, a.end)] if allowed_j is None or r in allowed_j]
+                    if fj != fi and f.end <= a.start and all(i in in_finding for i in range(f.end, a.start)):
+                        more = self._allowed_part(f.label, an.regions[key])
                         if more:
-                            link_parts.setdefault(fj, []).append((more, (a.start, a.end) in unsided))
-        for fi, parts in link_parts.items():
-            # "right pleural opacity along the lower chest wall": a side said for the finding's other anatomy
-            # applies to its unsided zone words
-            named = {self.side_of[r] for regions, loose in parts if not loose for r in regions} & {"left", "right"}
-            merged: list[str] = list(links.get(fi, []))
-            for regions, loose in parts:
-                merged += [r for r in regions if r not in merged and (not loose or len(named) != 1
-                                                                        or self.side_of[r] in named | {"none"})]
-            links[fi] = merged
+                            link_parts.setdefault(fj, []).append((more, key in an.unsided))
+        return link_parts
 
-        onto = self.ontology
+    def _merge(self, parts: list[tuple[list[str], bool]], regions: list[str]) -> list[str]:
+        """"right pleural opacity along the lower chest wall": a side said for the finding's other anatomy applies
+        to its unsided zone words."""
+        named = {self.side_of[r] for rs, loose in parts if not loose for r in rs} & {"left", "right"}
+        merged = list(regions)
+        for rs, loose in parts:
+            merged += [r for r in rs if r not in merged and (not loose or len(named) != 1
+                                                             or self.side_of[r] in named | {"none"})]
+        return merged
+
+    def _place(self, ctx: _Ctx, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],
+               sides: list[M]) -> tuple[list[str], bool]:
+        """Final (regions, located) of a mention: bilateral additions, or its defaults on the side said."""
+        if regions and finding_side.get(fi) == "both":
+            # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
+            both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
+            return both + regions, True
+        if regions:
+            return regions, True
+        side = finding_side.get(fi)
+        if side is None and self._lateral(ctx, f):
+            side_span = self._side_for(ctx, f, sides)
+            side = side_span.label if side_span is not None else None
+        if side in ("left", "right"):
+            return self._sided(f.label, side), True
+        if side == "both":  # "bilateral chest tubes"
+            return list(dict.fromkeys(self._sided(f.label, "right") + self._sided(f.label, "left"))), True
+        return list(self.defaults[f.label]), False
+
+    # ---------------------------------------------------------------- main
+    def analyse(self, doc: Doc) -> Found:
+        """Match and link the mentions of `doc` (sentence starts must be set)."""
+        ctx = _Ctx(doc, self.lex)
+        findings, anatomy, sides, states = self._match(doc, ctx)
+        in_finding = _tokens_of(findings)
+        an = self._anatomy(ctx, anatomy, sides)
+        finding_side = self._finding_sides(ctx, findings, sides, an.spans)
+        statements = self._statements(ctx, states, an, in_finding)
+        all_findings = findings + [s[0] for s in statements]
+        links: dict[int, list[str]] = {len(findings) + k: s[1] for k, s in enumerate(statements)}
+        forced = {len(findings) + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
+        consumed = {s[3] for s in statements}
+        for fi, parts in self._link(ctx, an, findings, finding_side, consumed, in_finding).items():
+            links[fi] = self._merge(parts, links.get(fi, []))
         out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(all_findings):
-            regions, located = links.get(fi), True
-            if regions and finding_side.get(fi) == "both":
-                # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
-                both = [r for r in self._sided(f, "right") + self._sided(f, "left") if r not in regions]
-                regions = both + regions
-            if not regions:
-                defaults = list(onto.findings[f.label_].default_regions)
-                side = finding_side.get(fi)
-                if side is None and self._lateral(f):
-                    side_span = self._side_for(ctx, f, sides, used_sides)
-                    side = side_span.label_ if side_span is not None else None
-                located = side is not None
-                if side in ("left", "right"):
-                    defaults = self._sided(f, side)
-                elif side == "both":  # "bilateral chest tubes"
-                    defaults = list(dict.fromkeys(self._sided(f, "right") + self._sided(f, "left")))
-                regions = defaults
-            out[mention_key(f)] = Link(regions, forced.get(fi), located)
-        doc.spans[FINDINGS_KEY] = sorted(all_findings, key=lambda s: (s.start, s.end))
-        doc.spans[ANATOMY_KEY] = anatomy
-        doc._.asg_links = out
-        doc._.asg_anatomy_regions = areg
-        doc._.asg_warnings = warnings
+            regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)
+            out[f] = Link(regions, forced.get(fi), located)
+        return Found(sorted(all_findings, key=lambda m: m[:2]), an.spans, out, an.regions, ctx.warnings)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if not doc.has_annotation("SENT_START"):
+            set_sentence_starts(doc)
+        publish(doc, self.analyse(doc))
         return doc
+
+
+def publish(doc: Doc, found: Found) -> None:
+    """Store `found` on the doc: `doc.spans["asg_findings"]` / `["asg_anatomy"]` and the `doc._` extensions."""
+    doc.spans[FINDINGS_KEY] = [Span(doc, s, e, label=lab) for s, e, lab in found.findings]
+    doc.spans[ANATOMY_KEY] = [Span(doc, s, e, label=lab) for s, e, lab in found.anatomy]
+    set_doc_ext(doc, "asg_links", found.links)
+    set_doc_ext(doc, "asg_anatomy_regions", found.anatomy_regions)
+    set_doc_ext(doc, "asg_warnings", found.warnings)
+
+
+def stored(doc: Doc) -> Found:
+    """The `Found` that `asg_mentions` stored on the doc (read back from `doc.spans` and the extensions)."""
+    def group(key: str) -> list[M]:
+        return [M(s.start, s.end, s.label_) for s in doc.spans[key]] if key in doc.spans else []
+
+    return Found(group(FINDINGS_KEY), group(ANATOMY_KEY), doc_ext(doc, "asg_links") or {},
+                 doc_ext(doc, "asg_anatomy_regions") or {}, doc_ext(doc, "asg_warnings") or [])
 
 
 @Language.factory("asg_mentions", default_config={"ontology": None})

@@ -4,38 +4,51 @@ from __future__ import annotations
 from typing import Optional
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
-from .existence import ExistenceComponent
-from .mentions import FINDINGS_KEY, Mentions
-from .sections import Sections
+from .existence import ExistenceComponent, store_labels
+from .mentions import FINDINGS_KEY, Mentions, publish
+from .sections import HEADERS_KEY, SECTIONS_KEY, Sections
 from .sentences import set_sentence_starts
+from .tokens import release
 from .triplets import Triplets
 
 
 class Parser(OntologyComponent):
-    """Runs our sub-components in order on a doc; the same objects `asg_parse.load()` puts in the pipeline."""
+    """Runs the steps of our sub-components on a doc, handing their results over directly.
+
+    The output (`doc._.asg_sentences`, `asg_triplets`, `asg_region_sentences`, `asg_tags`, `asg_warnings`) is the
+    same as the five-component pipeline of `asg_parse.load()`. With `spans` (the default) the intermediate results
+    are stored too (`doc.spans` of sections, headers, findings and anatomy; `span._.asg_existence`); without, the
+    parse skips building those spaCy objects, which is what the CLI does.
+    """
 
     def _build(self) -> None:
         onto = self.cfg["ontology"]
-        self.steps = [
-            Sections(self.nlp, "sections", ontology=onto),
-            Mentions(self.nlp, "mentions", ontology=onto),
-            ExistenceComponent(self.nlp, "existence", ent_types=[], span_keys=[FINDINGS_KEY], ontology=onto),
-            Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections")),
-        ]
+        self.sections = Sections(self.nlp, "sections", ontology=onto)
+        self.mentions = Mentions(self.nlp, "mentions", ontology=onto)
+        self.existence = ExistenceComponent(self.nlp, "existence", ent_types=[], span_keys=[FINDINGS_KEY], ontology=onto)
+        self.triplets = Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections"))
 
     def __call__(self, doc: Doc) -> Doc:
-        sections, rest = self.steps[0], self.steps[1:]
-        sections(doc)
-        set_sentence_starts(doc)
-        for step in rest:
-            step(doc)
+        layout = self.sections.layout(doc)
+        set_sentence_starts(doc, layout.headers)
+        found = self.mentions.analyse(doc)
+        labels = self.existence.engine.label_all(doc, found.findings)
+        self.triplets.assemble(doc, layout, found, labels).store(doc)
+        if self.cfg.get("spans", True):
+            doc.spans[SECTIONS_KEY] = [Span(doc, *p) for p in layout.sections]
+            doc.spans[HEADERS_KEY] = [Span(doc, *p) for p in layout.headers]
+            publish(doc, found)
+            store_labels(doc, doc.spans[FINDINGS_KEY], labels)
+        release(doc)
         return doc
 
 
-@Language.factory("asg_parser", default_config={"ontology": None, "sections": None})
-def make_parser(nlp: Language, name: str, ontology: Optional[str], sections: Optional[list[str]]) -> Parser:
-    """All-in-one report parser: `spacy.blank("en").add_pipe("asg_parser")`."""
-    return Parser(nlp, name, ontology=ontology, sections=sections)
+@Language.factory("asg_parser", default_config={"ontology": None, "sections": None, "spans": True})
+def make_parser(nlp: Language, name: str, ontology: Optional[str], sections: Optional[list[str]],
+                spans: bool) -> Parser:
+    """All-in-one report parser: `spacy.blank("en").add_pipe("asg_parser")`; `spans: false` skips storing the
+    intermediate spans (faster; the triplets, region map and tags are the same)."""
+    return Parser(nlp, name, ontology=ontology, sections=sections, spans=spans)

@@ -1,6 +1,7 @@
 """Parallel parsing for the CLI: chunks of raw (id, text) go to worker processes, JSON lines come back in order."""
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -32,11 +33,12 @@ class ChunkResult:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (index in chunk, id, message)
 
 
-def load_pipeline(ontology: Optional[str] = None) -> Any:
-    """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology)."""
+def load_pipeline(ontology: Optional[str] = None, spans: bool = False) -> Any:
+    """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology); without `spans`, the
+    single-component pipeline that writes the records only (see `asg_parse.load`)."""
     import asg_parse
 
-    return asg_parse.load(ontology=ontology)
+    return asg_parse.load(ontology=ontology, spans=spans)
 
 
 def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
@@ -45,12 +47,25 @@ def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
     _NLP, _ONTOLOGY = nlp, ontology
 
 
+def collect_per_chunk() -> None:
+    """Run the cyclic garbage collector once per chunk instead of automatically.
+
+    Parsing allocates many short-lived containers, so automatic collection runs often and each full pass walks
+    every long-lived object (the pipeline, the input rows): about a fifth of the CLI's time. The objects alive now
+    are frozen out of those passes; `process_chunk` collects after every chunk, so memory stays bounded.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+
+
 def _init_worker(ontology: Optional[str]) -> None:
     global _NLP
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent handles SIGTERM; a worker just ends
     if _NLP is None:
         _NLP = load_pipeline(ontology)
+    collect_per_chunk()
 
 
 def _error_record(rid: str, exc: BaseException, warnings: Sequence[str]) -> dict:
@@ -109,6 +124,8 @@ def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
         if "error" in rec:
             errors.append((i, rec["id"], rec["error"]))
         lines.append(dumps(rec) + "\n")
+    if not gc.isenabled():  # see collect_per_chunk
+        gc.collect()
     return ChunkResult(lines, counts, warned, errors)
 
 

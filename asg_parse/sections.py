@@ -1,17 +1,47 @@
 """asg_sections: find report section headers (FINDINGS:, IMPRESSION:, ...) and label the text under each."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
+from .tokens import TokenTable, tokens
 
 SECTIONS_KEY = "asg_sections"
 HEADERS_KEY = "asg_section_headers"
 DEFAULT_SECTION = "findings"
+_LINE_END = {".", ":", ";"}
+
+
+class Part(NamedTuple):
+    """Tokens [start, end) with a label (a section id)."""
+
+    start: int
+    end: int
+    label: str
+
+
+class Layout(NamedTuple):
+    """A report's sections (contiguous, covering the doc) and the header spans that open them."""
+
+    sections: list[Part]
+    headers: list[Part]
+
+
+def _at_line_start(tt: TokenTable, i: int) -> bool:
+    if i == 0:
+        return True
+    return tt.space[i - 1] or tt.newlines[i - 1] > 0 or tt.text[i - 1] in _LINE_END
+
+
+def spans_layout(doc: Doc) -> Layout:
+    """The layout stored in `doc.spans` by `asg_sections` (empty when it did not run)."""
+    sections = [Part(s.start, s.end, s.label_) for s in doc.spans[SECTIONS_KEY]] if SECTIONS_KEY in doc.spans else []
+    headers = [Part(h.start, h.end, h.label_) for h in doc.spans[HEADERS_KEY]] if HEADERS_KEY in doc.spans else []
+    return Layout(sections, headers)
 
 
 class Sections(OntologyComponent):
@@ -21,43 +51,44 @@ class Sections(OntologyComponent):
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for sec in self.ontology.sections.values():
             self.matcher.add(sec.id, [self.nlp.make_doc(h) for h in sec.headers])
+        self.labels = {self.nlp.vocab.strings[s]: s for s in self.ontology.sections}
 
-    @staticmethod
-    def _at_line_start(doc: Doc, i: int) -> bool:
-        if i == 0:
-            return True
-        prev = doc[i - 1]
-        return prev.is_space or "\n" in prev.whitespace_ or prev.text in {".", ":", ";"} or "\n" in prev.text
-
-    def headers(self, doc: Doc) -> list[Span]:
-        """Header spans (including the trailing colon) in document order."""
-        found: list[Span] = []
+    def headers(self, doc: Doc) -> list[Part]:
+        """Header spans (including the trailing colon) in document order: at a line start, and followed by a
+        colon/dash or written in capitals at the end of a line."""
+        tt = tokens(doc)
+        n = len(tt.text)
+        found: list[Part] = []
         last_end = -1
         for match_id, start, end in sorted(self.matcher(doc), key=lambda m: (m[1], -m[2])):
-            if start < last_end or not self._at_line_start(doc, start):
+            if start < last_end or not _at_line_start(tt, start):
                 continue
-            nxt = doc[end] if end < len(doc) else None
-            if nxt is not None and nxt.text in {":", "-"}:
+            if end < n and tt.text[end] in (":", "-"):
                 end += 1
-            elif not (doc[start:end].text.isupper() and (nxt is None or nxt.is_space or "\n" in doc[end - 1].whitespace_)):
+            elif not (tt.span_text(start, end).isupper() and (end >= n or tt.space[end])):
                 continue
-            found.append(Span(doc, start, end, label=match_id))
+            found.append(Part(start, end, self.labels[match_id]))
             last_end = end
         return found
 
-    def __call__(self, doc: Doc) -> Doc:
+    def layout(self, doc: Doc) -> Layout:
+        """Sections and headers of `doc` (text before the first header is a findings section)."""
         heads = self.headers(doc)
-        sections: list[Span] = []
+        sections: list[Part] = []
         if not heads:
             if len(doc):
-                sections.append(Span(doc, 0, len(doc), label=DEFAULT_SECTION))
+                sections.append(Part(0, len(doc), DEFAULT_SECTION))
         else:
             if heads[0].start > 0:
-                sections.append(Span(doc, 0, heads[0].start, label=DEFAULT_SECTION))
+                sections.append(Part(0, heads[0].start, DEFAULT_SECTION))
             for h, nxt in zip(heads, heads[1:] + [None]):
-                sections.append(Span(doc, h.start, nxt.start if nxt is not None else len(doc), label=h.label))
-        doc.spans[SECTIONS_KEY] = sections
-        doc.spans[HEADERS_KEY] = heads
+                sections.append(Part(h.start, nxt.start if nxt is not None else len(doc), h.label))
+        return Layout(sections, heads)
+
+    def __call__(self, doc: Doc) -> Doc:
+        lay = self.layout(doc)
+        doc.spans[SECTIONS_KEY] = [Span(doc, *p) for p in lay.sections]
+        doc.spans[HEADERS_KEY] = [Span(doc, *p) for p in lay.headers]
         return doc
 
 

@@ -1,10 +1,12 @@
 """asg_sentences: rule-based sentence splitting for radiology text (numbered items, headers, glued periods)."""
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .sections import HEADERS_KEY
+from .sections import spans_layout
 from .tokens import TokenTable, set_sentence_starts_array, tokens
 
 _FINAL = {".", "!", "?"}
@@ -27,30 +29,37 @@ def _numbered_markers(tt: TokenTable) -> set[int]:
     return out
 
 
-def set_sentence_starts(doc: Doc) -> None:
-    """Set the sentence starts of `doc` (header- and numbered-list-aware)."""
+def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None) -> None:
+    """Set the sentence starts of `doc` (header- and numbered-list-aware); `headers` defaults to the header spans
+    `asg_sections` stored on the doc."""
     n = len(doc)
     if not n:
         return
     tt = tokens(doc)
-    text = tt.text
+    text, newlines, space = tt.text, tt.newlines, tt.space
     markers = _numbered_markers(tt)
     starts = {0} | markers
-    for h in doc.spans[HEADERS_KEY] if HEADERS_KEY in doc.spans else ():
-        starts.add(h.start)
-        starts.add(h.end)
+    if headers is None:
+        headers = spans_layout(doc).headers
+    for h in headers:
+        starts.add(h[0])
+        starts.add(h[1])
     skip = {m + 1 for m in markers}  # the "." of "2." does not end a sentence
     for i in range(n):
         t = text[i]
+        nl = newlines[i]
+        if not (t in _FINAL or (len(t) > 1 and not t.strip(".!?")) or nl >= 2):
+            if nl != 1:
+                continue
+            nxt = text[i + 1] if i + 1 < n and not space[i + 1] else (text[i + 2] if i + 2 < n else "")
+            if not (nxt.istitle() or nxt.isdigit()):
+                continue
         if i in skip:
             continue
-        nxt = text[i + 1] if i + 1 < n and not tt.space[i + 1] else (text[i + 2] if i + 2 < n else "")
-        line_break = tt.newlines[i] >= 2 or (tt.newlines[i] == 1 and (nxt.istitle() or nxt.isdigit()))
-        if t in _FINAL or (len(t) > 1 and not t.strip(".!?")) or line_break:
-            j = i + 1
-            while j < n and (tt.space[j] or text[j] in _FINAL or text[j] in _CLOSERS):
-                j += 1
-            starts.add(j)
+        j = i + 1
+        while j < n and (space[j] or text[j] in _FINAL or text[j] in _CLOSERS):
+            j += 1
+        starts.add(j)
     set_sentence_starts_array(doc, starts)
 
 

@@ -24,6 +24,8 @@ def customize_tokenizer(tokenizer: Tokenizer) -> None:
     if pattern is None or RADIOLOGY_INFIXES[0] not in pattern:
         ours = "|".join(RADIOLOGY_INFIXES)
         tokenizer.infix_finditer = re.compile(f"{pattern}|{ours}" if pattern else ours).finditer
-    tokenizer.url_match = None  # "effusion.no" is not a Norwegian domain; reports carry no URLs
-    for case in SPECIAL_CASES:
-        tokenizer.add_special_case(case, [{ORTH: case}])
+    if tokenizer.url_match is not None:  # every setter re-adds all special cases: set only what changes
+        tokenizer.url_match = None  # "effusion.no" is not a Norwegian domain; reports carry no URLs
+    rules = tokenizer.rules or {}
+    if any(case not in rules for case in SPECIAL_CASES):
+        tokenizer.rules = {**rules, **{case: [{ORTH: case}] for case in SPECIAL_CASES}}

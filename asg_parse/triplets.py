@@ -1,45 +1,59 @@
 """asg_triplets: turn linked, existence-labelled mentions into triplets, the region→sentence map and ASG tags."""
 from __future__ import annotations
 
-from itertools import accumulate
-from typing import Any, Optional
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from .component import OntologyComponent
 from .lexicon import boundary_words
-from .mentions import ANATOMY_KEY, FINDINGS_KEY, LINK_MAX_COST, Link, mention_key
+from .mentions import LINK_MAX_COST, Found, Link, M, stored
 from .schema import TAG_VALUE
+from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts
-from .tokens import release, sentence_ids, tokens
-from .sections import HEADERS_KEY, SECTIONS_KEY, DEFAULT_SECTION
+from .tokens import TokenTable, release, sentence_ids, sentence_starts, set_doc_ext, tokens
 
-for _name in ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags"):
+OUTPUTS = ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags")
+for _name in OUTPUTS:
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
+
+Label = tuple[Optional[str], Optional[dict]]  # (existence, cue) of a finding mention
+
+
+class Assembled(NamedTuple):
+    """The parse of one report, as the record fields."""
+
+    sentences: list[dict[str, Any]]
+    triplets: list[dict[str, Any]]
+    region_sentences: dict[str, list[int]]
+    tags: dict[str, int]
+    warnings: list[str]
+
+    def store(self, doc: Doc) -> None:
+        """Set `doc._.asg_sentences`, `asg_triplets`, `asg_region_sentences`, `asg_tags` and `asg_warnings`."""
+        for name, value in zip(OUTPUTS, self):
+            set_doc_ext(doc, name, value)
+        set_doc_ext(doc, "asg_warnings", self.warnings)
+
 
 _TAG_RANK = {1: 2, -1: 1, 0: 0}  # present beats uncertain beats absent
 _COORD = {"and", "or", "/", ",", "and/or", "&"}
 
 
-def _sentence_section(doc: Doc, sid: list[int]) -> list[tuple[int, int, str]]:
-    """Content sentences as token ranges (header-only and blank ones dropped) with their section id."""
-    sections = [(s.start, s.label_) for s in doc.spans[SECTIONS_KEY]] if SECTIONS_KEY in doc.spans else []
-    headers = {(h.start, h.end) for h in doc.spans[HEADERS_KEY]} if HEADERS_KEY in doc.spans else set()
-    tt = tokens(doc)
-    bounds, start = [], 0
-    for i in range(1, len(sid) + 1):
-        if i == len(sid) or sid[i] != sid[i - 1]:
-            bounds.append((start, i))
-            start = i
+def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout) -> list[tuple[int, int, str, int]]:
+    """Content sentences as token ranges (header-only and blank ones dropped) with their section id and their
+    number among all sentences."""
+    sections, headers = layout.sections, {(h.start, h.end) for h in layout.headers}
+    space, punct = tt.space, tt.punct
     out, k = [], 0
-    for b, e in bounds:
-        if (b, e) in headers or all(tt.space[i] or tt.punct[i] for i in range(b, e)):
+    for raw, (b, e) in enumerate(zip(starts, starts[1:])):
+        if (b, e) in headers or all(space[i] or punct[i] for i in range(b, e)):
             continue
-        while k + 1 < len(sections) and sections[k + 1][0] <= b:
+        while k + 1 < len(sections) and sections[k + 1].start <= b:
             k += 1
-        out.append((b, e, sections[k][1] if sections else DEFAULT_SECTION))
+        out.append((b, e, sections[k].label if sections else DEFAULT_SECTION, raw))
     return out
 
 
@@ -56,21 +70,19 @@ class Triplets(OntologyComponent):
         self.region_index = {r: i for i, r in enumerate(self.ontology.region_order)}
         self.silent = {f.id: f.silent for f in self.ontology.findings.values()}
 
-    def _mentions(self, doc: Doc, sent_of: dict[int, int]) -> list[dict[str, Any]]:
-        """Finding mentions of the parsed sections with their link and existence."""
-        links = doc._.asg_links or {}
+    def _mentions(self, found: Found, labels: Sequence[Label], sent_of: Callable[[int], Optional[int]]
+                  ) -> list[dict[str, Any]]:
+        """Finding mentions of the parsed sections with their link and existence (`labels`: one per finding)."""
         out = []
-        for f in doc.spans[FINDINGS_KEY] if FINDINGS_KEY in doc.spans else []:
-            idx = sent_of.get(f.start)
+        for f, (existence, cue) in zip(found.findings, labels):
+            idx = sent_of(f.start)
             if idx is None:
                 continue
-            link = links.get(mention_key(f)) or Link(list(self.ontology.findings[f.label_].default_regions), None, False)
+            link = found.links.get(f) or Link(list(self.ontology.findings[f.label].default_regions), None, False)
             if link.forced is not None:
                 existence, cue = link.forced["existence"], link.forced
-            else:
-                existence, cue = f._.asg_existence or "present", f._.asg_existence_cue
-            out.append({"span": f, "finding": f.label_, "sentence": idx, "regions": list(link.regions),
-                        "located": link.located, "existence": existence, "cue": cue})
+            out.append({"span": f, "finding": f.label, "sentence": idx, "regions": list(link.regions),
+                        "located": link.located, "existence": existence or "present", "cue": cue})
         return out + self._implied(out)
 
     def _implied(self, mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -100,7 +112,7 @@ class Triplets(OntologyComponent):
         allowed = self.ontology.allowed(finding)
         return [r for r in regions if allowed is None or r in allowed]
 
-    def _locate(self, doc: Doc, mentions: list[dict[str, Any]], sid: list[int]) -> None:
+    def _locate(self, tt: TokenTable, found: Found, mentions: list[dict[str, Any]], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
 
         1. A mention shares the location of the nearest located mention said before it in the same sentence, with
@@ -117,9 +129,8 @@ class Triplets(OntologyComponent):
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
         located = [m for m in mentions if m["located"]]
-        lower = tokens(doc).lower
-        areg = doc._.asg_anatomy_regions or {}
-        anatomy = [(a, areg.get((a.start, a.end), [])) for a in doc.spans[ANATOMY_KEY]] if ANATOMY_KEY in doc.spans else []
+        lower = tt.lower
+        anatomy = [(a, found.anatomy_regions.get((a.start, a.end), [])) for a in found.anatomy]
         for m in mentions:
             if m["located"]:
                 continue
@@ -133,14 +144,14 @@ class Triplets(OntologyComponent):
                 if o["sentence"] != m["sentence"] or ((g.start > f.start) != devices and not coordinated) or (
                         o["existence"] != m["existence"] and "absent" in (o["existence"], m["existence"])):
                     continue  # from its host, said before it; a device from a later device ("line with tip in the SVC")
-                if self._crosses_boundary(doc, lo, hi):
+                if self._crosses_boundary(lower, lo, hi):
                     continue
                 regions = self._sided_defaults(m["finding"], o["regions"])
                 cost = 0 if coordinated else hi - lo  # "atelectasis or scar in the lung bases"
                 if regions and (best is None or cost < best[0]):
                     best = (cost, regions)
             if best is None and m["existence"] != "absent":
-                best = self._nearest_anatomy(doc, m, anatomy, mentions, sid)
+                best = self._nearest_anatomy(lower, m, anatomy, mentions, sid)
             if best is None and m["existence"] != "absent":
                 same = [r for o in located if o["finding"] == m["finding"] and o["existence"] == m["existence"]
                         for r in o["regions"]] if self.ontology.findings[m["finding"]].default_regions else []
@@ -151,21 +162,19 @@ class Triplets(OntologyComponent):
             elif m["existence"] != "absent" and {self.side_of.get(r) for r in m["regions"]} >= {"left", "right"}:
                 m["regions"] = []
 
-    def _crosses_boundary(self, doc: Doc, lo: int, hi: int) -> bool:
-        lower = tokens(doc).lower
+    def _crosses_boundary(self, lower: list[str], lo: int, hi: int) -> bool:
         return any(lower[i] in self.boundaries for i in range(lo, hi))
 
-    def _nearest_anatomy(self, doc: Doc, m: dict[str, Any], anatomy: list[tuple[Span, list[str]]],
+    def _nearest_anatomy(self, lower: list[str], m: dict[str, Any], anatomy: list[tuple[M, list[str]]],
                          mentions: list[dict[str, Any]], sid: list[int]) -> Optional[tuple[int, list[str]]]:
         f, best = m["span"], None
         others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
-        lower = tokens(doc).lower
         for a, regions in anatomy:
             if sid[a.start] != sid[f.start] or (a.start < f.start and not self.laterality[m["finding"]]) or any(
                     g.start <= a.start and a.end <= g.end or g.start - 1 <= a.end <= g.start for g in others):
                 continue  # another sentence, a device's anatomy said before it, or anatomy owned by another finding
             lo, hi = (a.end, f.start) if a.start < f.start else (f.end, a.start)
-            if self._crosses_boundary(doc, lo, hi):
+            if self._crosses_boundary(lower, lo, hi):
                 continue
             cost = (hi - lo) + 3 * sum(lower[i] == "," for i in range(lo, hi))
             regions = self._allowed(m["finding"], regions)
@@ -181,50 +190,52 @@ class Triplets(OntologyComponent):
                 regions += [r for r in self._allowed(m["finding"], more) if r not in regions]
         return best[0], regions
 
-    def __call__(self, doc: Doc) -> Doc:
-        if not doc.has_annotation("SENT_START"):
-            set_sentence_starts(doc)
-        sid = sentence_ids(doc)
+    def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label]) -> Assembled:
+        """Sentences, triplets, region map and tags of a doc whose sentence starts are set."""
         tt = tokens(doc)
-        sent_of: dict[int, int] = {}
-        sentences: list[dict[str, Any]] = []
+        sid, starts = sentence_ids(doc), sentence_starts(doc)
         text = tt.doc_text()
-        offsets = list(accumulate((len(t) + len(w) for t, w in zip(tt.text, tt.ws)), initial=0))
-        for idx, (b, e, section) in enumerate(_sentence_section(doc, sid)):
+        idx = tt.idx
+        sentences: list[dict[str, Any]] = []
+        parsed: dict[int, int] = {}  # sentence number -> index in `sentences`, for the parsed sections
+        for b, e, section, raw in _content_sentences(tt, starts, layout):
             first = next(i for i in range(b, e) if not tt.space[i])
             if first + 2 < e and tt.text[first].isdigit() and tt.text[first + 1] in (".", ")"):
                 first = next((i for i in range(first + 2, e) if not tt.space[i]), first)  # list number
             last = next(i for i in range(e - 1, b - 1, -1) if not tt.space[i])
-            start, end = offsets[first], offsets[last] + len(tt.text[last])
-            sentences.append({"text": text[start:end], "start": start, "end": end, "section": section})
+            start, end = idx[first], idx[last] + len(tt.text[last])
             if section in self.parse_sections:
-                for i in range(b, e):
-                    sent_of[i] = idx
-        mentions = self._mentions(doc, sent_of)
-        self._locate(doc, mentions, sid)
+                parsed[raw] = len(sentences)
+            sentences.append({"text": text[start:end], "start": start, "end": end, "section": section})
+
+        def sent_of(token: int) -> Optional[int]:
+            return parsed.get(sid[token])
+
+        mentions = self._mentions(found, labels, sent_of)
+        self._locate(tt, found, mentions, sid)
         triplets: list[dict[str, Any]] = []
         region_map: dict[str, set[int]] = {}
         seen: set[tuple] = set()
         for m in mentions:
-            f, idx, finding = m["span"], m["sentence"], m["finding"]
+            f, sent, finding = m["span"], m["sentence"], m["finding"]
             if self.silent.get(finding):
                 continue
-            start, end = offsets[f.start], offsets[f.end - 1] + len(tt.text[f.end - 1])
+            start, end = tt.char_span(f.start, f.end)
             for region in m["regions"] or [None]:
                 key = (region, finding, m["existence"], start, end)
                 if key in seen:
                     continue
                 seen.add(key)
-                triplets.append({"region": region, "finding": finding, "existence": m["existence"], "sentence": idx,
+                triplets.append({"region": region, "finding": finding, "existence": m["existence"], "sentence": sent,
                                  "start": start, "end": end, "text": text[start:end],
                                  "cue": m["cue"]["text"] if m["cue"] else None})
                 if region is not None:
-                    region_map.setdefault(region, set()).add(idx)
-        for (a_start, _), regions in (doc._.asg_anatomy_regions or {}).items():
-            idx = sent_of.get(a_start)
-            if idx is not None:
+                    region_map.setdefault(region, set()).add(sent)
+        for (a_start, _), regions in found.anatomy_regions.items():
+            sent = sent_of(a_start)
+            if sent is not None:
                 for region in regions:
-                    region_map.setdefault(region, set()).add(idx)
+                    region_map.setdefault(region, set()).add(sent)
         order = self.region_index
         tags: dict[str, int] = {}
         for t in triplets:
@@ -232,10 +243,19 @@ class Triplets(OntologyComponent):
                 v = TAG_VALUE[t["existence"]]
                 if t["finding"] not in tags or _TAG_RANK[v] > _TAG_RANK[tags[t["finding"]]]:
                     tags[t["finding"]] = v
-        doc._.asg_sentences = sentences
-        doc._.asg_triplets = triplets
-        doc._.asg_region_sentences = {r: sorted(region_map[r]) for r in sorted(region_map, key=lambda r: order.get(r, 99))}
-        doc._.asg_tags = {t: tags[t] for t in self.ontology.asg_tags if t in tags}
+        return Assembled(sentences, triplets,
+                         {r: sorted(region_map[r]) for r in sorted(region_map, key=lambda r: order.get(r, 99))},
+                         {t: tags[t] for t in self.ontology.asg_tags if t in tags}, found.warnings)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if not doc.has_annotation("SENT_START"):
+            set_sentence_starts(doc)
+        found = stored(doc)
+        tt = tokens(doc)
+        get = doc.user_data.get  # span._.asg_existence(_cue), read where spaCy keeps them
+        labels = [(get(("._.", "asg_existence", *tt.char_span(s, e))), get(("._.", "asg_existence_cue", *tt.char_span(s, e))))
+                  for s, e, _ in found.findings]
+        self.assemble(doc, spans_layout(doc), found, labels).store(doc)
         release(doc)
         return doc
 

@@ -10,3 +10,27 @@ def asg_nlp():
     import asg_parse
 
     return asg_parse.load()
+
+
+@pytest.fixture(scope="session")
+def _cli_pipelines():
+    return {}
+
+
+@pytest.fixture
+def cli_pipeline(monkeypatch, _cli_pipelines):
+    """Make the CLI build each default pipeline once per session (a user ontology still loads its own)."""
+    from asg_parse import runner
+
+    real = runner.load_pipeline
+
+    def load(ontology=None, spans=False):
+        if ontology is not None:
+            return real(ontology, spans=spans)
+        if spans not in _cli_pipelines:
+            _cli_pipelines[spans] = real(None, spans=spans)
+        return _cli_pipelines[spans]
+
+    monkeypatch.setattr(runner, "load_pipeline", load)
+    yield load
+    runner.set_pipeline(None)

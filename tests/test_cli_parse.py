@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import asg_parse
 from asg_parse import api, runner
 from asg_parse.cli import app
 
@@ -25,18 +24,9 @@ REPORTS = [
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def nlp():
-    return asg_parse.load()
-
-
 @pytest.fixture(autouse=True)
-def cached_pipeline(monkeypatch, nlp):
-    """Build the default pipeline once per module; a user ontology still loads its own."""
-    real = runner.load_pipeline
-    monkeypatch.setattr(runner, "load_pipeline", lambda ontology=None: nlp if ontology is None else real(ontology))
-    yield
-    runner.set_pipeline(None)
+def _pipelines_once(cli_pipeline):
+    """Build each default pipeline once per session; a user ontology still loads its own."""
 
 
 def write_csv(path: Path, n: int, id_col: str = "id") -> list[str]:

@@ -8,23 +8,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import asg_parse
 from asg_parse import runner
 from asg_parse.cli import app
 
 from test_cli_parse import _console, write_csv
 
 
-@pytest.fixture(scope="module")
-def nlp():
-    return asg_parse.load()
-
-
 @pytest.fixture(autouse=True)
-def cached_pipeline(monkeypatch, nlp):
-    monkeypatch.setattr(runner, "load_pipeline", lambda ontology=None: nlp)
-    yield
-    runner.set_pipeline(None)
+def _pipelines_once(cli_pipeline):
+    """Build each default pipeline once per session; a user ontology still loads its own."""
 
 
 def run(*args: str):
@@ -32,13 +24,13 @@ def run(*args: str):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, nlp):
+def reference(tmp_path_factory, asg_nlp):
     """A CSV of invented reports and the output of one uninterrupted run."""
     tmp = tmp_path_factory.mktemp("reference")
     src = tmp / "r.csv"
     ids = write_csv(src, 3000)
     ref = tmp / "reference.jsonl"
-    runner.set_pipeline(nlp)
+    runner.set_pipeline(asg_nlp)
     assert run(str(src), "-o", str(ref), "--workers", "1").exit_code == 0
     return src, ids, ref.read_bytes()
 

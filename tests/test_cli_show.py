@@ -4,22 +4,15 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-import asg_parse
 from asg_parse import runner
 from asg_parse.cli import app
 
 REPORT = "FINDINGS: Small left pleural effusion. No pneumothorax.\nIMPRESSION: Mild cardiomegaly."
 
 
-@pytest.fixture(scope="module")
-def nlp():
-    return asg_parse.load()
-
-
 @pytest.fixture(autouse=True)
-def cached_pipeline(monkeypatch, nlp):
-    real = runner.load_pipeline
-    monkeypatch.setattr(runner, "load_pipeline", lambda ontology=None: nlp if ontology is None else real(ontology))
+def _pipelines_once(cli_pipeline):
+    """Build each default pipeline once per session; a user ontology still loads its own."""
 
 
 def invoke(args, **kw):

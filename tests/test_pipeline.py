@@ -98,6 +98,24 @@ def test_round_trip_of_blank_with_asg_parser(nlp, tmp_path: Path):
     assert before._.asg_triplets == nlp(REPORT)._.asg_triplets  # the one component == the assembled pipeline
 
 
+def test_lean_pipeline_gives_the_same_records_without_the_spans(nlp):
+    from test_parser_table import CASES  # 160+ hand-written reports covering every rule
+
+    texts = [REPORT] + [case.values[0] for case in CASES]
+    lean = asg_parse.load(spans=False)
+    assert lean.pipe_names == ["asg_parser"]
+    full = [doc_to_record(d, str(i)) for i, d in enumerate(nlp.pipe(texts))]
+    assert [doc_to_record(d, str(i)) for i, d in enumerate(lean.pipe(texts))] == full
+    assert sum(len(r["triplets"]) for r in full) > 250
+    doc = lean(REPORT)
+    assert "asg_findings" not in doc.spans and doc._.asg_triplets
+    with_spans = spacy.blank("en")
+    with_spans.add_pipe("asg_parser")  # spans: true (the default) keeps the intermediate results, as load() does
+    doc = with_spans(REPORT)
+    assert [(s.text, s.label_, s._.asg_existence) for s in doc.spans["asg_findings"]] == \
+        [(s.text, s.label_, s._.asg_existence) for s in nlp(REPORT).spans["asg_findings"]]
+
+
 # ------------------------------------------------------------------------------------------------ user ontology
 USER_FINDINGS = """\
 # a user's extension: one new finding with its own surface forms
