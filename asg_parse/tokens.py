@@ -25,9 +25,9 @@ def set_doc_ext(doc: Doc, name: str, value: Any) -> None:
 class TokenTable(NamedTuple):
     text: list[str]
     lower: list[str]
-    space: list[bool]      # whitespace token
-    punct: list[bool]
-    alpha: list[bool]
+    space: list[int]       # 1 for a whitespace token
+    punct: list[int]       # 1 for punctuation
+    alpha: list[int]       # 1 for an alphabetic token
     newlines: list[int]    # "\n" in the token (its trailing whitespace is one space or nothing)
     ws: list[str]          # trailing whitespace
     idx: list[int]         # character offset of each token, plus the text length at the end
@@ -75,8 +75,9 @@ def tokens(doc: Doc) -> TokenTable:
         else:
             orth, space, punct, alpha, spacy_, idx = ([],) * 6
         text = list(map(_STRINGS.__getitem__, orth))
-        table = TokenTable(text, [t.lower() for t in text], [v == 1 for v in space], [v == 1 for v in punct],
-                           [v == 1 for v in alpha], [t.count("\n") for t in text], [" " if v else "" for v in spacy_],
+        # the flags stay 0/1 ints (truthy like bools); only "\n" tokens (rare) need a count
+        table = TokenTable(text, [t.lower() for t in text], space, punct, alpha,
+                           [t.count("\n") if "\n" in t else 0 for t in text], [" " if v else "" for v in spacy_],
                            [*idx, idx[-1] + len(text[-1]) + spacy_[-1]] if idx else [0])
         doc.user_data[_TABLE_KEY] = table
     return table
