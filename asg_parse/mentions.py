@@ -179,7 +179,10 @@ class Mentions(OntologyComponent):
         return out
 
     def _on_side(self, regions: list[str], side: str) -> bool:
-        """Whether every region lies on `side` (left/right); for "both", whether it is lateral at all."""
+        """Whether every region lies on `side` (left/right); for "both", whether it is lateral at all. Anatomy
+        outside the atlas (no regions) may lie on any side."""
+        if not regions:
+            return True
         sides = {self.side_of[r] for r in regions}
         return sides == {side} if side in ("left", "right") else bool(sides & {"left", "right"})
 
@@ -249,7 +252,8 @@ class Mentions(OntologyComponent):
         extra: list[M] = []
         for a in anatomy:
             kind, value = a.label.split("|", 1)
-            side_span = self._side_for(ctx, a, sides) if kind == "Z" else None
+            outside = kind == "G" and not self.ontology.groups[value].regions  # "right shoulder": its own side
+            side_span = self._side_for(ctx, a, sides) if kind == "Z" or outside else None
             side = side_span.label if side_span is not None else None
             areg[(a.start, a.end)] = self._regions(kind, value, side)
             if side_span is not None and side_span.end <= a.start:
@@ -352,7 +356,7 @@ class Mentions(OntologyComponent):
             if not ok or cost > LINK_MAX_COST:
                 continue
             regions = self._allowed_part(f.label, a_regions)
-            if not regions:
+            if not regions and a_regions:  # (anatomy outside the atlas has no regions: the finding gets none)
                 if cost <= 1:
                     ctx.warnings.append(f"'{ctx.tt.span_text(a.start, a.end)}' cannot locate '{f.label}' "
                                         "(not an allowed region); located it by its defaults")
@@ -382,7 +386,7 @@ class Mentions(OntologyComponent):
                 a = anatomy[j]
                 key = (a.start, a.end)
                 regions = self._allowed_part(findings[fi].label, an.regions[key])
-                if not regions:
+                if not regions and an.regions[key]:
                     continue
                 link_parts.setdefault(fi, []).append((regions, key in an.unsided))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
@@ -410,7 +414,7 @@ class Mentions(OntologyComponent):
             # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
             both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
             return both + regions, True
-        if regions:
+        if regions is not None:  # [] when the anatomy lies outside the atlas
             return regions, True
         side = finding_side.get(fi)
         if side is None and self._lateral(ctx, f):

@@ -55,6 +55,12 @@ def _case(id_: str, text: str, expected: set[tuple]):
 
 # ------------------------------------------------------------------------------------------------ triplet table
 CASES = [
+    # --- anatomy outside the atlas (GUIDELINES 4.10): no region, and its side word is its own
+    _case("outside-shoulder", "Degenerative changes of the right shoulder.", {(None, "degenerative change", P)}),
+    _case("outside-axilla", "Left axillary surgical clips.", {(None, "clip", P)}),
+    _case("outside-breast", "Bilateral breast implants. No pneumothorax.", {(None, "breast implant", P)} | NO_PTX),
+    _case("outside-humerus", "Right humeral head fracture.", {(None, "fracture", P)}),
+    _case("outside-and-inside", "Surgical clips in the left axilla and left chest wall.", {(LL, "clip", P)}),
     # --- negation forms
     _case("neg-no", "No pleural effusion.", NO_EFF),
     _case("neg-no-ptx", "No pneumothorax.", NO_PTX),
