@@ -467,18 +467,12 @@ def evaluate_records(gold: dict[str, dict[str, Any]], pred: dict[str, dict[str, 
                 mention_ex.add(fp=1, fn=1)
                 pf(a.finding)["mention_existence"].add(fp=1, fn=1)
                 mismatch.append((a, b))
-        for i, m in enumerate(gm):
-            if i not in mg:
-                mention.add(fn=1)
-                mention_ex.add(fn=1)
-                pf(m.finding)["mention"].add(fn=1)
-                pf(m.finding)["mention_existence"].add(fn=1)
-        for j, m in enumerate(pm):
-            if j not in mp:
-                mention.add(fp=1)
-                mention_ex.add(fp=1)
-                pf(m.finding)["mention"].add(fp=1)
-                pf(m.finding)["mention_existence"].add(fp=1)
+        # unmatched mentions: a miss (gold side) or a false alarm (predicted side), with and without existence
+        for side, ms, matched in (("fn", gm, mg), ("fp", pm, mp)):
+            for k, m in enumerate(ms):
+                if k not in matched:
+                    for c in (mention, mention_ex, pf(m.finding)["mention"], pf(m.finding)["mention_existence"]):
+                        c.add(**{side: 1})
         gt, pt = g.get("triplets", []), p.get("triplets", [])
         tpairs = match_spans([((t["region"], t["finding"], t["existence"]), (t["start"], t["end"])) for t in gt],
                              [((t["region"], t["finding"], t["existence"]), (t["start"], t["end"])) for t in pt])

@@ -98,7 +98,7 @@ def ruler_parser(negation: bool, regions: str) -> Parser:
 def ours_parser() -> Parser:
     import asg_parse
 
-    nlp = asg_parse.load()
+    nlp = asg_parse.load(spans=False)  # the pipeline the CLI runs
 
     def run(items: list[tuple[str, str]]) -> Records:
         return {r["id"]: r for r in asg_parse.parse_records(items, nlp=nlp)}
