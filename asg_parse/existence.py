@@ -34,7 +34,6 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.attrs import IS_SPACE, SENT_START
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
@@ -55,24 +54,16 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
-from .tokens import has_table, release, tokens  # noqa: E402
+from .tokens import SentenceIndex, has_table, release, sentence_index, tokens  # noqa: E402
 
 
-def _sentence_starts(doc: Doc) -> tuple[list[int], bool]:
-    """Sorted sentence-start token indices (plus len(doc)) and whether the doc holds whitespace tokens; splits
-    the doc with the project's splitter first if it has no sentence boundaries."""
+def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
+    """The doc's sentence index; splits the doc with the project's splitter first if it has no boundaries."""
+    if index is not None:
+        return index
     if not doc.has_annotation("SENT_START"):
         set_sentence_starts(doc)
-    arr = doc.to_array([SENT_START, IS_SPACE])
-    starts = [0, *(i for i in (arr[:, 0] == 1).nonzero()[0].tolist() if i)]
-    starts.append(len(doc))
-    # only a whitespace token inside a sentence can split a cue ("negative   for"); the "\n" that ends a
-    # sentence or starts a section cannot, and then the plain (fast) match is enough
-    first = arr[:, 0] == 1
-    inner = (arr[:, 1] == 1) & ~first
-    inner[-1:] = False
-    inner[:-1] &= ~first[1:]
-    return starts, bool(inner.any())
+    return sentence_index(doc)
 
 
 def _by_start(m: tuple[int, int, int]) -> int:
@@ -122,20 +113,22 @@ class ExistenceEngine:
         if not had_table:
             release(doc)  # built here for the cue texts: do not leave it on a user's doc
 
-    def label_all(self, doc: Doc, spans: Sequence[Any]) -> list[tuple[str, Optional[dict[str, Any]]]]:
-        """(existence, cue) of each span, given as anything with token `start` and `end` (Span or tuple)."""
+    def label_all(self, doc: Doc, spans: Sequence[Any], index: Optional[SentenceIndex] = None
+                  ) -> list[tuple[str, Optional[dict[str, Any]]]]:
+        """(existence, cue) of each span, given as anything with token `start` and `end` (Span or tuple);
+        `index`: the doc's sentence index when the caller has it."""
         if not spans:
             return []
         self._entity_starts = frozenset(sp.start for sp in spans)
-        sents, spaces = _sentence_starts(doc)
-        scan = self._scan(doc, spaces)
-        return [self._decide(doc, span, sents, *scan) for span in spans]
+        sents = _sentences(doc, index)
+        scan = self._scan(doc, sents.inner_space)
+        return [self._decide(doc, span, sents.starts, *scan) for span in spans]
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
         """The (existence, cue) of one span, without setting attributes."""
-        sents, spaces = _sentence_starts(doc)
+        sents = _sentences(doc, None)
         self._entity_starts = frozenset({span.start})
-        return self._decide(doc, span, sents, *self._scan(doc, spaces))
+        return self._decide(doc, span, sents.starts, *self._scan(doc, sents.inner_space))
 
     # ------------------------------------------------------------------ internals
     def _scan(self, doc: Doc, spaces: bool):

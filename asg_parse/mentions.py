@@ -10,7 +10,7 @@ from .component import OntologyComponent
 from .lexicon import Lexicon, compile_lexicon
 from .sentences import set_sentence_starts
 from .tokenizer import customize_tokenizer
-from .tokens import doc_ext, sentence_ids, set_doc_ext, tokens
+from .tokens import SentenceIndex, doc_ext, sentence_index, set_doc_ext, tokens
 
 FINDINGS_KEY = "asg_findings"
 ANATOMY_KEY = "asg_anatomy"
@@ -71,10 +71,10 @@ def _tokens_of(spans) -> set[int]:
 class _Ctx:
     """Per-document state shared by the linking steps."""
 
-    def __init__(self, doc: Doc, lex: Lexicon):
+    def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
         self.doc = doc
         self.tt = tokens(doc)
-        self.sent = sentence_ids(doc)
+        self.sent = (index or sentence_index(doc)).ids
         self.lower = lower = self.tt.lower
         self.boundary = [w in lex.boundaries for w in lower]
         self.comma = [w == "," for w in lower]
@@ -427,9 +427,10 @@ class Mentions(OntologyComponent):
         return list(self.defaults[f.label]), False
 
     # ---------------------------------------------------------------- main
-    def analyse(self, doc: Doc) -> Found:
-        """Match and link the mentions of `doc` (sentence starts must be set)."""
-        ctx = _Ctx(doc, self.lex)
+    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None) -> Found:
+        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index when
+        the caller has it)."""
+        ctx = _Ctx(doc, self.lex, index)
         findings, anatomy, sides, states = self._match(doc, ctx)
         in_finding = _tokens_of(findings)
         an = self._anatomy(ctx, anatomy, sides)

@@ -11,7 +11,7 @@ from .existence import ExistenceComponent, store_labels
 from .mentions import FINDINGS_KEY, Mentions, publish
 from .sections import HEADERS_KEY, SECTIONS_KEY, Sections
 from .sentences import set_sentence_starts
-from .tokens import release
+from .tokens import release, sentence_index
 from .triplets import Triplets
 
 
@@ -34,9 +34,10 @@ class Parser(OntologyComponent):
     def __call__(self, doc: Doc) -> Doc:
         layout = self.sections.layout(doc)
         set_sentence_starts(doc, layout.headers)
-        found = self.mentions.analyse(doc)
-        labels = self.existence.engine.label_all(doc, found.findings)
-        self.triplets.assemble(doc, layout, found, labels).store(doc)
+        index = sentence_index(doc)
+        found = self.mentions.analyse(doc, index)
+        labels = self.existence.engine.label_all(doc, found.findings, index)
+        self.triplets.assemble(doc, layout, found, labels, index).store(doc)
         if self.cfg.get("spans", True):
             doc.spans[SECTIONS_KEY] = [Span(doc, *p) for p in layout.sections]
             doc.spans[HEADERS_KEY] = [Span(doc, *p) for p in layout.headers]

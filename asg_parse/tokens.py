@@ -31,16 +31,17 @@ class TokenTable(NamedTuple):
     newlines: list[int]    # "\n" in the token (its trailing whitespace is one space or nothing)
     ws: list[str]          # trailing whitespace
     idx: list[int]         # character offset of each token, plus the text length at the end
+    string: str            # the doc's text
 
     def doc_text(self) -> str:
-        """The doc's text, rebuilt without creating Token objects again."""
-        return "".join(t + w for t, w in zip(self.text, self.ws))
+        """The doc's text (as `doc.text`, which would build every Token)."""
+        return self.string
 
     def span_text(self, start: int, end: int) -> str:
         """The text of tokens [start, end) as spaCy's `Span.text` gives it (no trailing whitespace)."""
         if end <= start:
             return ""
-        return "".join(t + w for t, w in zip(self.text[start:end - 1], self.ws[start:end - 1])) + self.text[end - 1]
+        return self.string[self.idx[start]:self.idx[end - 1] + len(self.text[end - 1])]
 
     def char_span(self, start: int, end: int) -> tuple[int, int]:
         """(start_char, end_char) of tokens [start, end)."""
@@ -75,10 +76,12 @@ def tokens(doc: Doc) -> TokenTable:
         else:
             orth, space, punct, alpha, spacy_, idx = ([],) * 6
         text = list(map(_STRINGS.__getitem__, orth))
+        ws = [" " if v else "" for v in spacy_]
         # the flags stay 0/1 ints (truthy like bools); only "\n" tokens (rare) need a count
         table = TokenTable(text, [t.lower() for t in text], space, punct, alpha,
-                           [t.count("\n") if "\n" in t else 0 for t in text], [" " if v else "" for v in spacy_],
-                           [*idx, idx[-1] + len(text[-1]) + spacy_[-1]] if idx else [0])
+                           [t.count("\n") if "\n" in t else 0 for t in text], ws,
+                           [*idx, idx[-1] + len(text[-1]) + spacy_[-1]] if idx else [0],
+                           "".join(map(str.__add__, text, ws)))
         doc.user_data[_TABLE_KEY] = table
     return table
 
@@ -93,25 +96,29 @@ def release(doc: Doc) -> None:
     doc.user_data.pop(_TABLE_KEY, None)
 
 
-def sentence_ids(doc: Doc) -> list[int]:
-    """Sentence number of every token (0-based), from the doc's sentence starts."""
-    if not len(doc):
-        return []
-    starts = doc.to_array(SENT_START).astype("int64")
-    starts[0] = 1
-    return (numpy.cumsum(starts == 1) - 1).tolist()
+class SentenceIndex(NamedTuple):
+    """The doc's sentences, read once: start tokens (plus len(doc)), each token's sentence number, and whether a
+    whitespace token sits inside a sentence (where a multi-word cue may straddle it)."""
+
+    starts: list[int]
+    ids: list[int]
+    inner_space: bool
 
 
-def sentence_starts(doc: Doc) -> list[int]:
-    """Token index of every sentence start, plus len(doc) at the end."""
-    if not len(doc):
-        return [0]
-    arr = doc.to_array(SENT_START)
-    out = numpy.flatnonzero(arr == 1).tolist()
-    if not out or out[0] != 0:
-        out.insert(0, 0)
-    out.append(len(doc))
-    return out
+def sentence_index(doc: Doc) -> SentenceIndex:
+    """The `SentenceIndex` of `doc` from its sentence starts (one `to_array` call)."""
+    n = len(doc)
+    if not n:
+        return SentenceIndex([0], [], False)
+    arr = doc.to_array([SENT_START, IS_SPACE])
+    first = arr[:, 0] == 1
+    first[0] = True
+    starts = numpy.flatnonzero(first).tolist()
+    starts.append(n)
+    inner = (arr[:, 1] == 1) & ~first  # whitespace tokens that neither start nor end a sentence
+    inner[-1:] = False
+    inner[:-1] &= ~first[1:]
+    return SentenceIndex(starts, (numpy.cumsum(first) - 1).tolist(), bool(inner.any()))
 
 
 def set_sentence_starts_array(doc: Doc, starts: set[int]) -> None:

@@ -12,7 +12,7 @@ from .mentions import LINK_MAX_COST, Found, Link, M, stored
 from .schema import TAG_VALUE
 from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts
-from .tokens import TokenTable, release, sentence_ids, sentence_starts, set_doc_ext, tokens
+from .tokens import SentenceIndex, TokenTable, release, sentence_index, set_doc_ext, tokens
 
 OUTPUTS = ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags")
 for _name in OUTPUTS:
@@ -69,6 +69,15 @@ class Triplets(OntologyComponent):
         self.laterality = {f.id: f.laterality for f in self.ontology.findings.values()}
         self.region_index = {r: i for i, r in enumerate(self.ontology.region_order)}
         self.silent = {f.id: f.silent for f in self.ontology.findings.values()}
+        self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
+                        for f in self.ontology.findings.values() if f.implies is not None}
+        lung = {r.id for r in self.ontology.regions.values() if r.zone == "lung"}
+        # default zones that are specific (not whole lungs): a located host gives only its side to these findings
+        self.specific_defaults = {f.id: list(f.default_regions) for f in self.ontology.findings.values()
+                                  if f.default_regions and not lung & set(f.default_regions)}
+        self.defaults = {f.id: list(f.default_regions) for f in self.ontology.findings.values()}
+        self.allowed = {f: self.ontology.allowed(f) for f in self.ontology.findings}
+        self.tag_order = list(self.ontology.asg_tags)
 
     def _mentions(self, found: Found, labels: Sequence[Label], sent_of: Callable[[int], Optional[int]]
                   ) -> list[dict[str, Any]]:
@@ -78,7 +87,7 @@ class Triplets(OntologyComponent):
             idx = sent_of(f.start)
             if idx is None:
                 continue
-            link = found.links.get(f) or Link(list(self.ontology.findings[f.label].default_regions), None, False)
+            link = found.links.get(f) or Link(list(self.defaults[f.label]), None, False)
             if link.forced is not None:
                 existence, cue = link.forced["existence"], link.forced
             out.append({"span": f, "finding": f.label, "sentence": idx, "regions": list(link.regions),
@@ -92,16 +101,16 @@ class Triplets(OntologyComponent):
             named.setdefault(m["sentence"], set()).add(m["finding"])
         out = []
         for m in mentions:
-            imp = self.ontology.findings[m["finding"]].implies
-            if imp is not None and not named[m["sentence"]] & {imp.finding, *imp.unless}:
-                out.append({**m, "finding": imp.finding})
+            imp = self.implies.get(m["finding"])
+            if imp is not None and not named[m["sentence"]] & imp[1]:
+                out.append({**m, "finding": imp[0]})
         return out
 
     def _sided_defaults(self, finding: str, regions: list[str]) -> list[str]:
         """`regions` as a location for `finding`: its own default zones on the same sides when the defaults are
         specific (not whole lungs), else the allowed part of `regions`."""
-        defaults = self.ontology.findings[finding].default_regions
-        if defaults and not any(self.ontology.regions[r].zone == "lung" for r in defaults):
+        defaults = self.specific_defaults.get(finding)
+        if defaults:
             sides = {self.side_of.get(r) for r in regions}
             sided = [r for r in defaults if self.side_of[r] in sides]
             if sided:
@@ -109,7 +118,7 @@ class Triplets(OntologyComponent):
         return self._allowed(finding, regions)
 
     def _allowed(self, finding: str, regions: list[str]) -> list[str]:
-        allowed = self.ontology.allowed(finding)
+        allowed = self.allowed[finding]
         return [r for r in regions if allowed is None or r in allowed]
 
     def _locate(self, tt: TokenTable, found: Found, mentions: list[dict[str, Any]], sid: list[int]) -> None:
@@ -154,7 +163,7 @@ class Triplets(OntologyComponent):
                 best = self._nearest_anatomy(lower, m, anatomy, mentions, sid)
             if best is None and m["existence"] != "absent":
                 same = [r for o in located if o["finding"] == m["finding"] and o["existence"] == m["existence"]
-                        for r in o["regions"]] if self.ontology.findings[m["finding"]].default_regions else []
+                        for r in o["regions"]] if self.defaults[m["finding"]] else []
                 if same:
                     best = (0, list(dict.fromkeys(same)))
             if best is not None:
@@ -190,10 +199,12 @@ class Triplets(OntologyComponent):
                 regions += [r for r in self._allowed(m["finding"], more) if r not in regions]
         return best[0], regions
 
-    def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label]) -> Assembled:
+    def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label],
+                 index: Optional[SentenceIndex] = None) -> Assembled:
         """Sentences, triplets, region map and tags of a doc whose sentence starts are set."""
         tt = tokens(doc)
-        sid, starts = sentence_ids(doc), sentence_starts(doc)
+        index = index or sentence_index(doc)
+        sid, starts = index.ids, index.starts
         text = tt.doc_text()
         idx = tt.idx
         sentences: list[dict[str, Any]] = []
@@ -245,7 +256,7 @@ class Triplets(OntologyComponent):
                     tags[t["finding"]] = v
         return Assembled(sentences, triplets,
                          {r: sorted(region_map[r]) for r in sorted(region_map, key=lambda r: order.get(r, 99))},
-                         {t: tags[t] for t in self.ontology.asg_tags if t in tags}, found.warnings)
+                         {t: tags[t] for t in self.tag_order if t in tags}, found.warnings)
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):
