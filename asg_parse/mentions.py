@@ -108,6 +108,7 @@ class _Anatomy(NamedTuple):
     regions: dict[tuple[int, int], list[str]]
     unsided: set[tuple[int, int]]
     phrase_start: dict[tuple[int, int], int]
+    joined: list[bool]  # joined[k]: spans[k] and spans[k + 1] are coordinated ("heart and mediastinum")
 
 
 class Mentions(OntologyComponent):
@@ -165,17 +166,25 @@ class Mentions(OntologyComponent):
         return best[1]
 
     @staticmethod
-    def _coordinated(ctx: _Ctx, anatomy: list[M], ai: int) -> list[int]:
-        """`ai` and the anatomy joined to it by "and", "or", "/" or "," ("heart size and mediastinal contours")."""
+    def _joined(ctx: _Ctx, anatomy: list[M]) -> list[bool]:
+        """For each neighbouring pair of (start-sorted) anatomy mentions, whether "and", "or", "/" or "," joins
+        them ("heart size and mediastinal contours")."""
+        lower = ctx.lower
+        return [0 < b.start - a.end <= 2 and all(w in _ZONE_JOIN for w in lower[a.end:b.start])
+                for a, b in zip(anatomy, anatomy[1:])]
+
+    @staticmethod
+    def _coordinated(an: _Anatomy, ai: int) -> list[int]:
+        """`ai` and the anatomy coordinated with it, nearest first on each side."""
         out = [ai]
-        for step in (-1, 1):
-            j = ai
-            while 0 <= j + step < len(anatomy):
-                a, b = sorted((anatomy[j], anatomy[j + step]), key=lambda sp: sp.start)
-                if not 0 < b.start - a.end <= 2 or not all(w in _ZONE_JOIN for w in ctx.lower[a.end:b.start]):
-                    break
-                j += step
-                out.append(j)
+        j = ai
+        while j > 0 and an.joined[j - 1]:
+            j -= 1
+            out.append(j)
+        j = ai
+        while j + 1 < len(an.spans) and an.joined[j]:
+            j += 1
+            out.append(j)
         return out
 
     def _on_side(self, regions: list[str], side: str) -> bool:
@@ -267,7 +276,8 @@ class Mentions(OntologyComponent):
                     adj = M(a.start - 2, a.start - 1, f"Z|{zone}")
                     extra.append(adj)
                     areg[(adj.start, adj.end)] = self._regions("Z", zone, side)
-        return _Anatomy(sorted(anatomy + extra, key=lambda s: s.start), areg, unsided, phrase_start)
+        spans = sorted(anatomy + extra, key=lambda s: s.start)
+        return _Anatomy(spans, areg, unsided, phrase_start, self._joined(ctx, spans))
 
     def _finding_sides(self, ctx: _Ctx, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
@@ -317,7 +327,7 @@ class Mentions(OntologyComponent):
                 continue
             for rule in self.lex.states[w.label]:
                 # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
-                for ai in self._coordinated(ctx, anatomy, near[1]):
+                for ai in self._coordinated(an, near[1]):
                     a = anatomy[ai]
                     regions = [r for r in an.regions[(a.start, a.end)] if r in rule.regions]
                     if regions:
@@ -375,7 +385,7 @@ class Mentions(OntologyComponent):
             if ai in done:
                 continue
             # coordinated anatomy ("right mid and upper lung zone") locates one finding together
-            group = [j for j in self._coordinated(ctx, anatomy, ai) if j not in consumed]
+            group = [j for j in self._coordinated(an, ai) if j not in consumed]
             done.update(group)
             bests = [(b, j) for j in group if (b := self._best_finding(ctx, an, anatomy[j], findings, finding_side))
                      is not None]
