@@ -54,14 +54,16 @@ def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> l
     """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
     `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
     with side "right", not the region "right lung" plus "base")."""
+    if len(matches) < 2:
+        return [M(*m) for m in matches]
     out: list[M] = []
-    seen: set[int] = set()
     key = (lambda m: (m[1] - m[0], m[1])) if head_final else (lambda m: (m[1] - m[0], -m[0]))
     for m in sorted(matches, key=key, reverse=True):
-        if not seen.intersection(range(m[0], m[1])):
+        s, e = m[0], m[1]
+        if not any(s < k.end and k.start < e for k in out):
             out.append(M(*m))
-            seen.update(range(m[0], m[1]))
-    return sorted(out)
+    out.sort()
+    return out
 
 
 def _tokens_of(spans) -> set[int]:
@@ -117,6 +119,10 @@ class Mentions(OntologyComponent):
     def _build(self) -> None:
         customize_tokenizer(self.nlp.tokenizer)
         self.lex = compile_lexicon(self.nlp, self.ontology)
+        # match id -> (bucket, label): findings F, anatomy A ("R|right lung", "Z|lung base", "G|bibasilar"),
+        # side words S, state words W
+        self.buckets = {mid: ("A", f"{kind}|{value}") if kind in ("R", "Z", "G") else (kind, value)
+                        for mid, (kind, value) in self.lex.kinds.items()}
         onto = self.ontology
         self.allowed = {f: onto.allowed(f) for f in onto.findings}
         self.side_of = {r.id: r.side for r in onto.regions.values()}
@@ -213,13 +219,12 @@ class Mentions(OntologyComponent):
     # ---------------------------------------------------------------- steps
     def _match(self, doc: Doc, ctx: _Ctx) -> tuple[list[M], list[M], list[M], list[M]]:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
-        kinds = self.lex.kinds
+        buckets = self.buckets
         raw: dict[str, list[tuple[int, int, str]]] = {"F": [], "A": [], "S": [], "W": []}
         for match_id, start, end in self.lex.matcher(doc):
-            kind, value = kinds[match_id]
-            bucket = "A" if kind in ("R", "Z", "G") else kind
-            raw[bucket].append((start, end, value if bucket != "A" else f"{kind}|{value}"))
-        place_words = _tokens_of(M(*m) for m in raw["A"] + raw["S"])
+            bucket, label = buckets[match_id]
+            raw[bucket].append((start, end, label))
+        place_words = {i for m in raw["A"] + raw["S"] for i in range(m[0], m[1])}
         findings = self._drop_modifiers(ctx, _longest(raw["F"]), place_words)
         in_finding = _tokens_of(findings)
         names, lower = self.ontology.name_words, ctx.lower
