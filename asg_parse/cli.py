@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from .io import InputError, JsonlWriter, read_inputs
+from .usage import run
 
 _GROUP_OPTIONS = {"--help", "-h"}
 
@@ -289,7 +290,7 @@ def main() -> None:
     """Console-script entry point."""
     _STARTED.append(time.perf_counter())
     _skip_torch(sys.argv[1:])
-    app()
+    run(app, prog_name="asg-parse")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from asg_parse.usage import run
+
 app = typer.Typer(help="ASG pre-training from asg-parse triplets, images and region boxes.", add_completion=False,
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -140,7 +142,7 @@ def export_cmd(
 def main() -> None:
     """Console entry point."""
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
-    app()
+    run(app, prog_name="asg-train")
 
 
 from .eval_cli import register  # noqa: E402

@@ -227,3 +227,31 @@ def test_a_dead_worker_stops_the_run_with_the_finished_records_kept(tmp_path, mo
     assert res.stderr == (f"error: a worker process died (killed, or out of memory?); {kept} records kept in "
                           f"{out}.partial, run again with --resume\n")
     assert kept <= 30 and not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reports.csv"], "error: Missing option '-o' / '--output'. (see 'asg-parse parse --help')"),
+    (["reports.csv", "-o", "out.jsonl", "--workers", "0"],
+     "error: Invalid value for '-w' / '--workers': Input should be greater than or equal to 1 "
+     "(see 'asg-parse parse --help')"),
+    (["show", "No effusion.", "--colour"], "error: No such option: --colour (see 'asg-parse show --help')"),
+    (["evaluate", "--gold"], "error: Option '--gold' requires an argument."),
+])
+def test_usage_errors_are_one_line_with_exit_2(capsys, args, message):
+    from asg_parse.usage import run
+
+    with pytest.raises(SystemExit) as stop:
+        run(app, args, prog_name="asg-parse")
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [message]
+
+
+def test_train_usage_error_is_one_line(capsys):
+    from asg_parse.usage import run
+    from asg_train.cli import app as train_app
+
+    with pytest.raises(SystemExit) as stop:
+        run(train_app, ["pretrain", "--bogus"], prog_name="asg-train")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: No such option: --bogus") and "asg-train pretrain --help" in err[0]
