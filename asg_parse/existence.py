@@ -278,7 +278,10 @@ class ExistenceEngine:
         first, last = seps[0], seps[-1]
         for p in pred:
             if first < p < s0:
-                return False  # "no fever, has cough": a new clause starts before the entity
+                b = max(x for x in seps if x < p)
+                if not any(b < x < p for x in lists):
+                    return False  # "no fever, has cough": a new clause starts before the entity
+                # "no effusion, or findings consistent with edema": a list goes on
         if s1 in pred or (s1 + 1 < se and s1 + 1 in pred and s1 not in bound):
             # "no effusion, atelectasis is present" -- but only when the cue already covered an entity before the
             # comma; "no large, loculated effusion is seen" is one noun phrase

@@ -55,6 +55,13 @@ def _case(id_: str, text: str, expected: set[tuple]):
 
 # ------------------------------------------------------------------------------------------------ triplet table
 CASES = [
+    # --- an interpretation after a comma starts a new clause; a list goes on
+    _case("clause-compatible", "No acute cardiopulmonary abnormality, findings compatible with emphysema.",
+          both("emphysema", P)),
+    _case("list-consistent", "No pneumothorax, or findings consistent with pulmonary edema.",
+          NO_PTX | both("edema", A)),
+    _case("hedge-findings-for", "Concerning findings for fibrosis in the lung bases.",
+          both("fibrosis", U, ("right lower lung zone", "left lower lung zone"))),
     # --- anatomy outside the atlas (GUIDELINES 4.10): no region, and its side word is its own
     _case("outside-shoulder", "Degenerative changes of the right shoulder.", {(None, "degenerative change", P)}),
     _case("outside-axilla", "Left axillary surgical clips.", {(None, "clip", P)}),
