@@ -292,13 +292,22 @@ class Mentions(OntologyComponent):
             if not self._lateral(ctx, f):
                 continue
             for s_ in sides:
-                if s_.start in ctx.used_sides or s_.end > f.start or f.start - s_.end > SIDE_WINDOW \
-                        or ctx.sent[s_.start] != ctx.sent[f.start] or anatomy_tokens & set(range(s_.end, f.start)) \
-                        or not ctx.between(s_.end, f.start)[0]:
+                if s_.start in ctx.used_sides:
+                    continue
+                # an adverb right after it too: "airspace opacities bilaterally, most prominent in the lung bases"
+                after = s_.start == f.end and ctx.lower[s_.end - 1].endswith("ly")
+                if not after and (s_.end > f.start or f.start - s_.end > SIDE_WINDOW
+                                  or ctx.sent[s_.start] != ctx.sent[f.start]
+                                  or anatomy_tokens & set(range(s_.end, f.start))
+                                  or not ctx.between(s_.end, f.start)[0]):
                     continue
                 finding_side[fi] = s_.label
                 ctx.used_sides.add(s_.start)
                 break
+        for fi in range(len(findings) - 2, -1, -1):  # a finding word right before another shares its side:
+            f, head = findings[fi], findings[fi + 1]  # "calcified pleural plaques bilaterally"
+            if fi not in finding_side and fi + 1 in finding_side and f.end == head.start and self._lateral(ctx, f):
+                finding_side[fi] = finding_side[fi + 1]
         return finding_side
 
     def _statements(self, ctx: _Ctx, states: list[M], an: _Anatomy, in_finding: set[int]

@@ -62,6 +62,16 @@ CASES = [
           NO_PTX | both("edema", A)),
     _case("hedge-findings-for", "Concerning findings for fibrosis in the lung bases.",
           both("fibrosis", U, ("right lower lung zone", "left lower lung zone"))),
+    # --- a side adverb right after the finding; a finding word before it shares the side
+    _case("trailing-bilaterally", "Airspace opacities bilaterally, most prominent in the lung bases.",
+          both("opacity", P) | both("opacity", P, ("right lower lung zone", "left lower lung zone"))),
+    _case("shared-trailing-side", "Calcified pleural plaques bilaterally.",
+          both("calcification", P) | both("pleural thicken", P)),
+    # --- the lobe named in the operation
+    _case("lobectomy-zone", "Status post left lower lobectomy.", {("left lower lung zone", "sternotomy", P)}),
+    _case("normal-variant", "Mediastinal contour is within limits of normal.",
+          {("mediastinum", "enlarged cardiomediastinum", A)}),
+    _case("bone-anchors", "Left humeral head bone anchors.", {(None, "hardware", P)}),
     # --- anatomy outside the atlas (GUIDELINES 4.10): no region, and its side word is its own
     _case("outside-shoulder", "Degenerative changes of the right shoulder.", {(None, "degenerative change", P)}),
     _case("outside-axilla", "Left axillary surgical clips.", {(None, "clip", P)}),
