@@ -46,6 +46,7 @@ class RegionGroup(Entry):
 
     regions: list[str]
     variants: list[str] = Field(default_factory=list)
+    generic: bool = False  # a whole-organ phrase ("lung volumes"): adds no region a more specific word gives
 
 
 class SideWords(BaseModel):

@@ -126,6 +126,8 @@ class Mentions(OntologyComponent):
         onto = self.ontology
         self.allowed = {f: onto.allowed(f) for f in onto.findings}
         self.side_of = {r.id: r.side for r in onto.regions.values()}
+        self.strictly_inside = {r: onto.descendants(r) - {r} for r in onto.regions}  # region -> its parts
+        self.generic_anatomy = {f"G|{g.id}" for g in onto.groups.values() if g.generic}  # "lung volumes", ...
         self.laterality = {f.id: f.laterality for f in onto.findings.values()}
         self.defaults = {f.id: list(f.default_regions) for f in onto.findings.values()}
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
@@ -390,10 +392,10 @@ class Mentions(OntologyComponent):
         return best
 
     def _link(self, ctx: _Ctx, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
-              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool]]]:
-        """Finding index -> (regions, unsided) parts from the anatomy that locates it."""
+              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool]]]:
+        """Finding index -> (regions, unsided, generic) parts from the anatomy that locates it."""
         anatomy = an.spans
-        link_parts: dict[int, list[tuple[list[str], bool]]] = {}
+        link_parts: dict[int, list[tuple[list[str], bool, bool]]] = {}
         done: set[int] = set(consumed)
         for ai in range(len(anatomy)):
             if ai in done:
@@ -412,21 +414,27 @@ class Mentions(OntologyComponent):
                 regions = self._allowed_part(findings[fi].label, an.regions[key])
                 if not regions and an.regions[key]:
                     continue
-                link_parts.setdefault(fi, []).append((regions, key in an.unsided))
+                generic = a.label in self.generic_anatomy
+                link_parts.setdefault(fi, []).append((regions, key in an.unsided, generic))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
                 for fj, f in enumerate(findings):
                     if fj != fi and f.end <= a.start and all(i in in_finding for i in range(f.end, a.start)):
                         more = self._allowed_part(f.label, an.regions[key])
                         if more:
-                            link_parts.setdefault(fj, []).append((more, key in an.unsided))
+                            link_parts.setdefault(fj, []).append((more, key in an.unsided, generic))
         return link_parts
 
-    def _merge(self, parts: list[tuple[list[str], bool]], regions: list[str]) -> list[str]:
-        """"right pleural opacity along the lower chest wall": a side said for the finding's other anatomy applies
-        to its unsided zone words."""
-        named = {self.side_of[r] for rs, loose in parts if not loose for r in rs} & {"left", "right"}
+    def _merge(self, parts: list[tuple[list[str], bool, bool]], regions: list[str]) -> list[str]:
+        """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
+        said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
+        bibasilar atelectasis": a generic whole-organ phrase adds no lung that a specific part already covers."""
+        named = {self.side_of[r] for rs, loose, _ in parts if not loose for r in rs} & {"left", "right"}
+        specific = {r for rs, _, generic in parts if not generic for r in rs}
+        inside = self.strictly_inside
         merged = list(regions)
-        for rs, loose in parts:
+        for rs, loose, generic in parts:
+            if generic and any(inside[r] & specific for r in rs):
+                continue
             merged += [r for r in rs if r not in merged and (not loose or len(named) != 1
                                                              or self.side_of[r] in named | {"none"})]
         return merged

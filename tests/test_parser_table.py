@@ -72,6 +72,10 @@ CASES = [
     _case("normal-variant", "Mediastinal contour is within limits of normal.",
           {("mediastinum", "enlarged cardiomediastinum", A)}),
     _case("bone-anchors", "Left humeral head bone anchors.", {(None, "hardware", P)}),
+    # --- a generic whole-organ phrase adds no lung that a specific word covers
+    _case("generic-organ", "Improved lung volumes with bibasilar atelectasis.",
+          both("atelectasis", P, ("right lower lung zone", "left lower lung zone"))),
+    _case("generic-organ-alone", "Low lung volumes.", both("hypoinflation", P)),
     # --- anatomy outside the atlas (GUIDELINES 4.10): no region, and its side word is its own
     _case("outside-shoulder", "Degenerative changes of the right shoulder.", {(None, "degenerative change", P)}),
     _case("outside-axilla", "Left axillary surgical clips.", {(None, "clip", P)}),
