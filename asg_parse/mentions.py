@@ -231,11 +231,20 @@ class Mentions(OntologyComponent):
         in_finding = _tokens_of(findings)
         names, lower = self.ontology.name_words, ctx.lower
         anatomy = [m for m in _longest(raw["A"], head_final=True)
-                   if " ".join(lower[m.start:m.end]) not in names or not in_finding.issuperset(range(m.start, m.end))]
+                   if (" ".join(lower[m.start:m.end]) not in names or not in_finding.issuperset(range(m.start, m.end)))
+                   and not self._imaged(lower, m)]
         taken = in_finding | _tokens_of(anatomy)
         sides = [m for m in _longest(raw["S"]) if taken.isdisjoint(range(m.start, m.end))]
         states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
         return findings, anatomy, sides, states
+
+    def _imaged(self, lower: list[str], m: M) -> bool:
+        """Whether anatomy `m` names what was imaged: "views of (the) chest", "chest x-ray"."""
+        exam = self.ontology.exam_words
+        i = m.start - 1
+        if i >= 0 and lower[i] == "the":
+            i -= 1
+        return (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (m.end < len(lower) and lower[m.end] in exam)
 
     def _drop_modifiers(self, ctx: _Ctx, findings: list[M], place_words: set[int]) -> list[M]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",

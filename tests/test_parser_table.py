@@ -76,6 +76,9 @@ CASES = [
     _case("generic-organ", "Improved lung volumes with bibasilar atelectasis.",
           both("atelectasis", P, ("right lower lung zone", "left lower lung zone"))),
     _case("generic-organ-alone", "Low lung volumes.", both("hypoinflation", P)),
+    # --- the imaged body part is not a location
+    _case("exam-chest", "Frontal and lateral views of the chest show normal size of the cardiac silhouette.",
+          {("cardiac silhouette", "cardiomegaly", A)}),
     # --- anatomy outside the atlas (GUIDELINES 4.10): no region, and its side word is its own
     _case("outside-shoulder", "Degenerative changes of the right shoulder.", {(None, "degenerative change", P)}),
     _case("outside-axilla", "Left axillary surgical clips.", {(None, "clip", P)}),
