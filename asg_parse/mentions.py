@@ -437,15 +437,16 @@ class Mentions(OntologyComponent):
         """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
         said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
         bibasilar atelectasis": a generic whole-organ phrase adds no lung that a specific part already covers."""
-        named = {self.side_of[r] for rs, loose, _ in parts if not loose for r in rs} & {"left", "right"}
         specific = {r for rs, _, generic in parts if not generic for r in rs}
         inside = self.strictly_inside
+        parts = [p for p in parts if not (p[2] and any(inside[r] & specific for r in p[0]))]
+        named = {self.side_of[r] for rs, loose, _ in parts if not loose for r in rs} & {"left", "right"}
+        precise = {r for rs, loose, generic in parts if not loose and not generic for r in rs}
         merged = list(regions)
         for rs, loose, generic in parts:
-            if generic and any(inside[r] & specific for r in rs):
-                continue
             merged += [r for r in rs if r not in merged and (not loose or len(named) != 1
-                                                             or self.side_of[r] in named | {"none"})]
+                                                             or self.side_of[r] in named | {"none"})
+                       and not (loose and inside[r] & precise)]  # "pleural opacity in the left upper lobe"
         return merged
 
     def _place(self, ctx: _Ctx, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],

@@ -76,6 +76,8 @@ CASES = [
     _case("generic-organ", "Improved lung volumes with bibasilar atelectasis.",
           both("atelectasis", P, ("right lower lung zone", "left lower lung zone"))),
     _case("generic-organ-alone", "Low lung volumes.", both("hypoinflation", P)),
+    _case("unsided-ancestor", "Ill-defined pleural parenchymal opacity in the left upper lobe.",
+          {("left upper lung zone", "opacity", P)}),
     # --- the imaged body part is not a location
     _case("exam-chest", "Frontal and lateral views of the chest show normal size of the cardiac silhouette.",
           {("cardiac silhouette", "cardiomegaly", A)}),
