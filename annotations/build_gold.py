@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
 
 from anatomy_ontology import Ontology, OntologyError, load_ontology  # noqa: E402
 from asg_parse.schema import ParsedReport  # noqa: E402
+from annotations.splitting import has_header, sentence_pieces  # noqa: E402
 
 SRC_DIR = Path(__file__).resolve().parent / "src"
 GOLD_DIR = Path(__file__).resolve().parent / "gold"
@@ -50,9 +51,6 @@ FINDING_ALIASES: dict[str, str] = {
     "sdev": "support device", "sc": "subcutaneous emphysema", "sternot": "sternotomy",
 }
 EXISTENCE = {"P": "present", "A": "absent", "U": "uncertain"}
-_SENT_BREAK = re.compile(r"(?<=[.?!])\s+")
-_ENUM_ONLY = re.compile(r"^\(?\d{1,2}[.)]$")
-_ENUM_LEAD = re.compile(r"^\(?\d{1,2}[.)]\s+")
 
 
 class GoldError(ValueError):
@@ -69,34 +67,16 @@ def split_sentences(text: str, onto: Ontology) -> list[dict[str, Any]]:
     """Sentences with their section, following GUIDELINES.md section 2 (headers and enumerators excluded)."""
     header_re = _header_regex(onto)
     by_header = onto.section_for_header()
-    has_header = any(header_re.match(chunk) for line in text.split("\n") for chunk in _SENT_BREAK.split(line))
-    section: Optional[str] = None if has_header else "findings"
+    section: Optional[str] = None if has_header(text, header_re) else "findings"
     out: list[dict[str, Any]] = []
-    offset = 0
-    for line in text.split("\n"):
-        pos = 0
-        pieces: list[tuple[int, str]] = []
-        for m in _SENT_BREAK.finditer(line):
-            pieces.append((pos, line[pos:m.start()]))
-            pos = m.end()
-        pieces.append((pos, line[pos:]))
-        for start, chunk in pieces:
-            lead = len(chunk) - len(chunk.lstrip())
-            start, chunk = start + lead, chunk.strip()
-            m = header_re.match(chunk)
-            if m:
-                section = by_header[" ".join(m.group(1).lower().split())]
-                start, chunk = start + m.end(), chunk[m.end():]
-            if _ENUM_ONLY.match(chunk) or not chunk:
-                continue
-            m = _ENUM_LEAD.match(chunk)
-            if m:
-                start, chunk = start + m.end(), chunk[m.end():]
-            if section is None:
-                raise GoldError(f"text before the first section header: {chunk!r}")
-            out.append({"text": chunk, "start": offset + start, "end": offset + start + len(chunk),
-                        "section": section})
-        offset += len(line) + 1
+    for start, end, header in sentence_pieces(text, header_re):
+        if header is not None:
+            section = by_header[" ".join(header.lower().split())]
+        if start == end:
+            continue
+        if section is None:
+            raise GoldError(f"text before the first section header: {text[start:end]!r}")
+        out.append({"text": text[start:end], "start": start, "end": end, "section": section})
     return out
 
 

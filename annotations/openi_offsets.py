@@ -33,6 +33,11 @@ from typing import Optional
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from annotations.splitting import sentence_pieces  # noqa: E402
+
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "openi" / "openi_dev.csv"
 OUT = ROOT / "annotations" / "openi_standoff.jsonl"
 SEED = 4
@@ -116,40 +121,11 @@ def sample_uids(rows: dict[str, dict[str, str]]) -> list[str]:
 
 
 _HEADER = re.compile(r"(FINDINGS|IMPRESSION): ")
-_BREAK = re.compile(r"(?<=[.?!])\s+")
-_ENUM_ONLY = re.compile(r"^\(?\d{1,2}[.)]$")
-_ENUM_LEAD = re.compile(r"^\(?\d{1,2}[.)]\s+")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans as in annotations/GUIDELINES.md section 2.
-
-    A sentence ends at . ? ! followed by white space and at every line break; the section header and list
-    enumerators ("1.") are outside every span; a piece with no letter or digit (a stray ".") is not a sentence.
-    """
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for line in text.split("\n"):
-        pos = 0
-        pieces: list[tuple[int, str]] = []
-        for m in _BREAK.finditer(line):
-            pieces.append((pos, line[pos:m.start()]))
-            pos = m.end()
-        pieces.append((pos, line[pos:]))
-        for start, chunk in pieces:
-            lead = len(chunk) - len(chunk.lstrip())
-            start, chunk = start + lead, chunk.strip()
-            m = _HEADER.match(chunk)
-            if m:
-                start, chunk = start + m.end(), chunk[m.end():]
-            if not chunk or _ENUM_ONLY.match(chunk) or not re.search(r"[A-Za-z0-9]", chunk):
-                continue
-            m = _ENUM_LEAD.match(chunk)
-            if m:
-                start, chunk = start + m.end(), chunk[m.end():]
-            spans.append((offset + start, offset + start + len(chunk)))
-        offset += len(line) + 1
-    return spans
+    """Sentence spans as in annotations/GUIDELINES.md section 2 (see annotations/splitting.py)."""
+    return [(start, end) for start, end, _ in sentence_pieces(text, _HEADER) if end > start]
 
 
 def find_phrase(text: str, span: tuple[int, int], phrase: str, near: Optional[tuple[int, int]] = None) -> tuple[int, int]:

@@ -1,0 +1,49 @@
+"""The authoring tools' sentence splitter (GUIDELINES.md section 2), shared by build_gold.py and openi_offsets.py.
+
+A sentence ends at . ? ! followed by white space and at every line break; a section header ("FINDINGS:") and list
+enumerators ("1.") are outside every span; a piece with no letter or digit (a stray ".") is not a sentence.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, Optional
+
+_BREAK = re.compile(r"(?<=[.?!])\s+")
+_ENUM_ONLY = re.compile(r"^\(?\d{1,2}[.)]$")
+_ENUM_LEAD = re.compile(r"^\(?\d{1,2}[.)]\s+")
+_WORDY = re.compile(r"[A-Za-z0-9]")
+
+
+def sentence_pieces(text: str, header_re: re.Pattern[str]) -> Iterator[tuple[int, int, Optional[str]]]:
+    """(start, end, header) of every sentence of `text`; `header` is the text matched by group 1 of `header_re`
+    when the sentence opens with a section header, else None."""
+    offset = 0
+    for line in text.split("\n"):
+        pos = 0
+        pieces: list[tuple[int, str]] = []
+        for m in _BREAK.finditer(line):
+            pieces.append((pos, line[pos:m.start()]))
+            pos = m.end()
+        pieces.append((pos, line[pos:]))
+        for start, chunk in pieces:
+            lead = len(chunk) - len(chunk.lstrip())
+            start, chunk = start + lead, chunk.strip()
+            header = None
+            m = header_re.match(chunk)
+            if m:
+                header = m.group(1)
+                start, chunk = start + m.end(), chunk[m.end():]
+            if not chunk or _ENUM_ONLY.match(chunk) or not _WORDY.search(chunk):
+                if header is not None:
+                    yield offset + start, offset + start, header  # a header alone still opens its section
+                continue
+            m = _ENUM_LEAD.match(chunk)
+            if m:
+                start, chunk = start + m.end(), chunk[m.end():]
+            yield offset + start, offset + start + len(chunk), header
+        offset += len(line) + 1
+
+
+def has_header(text: str, header_re: re.Pattern[str]) -> bool:
+    """Whether any sentence of `text` opens with a section header."""
+    return any(header_re.match(chunk) for line in text.split("\n") for chunk in _BREAK.split(line))
