@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Optional
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from .component import OntologyComponent
 from .existence import ExistenceComponent, store_labels
 from .mentions import FINDINGS_KEY, Mentions, publish
-from .sections import HEADERS_KEY, SECTIONS_KEY, Sections
+from .sections import Sections, store_layout
 from .sentences import set_sentence_starts
 from .tokens import release, sentence_index
 from .triplets import Triplets
@@ -39,8 +39,7 @@ class Parser(OntologyComponent):
         labels = self.existence.engine.label_all(doc, found.findings, index)
         self.triplets.assemble(doc, layout, found, labels, index).store(doc)
         if self.cfg.get("spans", True):
-            doc.spans[SECTIONS_KEY] = [Span(doc, *p) for p in layout.sections]
-            doc.spans[HEADERS_KEY] = [Span(doc, *p) for p in layout.headers]
+            store_layout(doc, layout)
             publish(doc, found)
             store_labels(doc, doc.spans[FINDINGS_KEY], labels)
         release(doc)

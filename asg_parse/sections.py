@@ -86,10 +86,14 @@ class Sections(OntologyComponent):
         return Layout(sections, heads)
 
     def __call__(self, doc: Doc) -> Doc:
-        lay = self.layout(doc)
-        doc.spans[SECTIONS_KEY] = [Span(doc, *p) for p in lay.sections]
-        doc.spans[HEADERS_KEY] = [Span(doc, *p) for p in lay.headers]
+        store_layout(doc, self.layout(doc))
         return doc
+
+
+def store_layout(doc: Doc, layout: Layout) -> None:
+    """Store `layout` as `doc.spans["asg_sections"]` and `doc.spans["asg_section_headers"]`."""
+    doc.spans[SECTIONS_KEY] = [Span(doc, *p) for p in layout.sections]
+    doc.spans[HEADERS_KEY] = [Span(doc, *p) for p in layout.headers]
 
 
 @Language.factory("asg_sections", default_config={"ontology": None})
