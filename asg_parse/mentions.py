@@ -174,12 +174,16 @@ class Mentions(OntologyComponent):
         return best[1]
 
     @staticmethod
-    def _joined(ctx: _Ctx, anatomy: list[M]) -> list[bool]:
+    def _joined(ctx: _Ctx, anatomy: list[M], phrase_start: dict[tuple[int, int], int]) -> list[bool]:
         """For each neighbouring pair of (start-sorted) anatomy mentions, whether "and", "or", "/" or "," joins
-        them ("heart size and mediastinal contours")."""
+        them ("heart size and mediastinal contours", "mediastinal and right hilar": the second phrase starts at
+        its side word)."""
         lower = ctx.lower
-        return [0 < b.start - a.end <= 2 and all(w in _ZONE_JOIN for w in lower[a.end:b.start])
-                for a, b in zip(anatomy, anatomy[1:])]
+        out = []
+        for a, b in zip(anatomy, anatomy[1:]):
+            b_start = phrase_start.get((b.start, b.end), b.start)
+            out.append(0 < b_start - a.end <= 2 and all(w in _ZONE_JOIN for w in lower[a.end:b_start]))
+        return out
 
     @staticmethod
     def _coordinated(an: _Anatomy, ai: int) -> list[int]:
@@ -285,15 +289,21 @@ class Mentions(OntologyComponent):
                 phrase_start[(a.start, a.end)] = side_span.start  # "right lower lung" starts at "right"
             if kind == "Z" and side is None:
                 unsided.add((a.start, a.end))
-            # "right middle and lower lobes": the bare adjective names a second zone on the same side
-            if kind == "Z" and a.start >= 2 and ctx.lower[a.start - 1] in _ZONE_JOIN:
-                zone = self.zone_adjectives.get(ctx.lower[a.start - 2])
-                if zone is not None and zone != value:
-                    adj = M(a.start - 2, a.start - 1, f"Z|{zone}")
+            # "right middle and lower lobes": the bare adjective names a second zone on the same side;
+            # "right upper and left lower lobes": on the side said right before it
+            start = side_span.start if side_span is not None and side_span.end == a.start else a.start
+            if kind == "Z" and start >= 2 and ctx.lower[start - 1] in _ZONE_JOIN:
+                zone = self.zone_adjectives.get(ctx.lower[start - 2])
+                if zone is not None and (zone != value or start != a.start):
+                    adj = M(start - 2, start - 1, f"Z|{zone}")
+                    own = next((s_ for s_ in sides if s_.end == adj.start and s_.start not in ctx.used_sides), None)
+                    if own is not None:
+                        ctx.used_sides.add(own.start)
+                        phrase_start[(adj.start, adj.end)] = own.start
                     extra.append(adj)
-                    areg[(adj.start, adj.end)] = self._regions("Z", zone, side)
+                    areg[(adj.start, adj.end)] = self._regions("Z", zone, own.label if own is not None else side)
         spans = sorted(anatomy + extra, key=lambda s: s.start)
-        return _Anatomy(spans, areg, unsided, phrase_start, self._joined(ctx, spans))
+        return _Anatomy(spans, areg, unsided, phrase_start, self._joined(ctx, spans, phrase_start))
 
     def _finding_sides(self, ctx: _Ctx, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""

@@ -78,6 +78,11 @@ CASES = [
     _case("generic-organ-alone", "Low lung volumes.", both("hypoinflation", P)),
     _case("unsided-ancestor", "Ill-defined pleural parenchymal opacity in the left upper lobe.",
           {("left upper lung zone", "opacity", P)}),
+    _case("zone-adjective-own-side", "Opacities in the right upper and left lower lobes.",
+          {("right upper lung zone", "opacity", P), ("left lower lung zone", "opacity", P)}),
+    _case("coordinated-after-side", "Mediastinal and right hilar calcifications, mediastinal clips.",
+          {("mediastinum", "calcification", P), ("right hilar structures", "calcification", P),
+           ("mediastinum", "clip", P)}),
     # --- the imaged body part is not a location
     _case("exam-chest", "Frontal and lateral views of the chest show normal size of the cardiac silhouette.",
           {("cardiac silhouette", "cardiomegaly", A)}),
