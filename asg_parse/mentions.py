@@ -281,8 +281,12 @@ class Mentions(OntologyComponent):
         extra: list[M] = []
         for a in anatomy:
             kind, value = a.label.split("|", 1)
-            outside = kind == "G" and not self.ontology.groups[value].regions  # "right shoulder": its own side
-            side_span = self._side_for(ctx, a, sides) if kind == "Z" or outside else None
+            outside = kind == "G" and not self.ontology.groups[value].regions
+            side_span = self._side_for(ctx, a, sides) if kind == "Z" else None
+            if outside:  # "right shoulder", "left axillary": the side word right before it is its own
+                side_span = next((s_ for s_ in sides if s_.end == a.start and s_.start not in ctx.used_sides), None)
+                if side_span is not None:
+                    ctx.used_sides.add(side_span.start)
             side = side_span.label if side_span is not None else None
             areg[(a.start, a.end)] = self._regions(kind, value, side)
             if side_span is not None and side_span.end <= a.start:

@@ -148,6 +148,8 @@ class Triplets(OntologyComponent):
             for o in located:
                 g = o["span"]
                 devices = not (self.laterality[o["finding"]] or self.laterality[m["finding"]])
+                if not self.laterality[m["finding"]] and self.laterality[o["finding"]]:
+                    continue  # a device is not where a finding is ("right pneumothorax after chest tube placement")
                 lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
                 coordinated = 0 < hi - lo <= 2 and all(w in _COORD for w in lower[lo:hi])
                 if o["sentence"] != m["sentence"] or ((g.start > f.start) != devices and not coordinated) or (

@@ -83,6 +83,11 @@ CASES = [
     _case("coordinated-after-side", "Mediastinal and right hilar calcifications, mediastinal clips.",
           {("mediastinum", "calcification", P), ("right hilar structures", "calcification", P),
            ("mediastinum", "clip", P)}),
+    _case("device-not-from-finding", "Small residual right pneumothorax after chest tube placement.",
+          {("right lung", "pneumothorax", P), (None, "tube", P)}),
+    _case("outside-takes-adjacent-side-only", "Status post right mastectomy with axillary surgical clips.",
+          {("right lung", "sternotomy", P), (None, "clip", P)}),
+    _case("nodularity", "Nodularity in the left upper lobe.", {("left upper lung zone", "nodule", P)}),
     # --- the imaged body part is not a location
     _case("exam-chest", "Frontal and lateral views of the chest show normal size of the cardiac silhouette.",
           {("cardiac silhouette", "cardiomegaly", A)}),
