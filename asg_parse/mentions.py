@@ -40,6 +40,9 @@ class Link(NamedTuple):
     regions: list[str]
     forced: Optional[dict]
     located: bool
+    # located only by unsided whole-organ words ("the lungs are clear without effusion"): a negated finding keeps
+    # its defaults instead (GUIDELINES 4.7)
+    generic: bool = False
 
 
 class M(NamedTuple):
@@ -415,10 +418,10 @@ class Mentions(OntologyComponent):
         return best
 
     def _link(self, ctx: _Ctx, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
-              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool]]]:
-        """Finding index -> (regions, unsided, generic) parts from the anatomy that locates it."""
+              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
+        """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
         anatomy = an.spans
-        link_parts: dict[int, list[tuple[list[str], bool, bool]]] = {}
+        link_parts: dict[int, list[tuple[list[str], bool, bool, bool]]] = {}
         done: set[int] = set(consumed)
         for ai in range(len(anatomy)):
             if ai in done:
@@ -438,26 +441,29 @@ class Mentions(OntologyComponent):
                 if not regions and an.regions[key]:
                     continue
                 generic = a.label in self.generic_anatomy
-                link_parts.setdefault(fi, []).append((regions, key in an.unsided, generic))
+                loose = key in an.unsided
+                # the organ as a sentence's subject ("the lungs are clear without effusion"), not a place in it
+                subject = generic or (loose and " ".join(ctx.lower[a.start:a.end]) in self.ontology.name_words)
+                link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
                 for fj, f in enumerate(findings):
                     if fj != fi and f.end <= a.start and all(i in in_finding for i in range(f.end, a.start)):
                         more = self._allowed_part(f.label, an.regions[key])
                         if more:
-                            link_parts.setdefault(fj, []).append((more, key in an.unsided, generic))
+                            link_parts.setdefault(fj, []).append((more, loose, generic, subject))
         return link_parts
 
-    def _merge(self, parts: list[tuple[list[str], bool, bool]], regions: list[str]) -> list[str]:
+    def _merge(self, parts: list[tuple[list[str], bool, bool, bool]], regions: list[str]) -> list[str]:
         """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
         said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
         bibasilar atelectasis": a generic whole-organ phrase adds no lung that a specific part already covers."""
-        specific = {r for rs, _, generic in parts if not generic for r in rs}
+        specific = {r for rs, _, generic, _ in parts if not generic for r in rs}
         inside = self.strictly_inside
         parts = [p for p in parts if not (p[2] and any(inside[r] & specific for r in p[0]))]
-        named = {self.side_of[r] for rs, loose, _ in parts if not loose for r in rs} & {"left", "right"}
-        precise = {r for rs, loose, generic in parts if not loose and not generic for r in rs}
+        named = {self.side_of[r] for rs, loose, *_ in parts if not loose for r in rs} & {"left", "right"}
+        precise = {r for rs, loose, generic, _ in parts if not loose and not generic for r in rs}
         merged = list(regions)
-        for rs, loose, generic in parts:
+        for rs, loose, generic, _ in parts:
             merged += [r for r in rs if r not in merged and (not loose or len(named) != 1
                                                              or self.side_of[r] in named | {"none"})
                        and not (loose and inside[r] & precise)]  # "pleural opacity in the left upper lobe"
@@ -496,12 +502,15 @@ class Mentions(OntologyComponent):
         links: dict[int, list[str]] = {len(findings) + k: s[1] for k, s in enumerate(statements)}
         forced = {len(findings) + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
         consumed = {s[3] for s in statements}
+        generic_links: set[int] = set()
         for fi, parts in self._link(ctx, an, findings, finding_side, consumed, in_finding).items():
             links[fi] = self._merge(parts, links.get(fi, []))
+            if all(subject for *_, subject in parts):
+                generic_links.add(fi)
         out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(all_findings):
             regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)
-            out[f] = Link(regions, forced.get(fi), located)
+            out[f] = Link(regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None)
         return Found(sorted(all_findings, key=lambda m: m[:2]), an.spans, out, an.regions, ctx.warnings)
 
     def __call__(self, doc: Doc) -> Doc:

@@ -90,8 +90,11 @@ class Triplets(OntologyComponent):
             link = found.links.get(f) or Link(list(self.defaults[f.label]), None, False)
             if link.forced is not None:
                 existence, cue = link.forced["existence"], link.forced
-            out.append({"span": f, "finding": f.label, "sentence": idx, "regions": list(link.regions),
-                        "located": link.located, "existence": existence or "present", "cue": cue})
+            regions, located = list(link.regions), link.located
+            if link.generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
+                regions, located = list(self.defaults[f.label]), False
+            out.append({"span": f, "finding": f.label, "sentence": idx, "regions": regions,
+                        "located": located, "existence": existence or "present", "cue": cue})
         return out + self._implied(out)
 
     def _implied(self, mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:

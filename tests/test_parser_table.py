@@ -88,6 +88,11 @@ CASES = [
     _case("outside-takes-adjacent-side-only", "Status post right mastectomy with axillary surgical clips.",
           {("right lung", "sternotomy", P), (None, "clip", P)}),
     _case("nodularity", "Nodularity in the left upper lobe.", {("left upper lung zone", "nodule", P)}),
+    # --- GUIDELINES 4.7: the lungs as the subject do not locate what is negated after them
+    _case("generic-lung-subject", "The lungs are clear without effusion.", NO_EFF),
+    _case("generic-lung-subject-no-defaults", "The lungs are expanded and there is no nodule or mass.",
+          both("nodule", A) | {(None, "mass", A)}),
+    _case("unsided-rib-still-both", "No rib fractures.", both("fracture", A)),
     # --- the imaged body part is not a location
     _case("exam-chest", "Frontal and lateral views of the chest show normal size of the cardiac silhouette.",
           {("cardiac silhouette", "cardiomegaly", A)}),
