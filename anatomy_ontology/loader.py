@@ -21,7 +21,7 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
     "atlas.yaml": {"boxes": (Box, "region")},
 }
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
-_WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words"}}
+_WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks"}}
 
 
 class OntologyError(ValueError):
@@ -75,6 +75,7 @@ class RawOntology(BaseModel):
     name_words: list[str] = []
     clause_breaks: list[str] = []
     exam_words: list[str] = []
+    phrase_breaks: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

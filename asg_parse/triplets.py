@@ -8,7 +8,8 @@ from spacy.tokens import Doc
 
 from .component import OntologyComponent
 from .lexicon import boundary_words
-from .mentions import LINK_MAX_COST, Found, Link, M, stored
+from .linking import LINK_MAX_COST, Found, Link, M
+from .mentions import stored
 from .schema import TAG_VALUE
 from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts

@@ -116,7 +116,7 @@ def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
     step("token table (one to_array)", lambda i: tokens(docs[i]))
     layouts = step("sections", lambda i: parser.sections.layout(docs[i]))
     step("sentences", lambda i: set_sentence_starts(docs[i], layouts[i].headers))
-    step("  (PhraseMatcher alone, not in total)", lambda i: parser.mentions.lex.matcher(docs[i]))
+    step("  (PhraseMatcher alone, not in total)", lambda i: parser.mentions.linker.lex.matcher(docs[i]))
     found = step("mentions: match + link", lambda i: parser.mentions.analyse(docs[i]))
     labels = step("existence", lambda i: parser.existence.engine.label_all(docs[i], found[i].findings))
     step("triplets, region map, tags", lambda i: (parser.triplets.assemble(docs[i], layouts[i], found[i], labels[i])

@@ -1,0 +1,500 @@
+"""The matching and linking rules of `asg_mentions`: finding, anatomy, side and state-word mentions of a doc and
+the regions each finding gets."""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from anatomy_ontology import Ontology
+
+from .lexicon import Lexicon, compile_lexicon
+from .tokens import SentenceIndex, sentence_index, tokens
+
+SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
+STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy ("heart")
+LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
+_AFTER_SIDE = {"the", "on", "at", "in", ","}
+_ZONE_JOIN = {"and", ",", "/", "or", "to"}
+NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
+
+
+class Link(NamedTuple):
+    """Where a finding mention is: its regions, a forced existence cue (normal statements), and whether the
+    regions come from the text (anatomy or a side word) rather than the finding's defaults."""
+
+    regions: list[str]
+    forced: Optional[dict]
+    located: bool
+    # located only by unsided whole-organ words ("the lungs are clear without effusion"): a negated finding keeps
+    # its defaults instead (GUIDELINES 4.7)
+    generic: bool = False
+
+
+class M(NamedTuple):
+    """A matched token range [start, end) with its label (finding id, "R|region", "Z|zone", "G|group", side, state word)."""
+
+    start: int
+    end: int
+    label: str
+
+
+def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
+    """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
+    `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
+    with side "right", not the region "right lung" plus "base")."""
+    if len(matches) < 2:
+        return [M(*m) for m in matches]
+    out: list[M] = []
+    key = (lambda m: (m[1] - m[0], m[1])) if head_final else (lambda m: (m[1] - m[0], -m[0]))
+    for m in sorted(matches, key=key, reverse=True):
+        s, e = m[0], m[1]
+        if not any(s < k.end and k.start < e for k in out):
+            out.append(M(*m))
+    out.sort()
+    return out
+
+
+def _tokens_of(spans) -> set[int]:
+    return {i for s in spans for i in range(s.start, s.end)}
+
+
+class _Ctx:
+    """Per-document state shared by the linking steps."""
+
+    def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
+        self.doc = doc
+        self.tt = tokens(doc)
+        self.sent = (index or sentence_index(doc)).ids
+        self.lower = lower = self.tt.lower
+        self.boundary = [w in lex.boundaries for w in lower]
+        self.comma = [w == "," for w in lower]
+        self.warnings: list[str] = []
+        self.used_sides: set[int] = set()
+
+    def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
+        """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
+        lo, hi = (a_end, b_start) if a_end <= b_start else (b_start, a_end)
+        return not any(self.boundary[lo:hi]), sum(self.comma[lo:hi])
+
+    @staticmethod
+    def gap(a: M, b: M) -> int:
+        return max(0, b.start - a.end, a.start - b.end)
+
+
+class Found(NamedTuple):
+    """What `asg_mentions` finds in a doc: finding mentions (sorted) with their links, anatomy with its regions."""
+
+    findings: list[M]
+    anatomy: list[M]
+    links: dict[tuple[int, int, str], Link]
+    anatomy_regions: dict[tuple[int, int], list[str]]
+    warnings: list[str]
+
+
+class _Anatomy(NamedTuple):
+    """Anatomy mentions with their regions, the zone words that had no side, and where each phrase starts."""
+
+    spans: list[M]
+    regions: dict[tuple[int, int], list[str]]
+    unsided: set[tuple[int, int]]
+    phrase_start: dict[tuple[int, int], int]
+    joined: list[bool]  # joined[k]: spans[k] and spans[k + 1] are coordinated ("heart and mediastinum")
+
+
+class Linker:
+    """Finds a doc's mentions and links each finding to its regions; built once from the ontology."""
+
+    def __init__(self, nlp: Language, ontology: Ontology):
+        self.ontology = ontology
+        self.lex = compile_lexicon(nlp, ontology)
+        # match id -> (bucket, label): findings F, anatomy A ("R|right lung", "Z|lung base", "G|bibasilar"),
+        # side words S, state words W
+        self.buckets = {mid: ("A", f"{kind}|{value}") if kind in ("R", "Z", "G") else (kind, value)
+                        for mid, (kind, value) in self.lex.kinds.items()}
+        onto = ontology
+        self.allowed = {f: onto.allowed(f) for f in onto.findings}
+        self.side_of = {r.id: r.side for r in onto.regions.values()}
+        self.strictly_inside = {r: onto.descendants(r) - {r} for r in onto.regions}  # region -> its parts
+        self.generic_anatomy = {f"G|{g.id}" for g in onto.groups.values() if g.generic}  # "lung volumes", ...
+        self.laterality = {f.id: f.laterality for f in onto.findings.values()}
+        self.defaults = {f.id: list(f.default_regions) for f in onto.findings.values()}
+        self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
+        self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
+        self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
+
+    # ---------------------------------------------------------------- helpers
+    def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
+        onto = self.ontology
+        if kind == "R":
+            return [value]
+        if kind == "G":
+            return list(onto.groups[value].regions)
+        sides = ("right", "left") if side in (None, "both") else (side,)
+        return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
+
+    def _allowed_part(self, finding: str, regions: list[str]) -> list[str]:
+        allowed = self.allowed[finding]
+        return [r for r in regions if allowed is None or r in allowed]
+
+    @staticmethod
+    def _side_for(ctx: _Ctx, target: M, sides: list[M]) -> Optional[M]:
+        """The nearest unused side word of `target`'s sentence that modifies it (and mark it used)."""
+        best: Optional[tuple[int, M]] = None
+        for s in sides:
+            if s.start in ctx.used_sides or ctx.sent[s.start] != ctx.sent[target.start]:
+                continue
+            if s.end <= target.start:
+                dist = target.start - s.end
+            elif s.start >= target.end:
+                dist = s.start - target.end
+                before = ctx.lower[s.start - 1] if s.start else ""
+                if before not in _AFTER_SIDE and not ctx.lower[s.end - 1].endswith("ly"):
+                    continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
+            else:
+                continue
+            ok, _ = ctx.between(s.end if s.end <= target.start else target.end,
+                                target.start if s.end <= target.start else s.start)
+            if dist <= SIDE_WINDOW and ok and (best is None or dist < best[0]):
+                best = (dist, s)
+        if best is None:
+            return None
+        ctx.used_sides.add(best[1].start)
+        return best[1]
+
+    @staticmethod
+    def _joined(ctx: _Ctx, anatomy: list[M], phrase_start: dict[tuple[int, int], int]) -> list[bool]:
+        """For each neighbouring pair of (start-sorted) anatomy mentions, whether "and", "or", "/" or "," joins
+        them ("heart size and mediastinal contours", "mediastinal and right hilar": the second phrase starts at
+        its side word)."""
+        lower = ctx.lower
+        out = []
+        for a, b in zip(anatomy, anatomy[1:]):
+            b_start = phrase_start.get((b.start, b.end), b.start)
+            out.append(0 < b_start - a.end <= 2 and all(w in _ZONE_JOIN for w in lower[a.end:b_start]))
+        return out
+
+    @staticmethod
+    def _coordinated(an: _Anatomy, ai: int) -> list[int]:
+        """`ai` and the anatomy coordinated with it, nearest first on each side."""
+        out = [ai]
+        j = ai
+        while j > 0 and an.joined[j - 1]:
+            j -= 1
+            out.append(j)
+        j = ai
+        while j + 1 < len(an.spans) and an.joined[j]:
+            j += 1
+            out.append(j)
+        return out
+
+    def _on_side(self, regions: list[str], side: str) -> bool:
+        """Whether every region lies on `side` (left/right); for "both", whether it is lateral at all. Anatomy
+        outside the atlas (no regions) may lie on any side."""
+        if not regions:
+            return True
+        sides = {self.side_of[r] for r in regions}
+        return sides == {side} if side in ("left", "right") else bool(sides & {"left", "right"})
+
+    def _sided(self, finding: str, side: str) -> list[str]:
+        """The finding's default regions on `side`; with none there, that side's lung (if allowed and the finding
+        has no defaults at all), else all its defaults."""
+        defaults = self.defaults[finding]
+        sided = [r for r in defaults if self.side_of[r] == side]
+        if not sided:
+            lung = self.ontology.zone_regions.get((side, "lung"))
+            allowed = self.allowed[finding]
+            sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else list(defaults)
+        return sided
+
+    def _lateral(self, ctx: _Ctx, f: M) -> bool:
+        """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
+        return self.laterality[f.label] or " ".join(ctx.lower[f.start:f.end]) in self.lateral_forms[f.label]
+
+    # ---------------------------------------------------------------- steps
+    def _match(self, doc: Doc, ctx: _Ctx) -> tuple[list[M], list[M], list[M], list[M]]:
+        """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
+        buckets = self.buckets
+        raw: dict[str, list[tuple[int, int, str]]] = {"F": [], "A": [], "S": [], "W": []}
+        for match_id, start, end in self.lex.matcher(doc):
+            bucket, label = buckets[match_id]
+            raw[bucket].append((start, end, label))
+        place_words = {i for m in raw["A"] + raw["S"] for i in range(m[0], m[1])}
+        findings = self._drop_modifiers(ctx, _longest(raw["F"]), place_words)
+        in_finding = _tokens_of(findings)
+        names, lower = self.ontology.name_words, ctx.lower
+        anatomy = [m for m in _longest(raw["A"], head_final=True)
+                   if (" ".join(lower[m.start:m.end]) not in names or not in_finding.issuperset(range(m.start, m.end)))
+                   and not self._imaged(lower, m)]
+        taken = in_finding | _tokens_of(anatomy)
+        sides = [m for m in _longest(raw["S"]) if taken.isdisjoint(range(m.start, m.end))]
+        states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
+        return findings, anatomy, sides, states
+
+    def _imaged(self, lower: list[str], m: M) -> bool:
+        """Whether anatomy `m` names what was imaged: "views of (the) chest", "chest x-ray"."""
+        exam = self.ontology.exam_words
+        i = m.start - 1
+        if i >= 0 and lower[i] == "the":
+            i -= 1
+        return (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (m.end < len(lower) and lower[m.end] in exam)
+
+    def _drop_modifiers(self, ctx: _Ctx, findings: list[M], place_words: set[int]) -> list[M]:
+        """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
+        "calcified left lung and left hilar granulomas")."""
+        out = []
+        for i, f in enumerate(findings):
+            heads = self.modifier_of[f.label]
+            if heads and any(g.label in heads and self._same_phrase(ctx, f, g, place_words)
+                             for g in findings[max(0, i - 2):i + 3] if g is not f):
+                continue
+            out.append(f)
+        return out
+
+    def _same_phrase(self, ctx: _Ctx, a: M, b: M, place_words: set[int]) -> bool:
+        lo, hi = (a.end, b.start) if a.start < b.start else (b.end, a.start)
+        tt = ctx.tt
+        if hi - lo > NP_MAX_GAP + 2:
+            return False
+        places = any(i in place_words for i in range(lo, hi)) and all(
+            i in place_words or tt.lower[i] in ("and", ",") for i in range(lo, hi))
+        return places or (hi - lo <= NP_MAX_GAP and not any(
+            tt.punct[i] or tt.lower[i] in self.ontology.phrase_breaks for i in range(lo, hi)))
+
+    def _anatomy(self, ctx: _Ctx, anatomy: list[M], sides: list[M]) -> _Anatomy:
+        """Regions of every anatomy mention (zones take the side said with them)."""
+        areg: dict[tuple[int, int], list[str]] = {}
+        unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
+        phrase_start: dict[tuple[int, int], int] = {}
+        extra: list[M] = []
+        for a in anatomy:
+            kind, value = a.label.split("|", 1)
+            outside = kind == "G" and not self.ontology.groups[value].regions
+            side_span = self._side_for(ctx, a, sides) if kind == "Z" else None
+            if outside:  # "right shoulder", "left axillary": the side word right before it is its own
+                side_span = next((s_ for s_ in sides if s_.end == a.start and s_.start not in ctx.used_sides), None)
+                if side_span is not None:
+                    ctx.used_sides.add(side_span.start)
+            side = side_span.label if side_span is not None else None
+            areg[(a.start, a.end)] = self._regions(kind, value, side)
+            if side_span is not None and side_span.end <= a.start:
+                phrase_start[(a.start, a.end)] = side_span.start  # "right lower lung" starts at "right"
+            if kind == "Z" and side is None:
+                unsided.add((a.start, a.end))
+            # "right middle and lower lobes": the bare adjective names a second zone on the same side;
+            # "right upper and left lower lobes": on the side said right before it
+            start = side_span.start if side_span is not None and side_span.end == a.start else a.start
+            if kind == "Z" and start >= 2 and ctx.lower[start - 1] in _ZONE_JOIN:
+                zone = self.zone_adjectives.get(ctx.lower[start - 2])
+                if zone is not None and (zone != value or start != a.start):
+                    adj = M(start - 2, start - 1, f"Z|{zone}")
+                    own = next((s_ for s_ in sides if s_.end == adj.start and s_.start not in ctx.used_sides), None)
+                    if own is not None:
+                        ctx.used_sides.add(own.start)
+                        phrase_start[(adj.start, adj.end)] = own.start
+                    extra.append(adj)
+                    areg[(adj.start, adj.end)] = self._regions("Z", zone, own.label if own is not None else side)
+        spans = sorted(anatomy + extra, key=lambda s: s.start)
+        return _Anatomy(spans, areg, unsided, phrase_start, self._joined(ctx, spans, phrase_start))
+
+    def _finding_sides(self, ctx: _Ctx, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
+        """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
+        finding_side: dict[int, str] = {}
+        anatomy_tokens = _tokens_of(anatomy)
+        for fi, f in enumerate(findings):
+            if not self._lateral(ctx, f):
+                continue
+            for s_ in sides:
+                if s_.start in ctx.used_sides:
+                    continue
+                # an adverb right after it too: "airspace opacities bilaterally, most prominent in the lung bases"
+                after = s_.start == f.end and ctx.lower[s_.end - 1].endswith("ly")
+                if not after and (s_.end > f.start or f.start - s_.end > SIDE_WINDOW
+                                  or ctx.sent[s_.start] != ctx.sent[f.start]
+                                  or anatomy_tokens & set(range(s_.end, f.start))
+                                  or not ctx.between(s_.end, f.start)[0]):
+                    continue
+                finding_side[fi] = s_.label
+                ctx.used_sides.add(s_.start)
+                break
+        for fi in range(len(findings) - 2, -1, -1):  # a finding word right before another shares its side:
+            f, head = findings[fi], findings[fi + 1]  # "calcified pleural plaques bilaterally"
+            if fi not in finding_side and fi + 1 in finding_side and f.end == head.start and self._lateral(ctx, f):
+                finding_side[fi] = finding_side[fi + 1]
+        return finding_side
+
+    def _statements(self, ctx: _Ctx, states: list[M], an: _Anatomy, in_finding: set[int]
+                    ) -> list[tuple[M, list[str], Optional[dict], int]]:
+        """Findings said by a state word about anatomy ("heart is enlarged", "lungs are clear"):
+        (mention, regions, forced existence cue or None, index of the anatomy it consumed)."""
+        anatomy, out = an.spans, []
+
+        def premodifiers(a: M) -> int:
+            """Start of the run of finding words right before `a` ("tortuous calcified aorta")."""
+            i = a.start
+            while i > 0 and i - 1 in in_finding:
+                i -= 1
+            return i
+
+        for w in states:
+            # the state word describes its nearest anatomy ("heart size, moderately enlarged and tortuous aorta":
+            # the aorta), with no other finding between them ("chest XXXX tip low SVC")
+            near = None
+            for ai, a in enumerate(anatomy):
+                if ctx.sent[a.start] != ctx.sent[w.start]:
+                    continue
+                lo, hi = min(a.end, w.end), max(a.start, w.start)
+                ok, commas = ctx.between(lo, hi)
+                d = ctx.gap(a, w)
+                owned = range(premodifiers(a), a.start)
+                if ok and d <= STATE_WINDOW and not any(lo <= i < hi and i not in owned for i in in_finding) \
+                        and (near is None or d + 3 * commas < near[0]):
+                    near = (d + 3 * commas, ai)
+            if near is None:
+                continue
+            for rule in self.lex.states[w.label]:
+                # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
+                for ai in self._coordinated(an, near[1]):
+                    a = anatomy[ai]
+                    regions = [r for r in an.regions[(a.start, a.end)] if r in rule.regions]
+                    if regions:
+                        break
+                else:
+                    continue
+                # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
+                # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
+                span = M(min(a.start, w.start), max(a.end, w.end), rule.finding) if rule.existence \
+                    else M(w.start, w.end, rule.finding)
+                forced = None
+                if rule.existence:
+                    start, end = ctx.tt.char_span(w.start, w.end)
+                    forced = {"existence": rule.existence, "text": ctx.tt.span_text(w.start, w.end), "start": start,
+                              "end": end}
+                out.append((span, regions, forced, ai))
+        return out
+
+    def _best_finding(self, ctx: _Ctx, an: _Anatomy, a: M, findings: list[M], finding_side: dict[int, str]
+                      ) -> Optional[tuple[int, int, list[str]]]:
+        """(cost, finding index, regions) of the finding this anatomy locates, if any."""
+        best = None
+        a_start = an.phrase_start.get((a.start, a.end), a.start)
+        access_site = a.label == "Z|lung"  # "right chest port": where a line enters, not where it lies
+        a_regions = an.regions[(a.start, a.end)]
+        for fi, f in enumerate(findings):
+            if ctx.sent[f.start] != ctx.sent[a.start] or (access_site and not self._lateral(ctx, f)):
+                continue
+            if fi in finding_side and not self._on_side(a_regions, finding_side[fi]):
+                continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
+            ok, commas = ctx.between(min(a.end, f.end), max(a_start, f.start))
+            gap = max(0, f.start - a.end, a_start - f.end)
+            # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
+            # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
+            cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)
+            if not ok or cost > LINK_MAX_COST:
+                continue
+            regions = self._allowed_part(f.label, a_regions)
+            if not regions and a_regions:  # (anatomy outside the atlas has no regions: the finding gets none)
+                if cost <= 1:
+                    ctx.warnings.append(f"'{ctx.tt.span_text(a.start, a.end)}' cannot locate '{f.label}' "
+                                        "(not an allowed region); located it by its defaults")
+                continue
+            if best is None or cost < best[0]:
+                best = (cost, fi, regions)
+        return best
+
+    def _link(self, ctx: _Ctx, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
+              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
+        """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
+        anatomy = an.spans
+        link_parts: dict[int, list[tuple[list[str], bool, bool, bool]]] = {}
+        done: set[int] = set(consumed)
+        for ai in range(len(anatomy)):
+            if ai in done:
+                continue
+            # coordinated anatomy ("right mid and upper lung zone") locates one finding together
+            group = [j for j in self._coordinated(an, ai) if j not in consumed]
+            done.update(group)
+            bests = [(b, j) for j in group if (b := self._best_finding(ctx, an, anatomy[j], findings, finding_side))
+                     is not None]
+            if not bests:
+                continue
+            fi = min(bests, key=lambda bj: bj[0][0])[0][1]
+            for j in group:
+                a = anatomy[j]
+                key = (a.start, a.end)
+                regions = self._allowed_part(findings[fi].label, an.regions[key])
+                if not regions and an.regions[key]:
+                    continue
+                generic = a.label in self.generic_anatomy
+                loose = key in an.unsided
+                # the organ as a sentence's subject ("the lungs are clear without effusion"), not a place in it
+                subject = generic or (loose and " ".join(ctx.lower[a.start:a.end]) in self.ontology.name_words)
+                link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
+                # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
+                for fj, f in enumerate(findings):
+                    if fj != fi and f.end <= a.start and all(i in in_finding for i in range(f.end, a.start)):
+                        more = self._allowed_part(f.label, an.regions[key])
+                        if more:
+                            link_parts.setdefault(fj, []).append((more, loose, generic, subject))
+        return link_parts
+
+    def _merge(self, parts: list[tuple[list[str], bool, bool, bool]], regions: list[str]) -> list[str]:
+        """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
+        said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
+        bibasilar atelectasis": a generic whole-organ phrase adds no lung that a specific part already covers."""
+        specific = {r for rs, _, generic, _ in parts if not generic for r in rs}
+        inside = self.strictly_inside
+        parts = [p for p in parts if not (p[2] and any(inside[r] & specific for r in p[0]))]
+        named = {self.side_of[r] for rs, loose, *_ in parts if not loose for r in rs} & {"left", "right"}
+        precise = {r for rs, loose, generic, _ in parts if not loose and not generic for r in rs}
+        merged = list(regions)
+        for rs, loose, generic, _ in parts:
+            merged += [r for r in rs if r not in merged and (not loose or len(named) != 1
+                                                             or self.side_of[r] in named | {"none"})
+                       and not (loose and inside[r] & precise)]  # "pleural opacity in the left upper lobe"
+        return merged
+
+    def _place(self, ctx: _Ctx, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],
+               sides: list[M]) -> tuple[list[str], bool]:
+        """Final (regions, located) of a mention: bilateral additions, or its defaults on the side said."""
+        if regions and finding_side.get(fi) == "both":
+            # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
+            both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
+            return both + regions, True
+        if regions is not None:  # [] when the anatomy lies outside the atlas
+            return regions, True
+        side = finding_side.get(fi)
+        if side is None and self._lateral(ctx, f):
+            side_span = self._side_for(ctx, f, sides)
+            side = side_span.label if side_span is not None else None
+        if side in ("left", "right"):
+            return self._sided(f.label, side), True
+        if side == "both":  # "bilateral chest tubes"
+            return list(dict.fromkeys(self._sided(f.label, "right") + self._sided(f.label, "left"))), True
+        return list(self.defaults[f.label]), False
+
+    # ---------------------------------------------------------------- main
+    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None) -> Found:
+        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index when
+        the caller has it)."""
+        ctx = _Ctx(doc, self.lex, index)
+        findings, anatomy, sides, states = self._match(doc, ctx)
+        in_finding = _tokens_of(findings)
+        an = self._anatomy(ctx, anatomy, sides)
+        finding_side = self._finding_sides(ctx, findings, sides, an.spans)
+        statements = self._statements(ctx, states, an, in_finding)
+        all_findings = findings + [s[0] for s in statements]
+        links: dict[int, list[str]] = {len(findings) + k: s[1] for k, s in enumerate(statements)}
+        forced = {len(findings) + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
+        consumed = {s[3] for s in statements}
+        generic_links: set[int] = set()
+        for fi, parts in self._link(ctx, an, findings, finding_side, consumed, in_finding).items():
+            links[fi] = self._merge(parts, links.get(fi, []))
+            if all(subject for *_, subject in parts):
+                generic_links.add(fi)
+        out: dict[tuple[int, int, str], Link] = {}
+        for fi, f in enumerate(all_findings):
+            regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)
+            out[f] = Link(regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None)
+        return Found(sorted(all_findings, key=lambda m: m[:2]), an.spans, out, an.regions, ctx.warnings)
