@@ -98,6 +98,15 @@ def test_round_trip_of_blank_with_asg_parser(nlp, tmp_path: Path):
     assert before._.asg_triplets == nlp(REPORT)._.asg_triplets  # the one component == the assembled pipeline
 
 
+def test_lean_pipeline_round_trips_with_its_config(tmp_path: Path):
+    lean = asg_parse.load(spans=False)
+    lean.to_disk(tmp_path / "lean")
+    again = spacy.load(tmp_path / "lean")
+    assert again.get_pipe("asg_parser").cfg["spans"] is False
+    assert doc_to_record(again(REPORT), "r") == doc_to_record(lean(REPORT), "r")
+    assert "asg_findings" not in again(REPORT).spans
+
+
 def test_lean_pipeline_gives_the_same_records_without_the_spans(nlp):
     from test_parser_table import CASES  # 160+ hand-written reports covering every rule
 
