@@ -227,6 +227,13 @@ class Linker:
         anatomy = [m for m in _longest(raw["A"], head_final=True)
                    if (" ".join(lower[m.start:m.end]) not in names or not in_finding.issuperset(range(m.start, m.end)))
                    and not self._imaged(lower, m)]
+        # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
+        # silhouettes"); zone phrases may hold one ("right upper lobectomy")
+        inside = [f for f in findings if any(a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start
+                                             and not a.label.startswith("Z|") for a in anatomy)]
+        if inside:
+            findings = [f for f in findings if f not in inside]
+            in_finding = _tokens_of(findings)
         taken = in_finding | _tokens_of(anatomy)
         sides = [m for m in _longest(raw["S"]) if taken.isdisjoint(range(m.start, m.end))]
         states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]

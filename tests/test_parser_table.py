@@ -93,6 +93,8 @@ CASES = [
     _case("generic-lung-subject-no-defaults", "The lungs are expanded and there is no nodule or mass.",
           both("nodule", A) | {(None, "mass", A)}),
     _case("unsided-rib-still-both", "No rib fractures.", both("fracture", A)),
+    _case("finding-word-in-region-name", "Cardiomediastinal silhouettes are within normal limits.",
+          {("mediastinum", "enlarged cardiomediastinum", A), ("cardiac silhouette", "cardiomegaly", A)}),
     # --- the imaged body part is not a location
     _case("exam-chest", "Frontal and lateral views of the chest show normal size of the cardiac silhouette.",
           {("cardiac silhouette", "cardiomegaly", A)}),
