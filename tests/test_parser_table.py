@@ -95,6 +95,7 @@ CASES = [
     _case("unsided-rib-still-both", "No rib fractures.", both("fracture", A)),
     _case("finding-word-in-region-name", "Cardiomediastinal silhouettes are within normal limits.",
           {("mediastinum", "enlarged cardiomediastinum", A), ("cardiac silhouette", "cardiomegaly", A)}),
+    _case("partial-clearing", "Partial clearing of the right lower lobe opacity.", {("right lower lung zone", "opacity", P)}),
     # --- the imaged body part is not a location
     _case("exam-chest", "Frontal and lateral views of the chest show normal size of the cardiac silhouette.",
           {("cardiac silhouette", "cardiomegaly", A)}),
@@ -337,6 +338,7 @@ CUES = [
     pytest.param("A pneumothorax is not seen.", PTX, "not seen", id="not-seen"),
     pytest.param("Focal consolidation is not identified.", CONS, "not identified", id="not-identified"),
     pytest.param("Interval removal of the right chest tube.", "tube", "removal of", id="removal-of"),
+    pytest.param("Clearing of left base airspace disease.", "opacity", "Clearing of", id="clearing-of"),
     pytest.param("The heart is not enlarged.", CMEG, "not", id="not-enlarged"),
     pytest.param("Possible small right pleural effusion.", EFF, "Possible", id="possible"),
     pytest.param("There may be mild interstitial edema.", EDEMA, "may", id="may"),
