@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Optional
+from typing import Iterable, Optional
 
 from .cues import Cue
 from .loader import OntologyError, RawOntology
@@ -147,6 +147,26 @@ class Ontology:
     def allowed(self, finding: str) -> Optional[frozenset[str]]:
         """Regions where `finding` may be located, or None for anywhere."""
         return self._allowed[finding]
+
+    def allowed_part(self, finding: str, regions: Iterable[str]) -> list[str]:
+        """The `regions` where `finding` may be located, in their order."""
+        allowed = self._allowed[finding]
+        return [r for r in regions if allowed is None or r in allowed]
+
+    @cached_property
+    def side_of(self) -> dict[str, str]:
+        """Region id -> its side (left, right or none)."""
+        return {r.id: r.side for r in self.regions.values()}
+
+    @cached_property
+    def laterality(self) -> dict[str, bool]:
+        """Finding id -> whether a side word locates it."""
+        return {f.id: f.laterality for f in self.findings.values()}
+
+    @cached_property
+    def default_regions(self) -> dict[str, tuple[str, ...]]:
+        """Finding id -> its default regions."""
+        return {f.id: tuple(f.default_regions) for f in self.findings.values()}
 
     @cached_property
     def _allowed(self) -> dict[str, Optional[frozenset[str]]]:

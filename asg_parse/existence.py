@@ -54,7 +54,7 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
-from .tokens import SentenceIndex, has_table, release, sentence_index, tokens  # noqa: E402
+from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
 
 
 def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
@@ -317,8 +317,8 @@ def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Op
     user_data = doc.user_data
     for span, (value, cue) in zip(spans, labels):
         chars = (span.start_char, span.end_char)
-        user_data[("._.", "asg_existence", *chars)] = value
-        user_data[("._.", "asg_existence_cue", *chars)] = cue
+        user_data[ext_key("asg_existence", *chars)] = value
+        user_data[ext_key("asg_existence_cue", *chars)] = cue
 
 
 def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:

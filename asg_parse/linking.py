@@ -114,12 +114,11 @@ class Linker:
         self.buckets = {mid: ("A", f"{kind}|{value}") if kind in ("R", "Z", "G") else (kind, value)
                         for mid, (kind, value) in self.lex.kinds.items()}
         onto = ontology
-        self.allowed = {f: onto.allowed(f) for f in onto.findings}
-        self.side_of = {r.id: r.side for r in onto.regions.values()}
+        self.side_of = onto.side_of
         self.strictly_inside = {r: onto.descendants(r) - {r} for r in onto.regions}  # region -> its parts
         self.generic_anatomy = {f"G|{g.id}" for g in onto.groups.values() if g.generic}  # "lung volumes", ...
-        self.laterality = {f.id: f.laterality for f in onto.findings.values()}
-        self.defaults = {f.id: list(f.default_regions) for f in onto.findings.values()}
+        self.laterality = onto.laterality
+        self.defaults = onto.default_regions
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
         self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
@@ -133,10 +132,6 @@ class Linker:
             return list(onto.groups[value].regions)
         sides = ("right", "left") if side in (None, "both") else (side,)
         return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
-
-    def _allowed_part(self, finding: str, regions: list[str]) -> list[str]:
-        allowed = self.allowed[finding]
-        return [r for r in regions if allowed is None or r in allowed]
 
     @staticmethod
     def _side_for(ctx: _Ctx, target: M, sides: list[M]) -> Optional[M]:
@@ -204,7 +199,7 @@ class Linker:
         sided = [r for r in defaults if self.side_of[r] == side]
         if not sided:
             lung = self.ontology.zone_regions.get((side, "lung"))
-            allowed = self.allowed[finding]
+            allowed = self.ontology.allowed(finding)
             sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else list(defaults)
         return sided
 
@@ -400,7 +395,7 @@ class Linker:
             cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)
             if not ok or cost > LINK_MAX_COST:
                 continue
-            regions = self._allowed_part(f.label, a_regions)
+            regions = self.ontology.allowed_part(f.label, a_regions)
             if not regions and a_regions:  # (anatomy outside the atlas has no regions: the finding gets none)
                 if cost <= 1:
                     ctx.warnings.append(f"'{ctx.tt.span_text(a.start, a.end)}' cannot locate '{f.label}' "
@@ -430,7 +425,7 @@ class Linker:
             for j in group:
                 a = anatomy[j]
                 key = (a.start, a.end)
-                regions = self._allowed_part(findings[fi].label, an.regions[key])
+                regions = self.ontology.allowed_part(findings[fi].label, an.regions[key])
                 if not regions and an.regions[key]:
                     continue
                 generic = a.label in self.generic_anatomy
@@ -441,7 +436,7 @@ class Linker:
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
                 for fj, f in enumerate(findings):
                     if fj != fi and f.end <= a.start and all(i in in_finding for i in range(f.end, a.start)):
-                        more = self._allowed_part(f.label, an.regions[key])
+                        more = self.ontology.allowed_part(f.label, an.regions[key])
                         if more:
                             link_parts.setdefault(fj, []).append((more, loose, generic, subject))
         return link_parts

@@ -41,13 +41,16 @@ class Mentions(OntologyComponent):
         return doc
 
 
-def publish(doc: Doc, found: Found) -> None:
-    """Store `found` on the doc: `doc.spans["asg_findings"]` / `["asg_anatomy"]` and the `doc._` extensions."""
-    doc.spans[FINDINGS_KEY] = [Span(doc, s, e, label=lab) for s, e, lab in found.findings]
+def publish(doc: Doc, found: Found) -> list[Span]:
+    """Store `found` on the doc: `doc.spans["asg_findings"]` / `["asg_anatomy"]` and the `doc._` extensions;
+    returns the finding spans."""
+    findings = [Span(doc, s, e, label=lab) for s, e, lab in found.findings]
+    doc.spans[FINDINGS_KEY] = findings
     doc.spans[ANATOMY_KEY] = [Span(doc, s, e, label=lab) for s, e, lab in found.anatomy]
     set_doc_ext(doc, "asg_links", found.links)
     set_doc_ext(doc, "asg_anatomy_regions", found.anatomy_regions)
     set_doc_ext(doc, "asg_warnings", found.warnings)
+    return findings
 
 
 def stored(doc: Doc) -> Found:

@@ -40,8 +40,7 @@ class Parser(OntologyComponent):
         self.triplets.assemble(doc, layout, found, labels, index).store(doc)
         if self.cfg.get("spans", True):
             store_layout(doc, layout)
-            publish(doc, found)
-            store_labels(doc, doc.spans[FINDINGS_KEY], labels)
+            store_labels(doc, publish(doc, found), labels)
         release(doc)
         return doc
 

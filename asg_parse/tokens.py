@@ -1,7 +1,7 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import numpy
 from spacy.attrs import IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, ORTH, SENT_START, SPACY
@@ -12,14 +12,19 @@ if not Doc.has_extension("asg_tokens"):
     Doc.set_extension("asg_tokens", default=None)
 
 
+def ext_key(name: str, start_char: Optional[int] = None, end_char: Optional[int] = None) -> tuple:
+    """The `doc.user_data` key under which spaCy keeps `doc._.<name>` (or, with character offsets, a span's)."""
+    return ("._.", name, start_char, end_char)
+
+
 def doc_ext(doc: Doc, name: str) -> Any:
     """`doc._.<name>` read straight from `doc.user_data`, where spaCy keeps it (no Underscore object per access)."""
-    return doc.user_data.get(("._.", name, None, None))
+    return doc.user_data.get(ext_key(name))
 
 
 def set_doc_ext(doc: Doc, name: str, value: Any) -> None:
     """`doc._.<name> = value`, written where spaCy keeps it."""
-    doc.user_data[("._.", name, None, None)] = value
+    doc.user_data[ext_key(name)] = value
 
 
 class TokenTable(NamedTuple):
@@ -60,7 +65,7 @@ class _Strings(dict):
 
 _STRINGS = _Strings()
 _STRINGS_MAX = 500_000  # distinct token strings kept (a long run sees ids and numbers once each)
-_TABLE_KEY = ("._.", "asg_tokens", None, None)
+_TABLE_KEY = ext_key("asg_tokens")
 
 
 def tokens(doc: Doc) -> TokenTable:

@@ -13,7 +13,7 @@ from .mentions import stored
 from .schema import TAG_VALUE
 from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts
-from .tokens import SentenceIndex, TokenTable, release, sentence_index, set_doc_ext, tokens
+from .tokens import SentenceIndex, TokenTable, ext_key, release, sentence_index, set_doc_ext, tokens
 
 OUTPUTS = ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags")
 for _name in OUTPUTS:
@@ -66,8 +66,8 @@ class Triplets(OntologyComponent):
         self.parse_sections = set(secs) if secs else {s.id for s in self.ontology.sections.values() if s.parse}
         self.asg_tags = set(self.ontology.asg_tags)
         self.boundaries = boundary_words(self.ontology)
-        self.side_of = {r.id: r.side for r in self.ontology.regions.values()}
-        self.laterality = {f.id: f.laterality for f in self.ontology.findings.values()}
+        self.side_of = self.ontology.side_of
+        self.laterality = self.ontology.laterality
         self.region_index = {r: i for i, r in enumerate(self.ontology.region_order)}
         self.silent = {f.id: f.silent for f in self.ontology.findings.values()}
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
@@ -76,8 +76,7 @@ class Triplets(OntologyComponent):
         # default zones that are specific (not whole lungs): a located host gives only its side to these findings
         self.specific_defaults = {f.id: list(f.default_regions) for f in self.ontology.findings.values()
                                   if f.default_regions and not lung & set(f.default_regions)}
-        self.defaults = {f.id: list(f.default_regions) for f in self.ontology.findings.values()}
-        self.allowed = {f: self.ontology.allowed(f) for f in self.ontology.findings}
+        self.defaults = self.ontology.default_regions
         self.tag_order = list(self.ontology.asg_tags)
 
     def _mentions(self, found: Found, labels: Sequence[Label], sent_of: Callable[[int], Optional[int]]
@@ -119,11 +118,7 @@ class Triplets(OntologyComponent):
             sided = [r for r in defaults if self.side_of[r] in sides]
             if sided:
                 return sided
-        return self._allowed(finding, regions)
-
-    def _allowed(self, finding: str, regions: list[str]) -> list[str]:
-        allowed = self.allowed[finding]
-        return [r for r in regions if allowed is None or r in allowed]
+        return self.ontology.allowed_part(finding, regions)
 
     def _locate(self, tt: TokenTable, found: Found, mentions: list[dict[str, Any]], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
@@ -192,7 +187,7 @@ class Triplets(OntologyComponent):
             if self._crosses_boundary(lower, lo, hi):
                 continue
             cost = (hi - lo) + 3 * sum(lower[i] == "," for i in range(lo, hi))
-            regions = self._allowed(m["finding"], regions)
+            regions = self.ontology.allowed_part(m["finding"], regions)
             if regions and cost <= LINK_MAX_COST and (best is None or cost < best[0]):
                 best = (cost, regions, a)
         if best is None:
@@ -202,7 +197,7 @@ class Triplets(OntologyComponent):
             b = best[2]
             lo, hi = (b.end, a.start) if b.start < a.start else (a.end, b.start)
             if a is not b and 0 < hi - lo <= 2 and all(w in _COORD for w in lower[lo:hi]):
-                regions += [r for r in self._allowed(m["finding"], more) if r not in regions]
+                regions += [r for r in self.ontology.allowed_part(m["finding"], more) if r not in regions]
         return best[0], regions
 
     def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label],
@@ -270,8 +265,8 @@ class Triplets(OntologyComponent):
         found = stored(doc)
         tt = tokens(doc)
         get = doc.user_data.get  # span._.asg_existence(_cue), read where spaCy keeps them
-        labels = [(get(("._.", "asg_existence", *tt.char_span(s, e))), get(("._.", "asg_existence_cue", *tt.char_span(s, e))))
-                  for s, e, _ in found.findings]
+        chars = [tt.char_span(s, e) for s, e, _ in found.findings]
+        labels = [(get(ext_key("asg_existence", *c)), get(ext_key("asg_existence_cue", *c))) for c in chars]
         self.assemble(doc, spans_layout(doc), found, labels).store(doc)
         release(doc)
         return doc

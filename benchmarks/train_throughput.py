@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from asg_train.cache import Cache, prepare  # noqa: E402
 from asg_train.config import TrainConfig  # noqa: E402
 from asg_train.dataset import Collator, PretrainDataset  # noqa: E402
-from asg_train.encoders import tag_name_embeddings, train_wordpiece  # noqa: E402
+from asg_train.encoders import train_wordpiece  # noqa: E402
 from asg_train.model import ASGModel  # noqa: E402
 from asg_train.toy import write_toy_dataset  # noqa: E402
 from asg_train.train import build_model, make_optimizer, train_step  # noqa: E402

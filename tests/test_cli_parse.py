@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from asg_parse import api, runner
+from asg_parse import api
 from asg_parse.cli import app
 
 REPORTS = [

@@ -4,7 +4,6 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from asg_parse import runner
 from asg_parse.cli import app
 
 REPORT = "FINDINGS: Small left pleural effusion. No pneumothorax.\nIMPRESSION: Mild cardiomegaly."
