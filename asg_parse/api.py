@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 
 from .mentions import FINDINGS_KEY
 from .schema import ParsedReport
-from .tokenizer import customize_tokenizer
+from .tokenizer import TOKENIZER
 from .tokens import doc_ext
 
 EMPTY_WARNING = "empty report: no text to parse"
@@ -26,8 +26,7 @@ def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] 
     component, which hands results between the steps directly: the same records, faster (the CLI uses it).
     """
     onto = None if ontology is None else str(Path(ontology).resolve())
-    nlp = spacy.blank("en")
-    customize_tokenizer(nlp.tokenizer)
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
     if not spans:
         nlp.add_pipe("asg_parser", config={"ontology": onto, "sections": sections, "spans": False})
         return nlp

@@ -47,11 +47,13 @@ def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> l
     if len(matches) < 2:
         return [M(*m) for m in matches]
     out: list[M] = []
+    taken: set[int] = set()
     key = (lambda m: (m[1] - m[0], m[1])) if head_final else (lambda m: (m[1] - m[0], -m[0]))
     for m in sorted(matches, key=key, reverse=True):
         s, e = m[0], m[1]
-        if not any(s < k.end and k.start < e for k in out):
+        if s not in taken and (e - s == 1 or taken.isdisjoint(range(s + 1, e))):
             out.append(M(*m))
+            taken.update(range(s, e))
     out.sort()
     return out
 
@@ -224,8 +226,9 @@ class Linker:
                    and not self._imaged(lower, m)]
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")
+        long_names = [a for a in anatomy if a.end - a.start > 1 and a.label[0] != "Z"]
         inside = [f for f in findings if any(a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start
-                                             and not a.label.startswith("Z|") for a in anatomy)]
+                                             for a in long_names)] if long_names else []
         if inside:
             findings = [f for f in findings if f not in inside]
             in_finding = _tokens_of(findings)

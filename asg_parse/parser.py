@@ -11,7 +11,7 @@ from .existence import ExistenceComponent, store_labels
 from .mentions import FINDINGS_KEY, Mentions, publish
 from .sections import Sections, store_layout
 from .sentences import set_sentence_starts
-from .tokens import release, sentence_index
+from .tokens import release
 from .triplets import Triplets
 
 
@@ -33,8 +33,7 @@ class Parser(OntologyComponent):
 
     def __call__(self, doc: Doc) -> Doc:
         layout = self.sections.layout(doc)
-        set_sentence_starts(doc, layout.headers)
-        index = sentence_index(doc)
+        index = set_sentence_starts(doc, layout.headers)
         found = self.mentions.analyse(doc, index)
         labels = self.existence.engine.label_all(doc, found.findings, index)
         self.triplets.assemble(doc, layout, found, labels, index).store(doc)

@@ -7,7 +7,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .sections import spans_layout
-from .tokens import TokenTable, set_sentence_starts_array, tokens
+from .tokens import SentenceIndex, TokenTable, index_of_starts, set_sentence_starts_array, tokens
 
 _FINAL = {".", "!", "?"}
 _MARKER_PUNCT = {".", ")"}
@@ -29,12 +29,12 @@ def _numbered_markers(tt: TokenTable) -> set[int]:
     return out
 
 
-def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None) -> None:
-    """Set the sentence starts of `doc` (header- and numbered-list-aware); `headers` defaults to the header spans
-    `asg_sections` stored on the doc."""
+def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None) -> SentenceIndex:
+    """Set the sentence starts of `doc` (header- and numbered-list-aware) and return its `SentenceIndex`;
+    `headers` defaults to the header spans `asg_sections` stored on the doc."""
     n = len(doc)
     if not n:
-        return
+        return SentenceIndex([0], [], False)
     tt = tokens(doc)
     text, newlines, space = tt.text, tt.newlines, tt.space
     markers = _numbered_markers(tt)
@@ -61,6 +61,7 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
             j += 1
         starts.add(j)
     set_sentence_starts_array(doc, starts)
+    return index_of_starts(tt, starts)
 
 
 class Sentences:

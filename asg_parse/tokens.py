@@ -1,6 +1,7 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any, NamedTuple, Optional
 
 import numpy
@@ -126,10 +127,24 @@ def sentence_index(doc: Doc) -> SentenceIndex:
     return SentenceIndex(starts, (numpy.cumsum(first) - 1).tolist(), bool(inner.any()))
 
 
+def index_of_starts(tt: TokenTable, starts: set[int]) -> SentenceIndex:
+    """The `SentenceIndex` of a doc whose sentences start at `starts` (token 0 always starts one), built from the
+    token table without reading the doc back."""
+    n = len(tt.text)
+    if not n:
+        return SentenceIndex([0], [], False)
+    first = sorted({0, *(i for i in starts if 0 < i < n)})
+    bounds = [*first, n]
+    ids: list[int] = []
+    for k in range(len(first)):
+        ids += [k] * (bounds[k + 1] - bounds[k])
+    is_start = set(first)
+    inner = any(i not in is_start and i + 1 not in is_start for i in compress(range(n - 1), tt.space))
+    return SentenceIndex(bounds, ids, inner)
+
+
 def set_sentence_starts_array(doc: Doc, starts: set[int]) -> None:
     """Set every token's sentence-start flag in one array write."""
     arr = numpy.full((len(doc), 1), -1, dtype="int64")
-    for i in starts:
-        if 0 <= i < len(doc):
-            arr[i, 0] = 1
+    arr[[i for i in starts if 0 <= i < len(doc)], 0] = 1
     doc.from_array([SENT_START], arr.astype("uint64"))

@@ -6,11 +6,15 @@ import spacy
 
 import asg_parse
 from asg_parse.sections import HEADERS_KEY, SECTIONS_KEY
-from asg_parse.tokenizer import customize_tokenizer
+from asg_parse.tokenizer import TOKENIZER, customize_tokenizer
 
 
-@pytest.fixture(scope="module")
-def tok_nlp():
+@pytest.fixture(scope="module", params=["customized", "registered"])
+def tok_nlp(request):
+    """A blank pipeline whose tokenizer was customised in place, or built by the registered tokenizer (resolved
+    through the `spacy_tokenizers` entry point, as `spacy.load` of a saved asg pipeline does)."""
+    if request.param == "registered":
+        return spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
     nlp = spacy.blank("en")
     customize_tokenizer(nlp.tokenizer)
     return nlp
@@ -68,6 +72,16 @@ def test_customize_is_idempotent(tok_nlp):
 
 def test_load_uses_radiology_tokenizer(nlp):
     assert words(nlp, "apex.There x-ray") == ["apex", ".", "There", "x-ray"]
+    assert nlp.config["nlp"]["tokenizer"] == {"@tokenizers": TOKENIZER}
+
+
+def test_registered_tokenizer_matches_customized():
+    built = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}}).tokenizer
+    fixed = spacy.blank("en").tokenizer
+    customize_tokenizer(fixed)
+    assert built.rules == fixed.rules
+    assert built.infix_finditer.__self__.pattern == fixed.infix_finditer.__self__.pattern
+    assert built.url_match is None and fixed.url_match is None
 
 
 def test_tokens_keep_text(tok_nlp):
