@@ -70,8 +70,8 @@ class _Ctx:
         self.tt = tokens(doc)
         self.sent = (index or sentence_index(doc)).ids
         self.lower = lower = self.tt.lower
-        self.boundary = [w in lex.boundaries for w in lower]
-        self.comma = [w == "," for w in lower]
+        self.boundary = list(map(lex.boundaries.__contains__, lower))
+        self.comma = list(map(",".__eq__, lower))
         self.warnings: list[str] = []
         self.used_sides: set[int] = set()
 
@@ -222,7 +222,7 @@ class Linker:
         in_finding = _tokens_of(findings)
         names, lower = self.ontology.name_words, ctx.lower
         anatomy = [m for m in _longest(raw["A"], head_final=True)
-                   if (" ".join(lower[m.start:m.end]) not in names or not in_finding.issuperset(range(m.start, m.end)))
+                   if (not in_finding.issuperset(range(m.start, m.end)) or " ".join(lower[m.start:m.end]) not in names)
                    and not self._imaged(lower, m)]
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")

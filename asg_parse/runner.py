@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 from .io import Item
 
 _EXISTENCE = ("present", "absent", "uncertain")
+_DUMPS = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode  # records: no cycles
 
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
 _ONTOLOGY: Optional[str] = None
@@ -111,7 +112,7 @@ def _records(chunk: Sequence[Item]) -> list[dict]:
 
 def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
     """Parse one chunk in this process and serialise it (one JSON line per report, input order)."""
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    dumps = _DUMPS
     counts = dict.fromkeys(_EXISTENCE, 0)
     lines: list[str] = []
     warned = 0

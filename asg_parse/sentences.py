@@ -1,6 +1,7 @@
 """asg_sentences: rule-based sentence splitting for radiology text (numbered items, headers, glued periods)."""
 from __future__ import annotations
 
+from itertools import compress
 from typing import Optional, Sequence
 
 from spacy.language import Language
@@ -18,7 +19,7 @@ def _numbered_markers(tt: TokenTable) -> set[int]:
     """Token indices of list numbers ("1." / "2)") that start an item: a small number, then "." or ")", then a word."""
     out: set[int] = set()
     text, n = tt.text, len(tt.text)
-    for i in range(n - 2):
+    for i in compress(range(n - 2), tt.punct[1:n - 1]):  # i: the token before a punctuation token
         t = text[i]
         if len(t) > 2 or not t.isdigit() or text[i + 1] not in _MARKER_PUNCT:
             continue
@@ -45,7 +46,8 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
         starts.add(h[0])
         starts.add(h[1])
     skip = {m + 1 for m in markers}  # the "." of "2." does not end a sentence
-    for i in range(n):
+    # sentences end at punctuation or line breaks: only those tokens need a look
+    for i in sorted(set(compress(range(n), tt.punct)).union(compress(range(n), newlines))):
         t = text[i]
         nl = newlines[i]
         if not (t in _FINAL or (len(t) > 1 and not t.strip(".!?")) or nl >= 2):
