@@ -1,12 +1,12 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
-from itertools import compress
+from itertools import accumulate, compress
+from operator import add
 from typing import Any, NamedTuple, Optional
 
 import numpy
-from spacy.attrs import IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, ORTH, SENT_START, SPACY
-from spacy.strings import StringStore
+from spacy.attrs import IS_SPACE, ORTH, SENT_START, SPACY
 from spacy.tokens import Doc
 
 if not Doc.has_extension("asg_tokens"):
@@ -54,40 +54,43 @@ class TokenTable(NamedTuple):
         return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
 
 
-class _Strings(dict):
-    """Hash -> string, filled from the doc's StringStore on a miss (string hashes are the same in every vocab)."""
+class _Lexemes(dict):
+    """Orth hash -> (text, lower, is_space, is_punct, is_alpha, newline count), filled from the doc's vocab on a
+    miss (hashes and these lexical flags are the same in every English vocab)."""
 
-    store: StringStore
+    vocab: Any
 
-    def __missing__(self, key: int) -> str:
-        value = self[key] = self.store[key]
+    def __missing__(self, orth: int) -> tuple:
+        lex = self.vocab[orth]
+        text = lex.orth_
+        value = self[orth] = (text, text.lower(), int(lex.is_space), int(lex.is_punct), int(lex.is_alpha),
+                              text.count("\n"))
         return value
 
 
-_STRINGS = _Strings()
-_STRINGS_MAX = 500_000  # distinct token strings kept (a long run sees ids and numbers once each)
+_LEXEMES = _Lexemes()
+_LEXEMES_MAX = 500_000  # distinct token strings kept (a long run sees ids and numbers once each)
 _TABLE_KEY = ext_key("asg_tokens")
+_WS = ("", " ")
 
 
 def tokens(doc: Doc) -> TokenTable:
     """The doc's token table, built on first use from one `to_array` call (no Token objects)."""
     table = doc.user_data.get(_TABLE_KEY)
     if table is None or len(table.text) != len(doc):
-        if len(_STRINGS) > _STRINGS_MAX:
-            _STRINGS.clear()
-        _STRINGS.store = doc.vocab.strings
-        if len(doc):
-            orth, space, punct, alpha, spacy_, idx = doc.to_array(
-                [ORTH, IS_SPACE, IS_PUNCT, IS_ALPHA, SPACY, IDX]).T.tolist()
+        if not len(doc):
+            table = TokenTable([], [], [], [], [], [], [], [0], "")
         else:
-            orth, space, punct, alpha, spacy_, idx = ([],) * 6
-        text = list(map(_STRINGS.__getitem__, orth))
-        ws = [" " if v else "" for v in spacy_]
-        # the flags stay 0/1 ints (truthy like bools); only "\n" tokens (rare) need a count
-        table = TokenTable(text, [t.lower() for t in text], space, punct, alpha,
-                           [t.count("\n") if "\n" in t else 0 for t in text], ws,
-                           [*idx, idx[-1] + len(text[-1]) + spacy_[-1]] if idx else [0],
-                           "".join(map(str.__add__, text, ws)))
+            if len(_LEXEMES) > _LEXEMES_MAX:
+                _LEXEMES.clear()
+            _LEXEMES.vocab = doc.vocab
+            orth, spacy_ = doc.to_array([ORTH, SPACY]).T.tolist()
+            text, lower, space, punct, alpha, newlines = map(list, zip(*map(_LEXEMES.__getitem__, orth)))
+            ws = list(map(_WS.__getitem__, spacy_))
+            # the flags stay 0/1 ints (truthy like bools); idx ends with the text length
+            table = TokenTable(text, lower, space, punct, alpha, newlines, ws,
+                               list(accumulate(map(add, map(len, text), spacy_), initial=0)),
+                               "".join(map(str.__add__, text, ws)))
         doc.user_data[_TABLE_KEY] = table
     return table
 
