@@ -101,11 +101,13 @@ CASES = [
     ("Nodular opacity suspicious for malignancy.", ["malignancy"], ["uncertain"]),
     ("This could represent early edema.", ["edema"], ["uncertain"]),
     ("No effusion, possible atelectasis.", ["effusion", "atelectasis"], ["absent", "uncertain"]),
+    ("Aspiration and pneumonia are considerations.", ["aspiration", "pneumonia"], ["uncertain", "uncertain"]),
     # negated uncertainty
     ("No convincing evidence of pneumonia.", ["pneumonia"], ["absent"]),
     ("No definite focal consolidation.", ["consolidation"], ["absent"]),
     ("No findings suspicious for malignancy.", ["malignancy"], ["absent"]),
     ("Pneumonia is unlikely.", ["pneumonia"], ["absent"]),
+    ("Pneumonia is not favored.", ["pneumonia"], ["absent"]),
     # normal / unremarkable
     ("Normal interstitial markings.", ["markings"], ["absent"]),
     ("Pulmonary vascularity is within normal limits.", ["vascularity"], ["absent"]),
