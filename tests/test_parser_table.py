@@ -221,6 +221,10 @@ CASES = [
     _case("def-moderate-cardiomegaly", "Moderate cardiomegaly is present.", {(CS, CMEG, P)}),
     _case("def-no-effusion", "No effusion.", NO_EFF),
     _case("def-no-edema", "No pulmonary edema.", both(EDEMA, A)),
+    # GUIDELINES 4.6: the vascular words of a congestion form are its name, not a place (present, no location)
+    _case("name-pulmonary-vasculature", "Mild prominence of the pulmonary vasculature.", {(None, "congestion", P)}),
+    _case("name-pulmonary-vascularity", "Increased pulmonary vascularity. No effusion.",
+          {(None, "congestion", P)} | NO_EFF),
     _case("def-hiatal-hernia", "Small hiatal hernia.", {(MED, "hernia", P)}),
     _case("def-degenerative", "Mild degenerative changes.", {(SPINE, "degenerative change", P)}),
     _case("def-scoliosis", "Mild scoliosis.", {(SPINE, "scoliosis", P)}),
