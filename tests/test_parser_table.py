@@ -222,6 +222,12 @@ CASES = [
     _case("def-no-effusion", "No effusion.", NO_EFF),
     _case("def-no-edema", "No pulmonary edema.", both(EDEMA, A)),
     # GUIDELINES 4.6: the vascular words of a congestion form are its name, not a place (present, no location)
+    # abdominal organ adjectives name the abdomen
+    _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
+          {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
+    _case("abdomen-intraperitoneal", "No free intraperitoneal air.", {("abdomen", "pneumoperitoneum", A)}),
+    _case("hedge-presumably", "Stable lingular nodule, presumably granuloma.",
+          {("left mid lung zone", "nodule", P), ("left mid lung zone", "granuloma", U)}),
     _case("name-pulmonary-vasculature", "Mild prominence of the pulmonary vasculature.", {(None, "congestion", P)}),
     _case("name-pulmonary-vascularity", "Increased pulmonary vascularity. No effusion.",
           {(None, "congestion", P)} | NO_EFF),
