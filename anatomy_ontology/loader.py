@@ -21,7 +21,8 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
     "atlas.yaml": {"boxes": (Box, "region")},
 }
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
-_WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks"}}
+_WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks",
+                                                      "place_prepositions"}}
 
 
 class OntologyError(ValueError):
@@ -76,6 +77,7 @@ class RawOntology(BaseModel):
     clause_breaks: list[str] = []
     exam_words: list[str] = []
     phrase_breaks: list[str] = []
+    place_prepositions: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

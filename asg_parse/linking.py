@@ -237,6 +237,13 @@ class Linker:
         states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
         return findings, anatomy, sides, states
 
+    def _after_preposition(self, ctx: _Ctx, a: M) -> bool:
+        """Whether a place preposition (optionally + "the"/"both") comes right before anatomy `a` ("in the lungs")."""
+        i = a.start - 1
+        if i >= 0 and ctx.lower[i] in ("the", "both"):
+            i -= 1
+        return i >= 0 and ctx.lower[i] in self.ontology.place_prepositions
+
     def _imaged(self, lower: list[str], m: M) -> bool:
         """Whether anatomy `m` names what was imaged: "views of (the) chest", "chest x-ray"."""
         exam = self.ontology.exam_words
@@ -434,7 +441,8 @@ class Linker:
                 generic = a.label in self.generic_anatomy
                 loose = key in an.unsided
                 # the organ as a sentence's subject ("the lungs are clear without effusion"), not a place in it
-                subject = generic or (loose and " ".join(ctx.lower[a.start:a.end]) in self.ontology.name_words)
+                subject = (generic or (loose and " ".join(ctx.lower[a.start:a.end]) in self.ontology.name_words)) \
+                    and not self._after_preposition(ctx, a)
                 link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
                 for fj, f in enumerate(findings):

@@ -222,6 +222,10 @@ CASES = [
     _case("def-no-effusion", "No effusion.", NO_EFF),
     _case("def-no-edema", "No pulmonary edema.", both(EDEMA, A)),
     # GUIDELINES 4.6: the vascular words of a congestion form are its name, not a place (present, no location)
+    # GUIDELINES 4.7: the lungs as subject do not locate a negated finding; "in the lungs" is a place and does
+    _case("place-in-the-lungs", "No focal infiltrates or masses in the lungs.",
+          both("infiltration", A) | both("mass", A)),
+    _case("subject-lungs-negated", "The lungs are clear without masses.", {(None, "mass", A)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
