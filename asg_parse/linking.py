@@ -237,6 +237,14 @@ class Linker:
         states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
         return findings, anatomy, sides, states
 
+    @staticmethod
+    def _opens_sentence(ctx: _Ctx, start: int) -> bool:
+        """Whether token `start` begins its sentence (after an optional "the" and whitespace)."""
+        i = start - 1
+        while i >= 0 and ctx.sent[i] == ctx.sent[start] and (ctx.tt.space[i] or ctx.lower[i] == "the"):
+            i -= 1
+        return i < 0 or ctx.sent[i] != ctx.sent[start]
+
     def _after_preposition(self, ctx: _Ctx, a: M) -> bool:
         """Whether a place preposition (optionally + "the"/"both") comes right before anatomy `a` ("in the lungs")."""
         i = a.start - 1
@@ -336,7 +344,7 @@ class Linker:
                 finding_side[fi] = finding_side[fi + 1]
         return finding_side
 
-    def _statements(self, ctx: _Ctx, states: list[M], an: _Anatomy, in_finding: set[int]
+    def _statements(self, ctx: _Ctx, states: list[M], an: _Anatomy, findings: list[M], in_finding: set[int]
                     ) -> list[tuple[M, list[str], Optional[dict], int]]:
         """Findings said by a state word about anatomy ("heart is enlarged", "lungs are clear"):
         (mention, regions, forced existence cue or None, index of the anatomy it consumed)."""
@@ -349,6 +357,8 @@ class Linker:
                 i -= 1
             return i
 
+        # a finding right after "<anatomy> and" is a coordinated subject, not a finding between anatomy and state
+        subject_and = {f.start - 1: f.end for f in findings if f.start and ctx.lower[f.start - 1] == "and"}
         for w in states:
             # the state word describes its nearest anatomy ("heart size, moderately enlarged and tortuous aorta":
             # the aorta), with no other finding between them ("chest XXXX tip low SVC")
@@ -359,7 +369,9 @@ class Linker:
                 lo, hi = min(a.end, w.end), max(a.start, w.start)
                 ok, commas = ctx.between(lo, hi)
                 d = ctx.gap(a, w)
-                owned = range(premodifiers(a), a.start)
+                owned = set(range(premodifiers(a), a.start))
+                if a.end in subject_and and self._opens_sentence(ctx, an.phrase_start.get((a.start, a.end), a.start)):
+                    owned.update(range(a.end + 1, subject_and[a.end]))  # "heart size and <finding> are normal"
                 if ok and d <= STATE_WINDOW and not any(lo <= i < hi and i not in owned for i in in_finding) \
                         and (near is None or d + 3 * commas < near[0]):
                     near = (d + 3 * commas, ai)
@@ -398,6 +410,8 @@ class Linker:
                 continue
             if fi in finding_side and not self._on_side(a_regions, finding_side[fi]):
                 continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
+            if f.start == a.end + 1 and ctx.lower[a.end] == "and" and self._opens_sentence(ctx, a_start):
+                continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
             ok, commas = ctx.between(min(a.end, f.end), max(a_start, f.start))
             gap = max(0, f.start - a.end, a_start - f.end)
             # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
@@ -496,7 +510,7 @@ class Linker:
         in_finding = _tokens_of(findings)
         an = self._anatomy(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans)
-        statements = self._statements(ctx, states, an, in_finding)
+        statements = self._statements(ctx, states, an, findings, in_finding)
         all_findings = findings + [s[0] for s in statements]
         links: dict[int, list[str]] = {len(findings) + k: s[1] for k, s in enumerate(statements)}
         forced = {len(findings) + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
