@@ -124,6 +124,8 @@ class Linker:
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
         self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
+        # a tip is part of the device it implies ("implies: {finding: device, unless: [tube, line, ...]}")
+        self.part_of = {f.id: set(f.implies.unless) if f.implies else set() for f in onto.findings.values()}
 
     # ---------------------------------------------------------------- helpers
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -338,6 +340,11 @@ class Linker:
                 finding_side[fi] = s_.label
                 ctx.used_sides.add(s_.start)
                 break
+        for fi in range(len(findings) - 1):  # a device's part right after it shares its side ("right chest tube tip")
+            dev, part = findings[fi], findings[fi + 1]
+            if fi in finding_side and fi + 1 not in finding_side and dev.end == part.start \
+                    and dev.label in self.part_of[part.label]:
+                finding_side[fi + 1] = finding_side[fi]
         for fi in range(len(findings) - 2, -1, -1):  # a finding word right before another shares its side:
             f, head = findings[fi], findings[fi + 1]  # "calcified pleural plaques bilaterally"
             if fi not in finding_side and fi + 1 in finding_side and f.end == head.start and self._lateral(ctx, f):

@@ -226,6 +226,8 @@ CASES = [
     _case("place-in-the-lungs", "No focal infiltrates or masses in the lungs.",
           both("infiltration", A) | both("mass", A)),
     _case("subject-lungs-negated", "The lungs are clear without masses.", {(None, "mass", A)}),
+    # GUIDELINES 4.9: a device's tip lies where the device does, its side included
+    _case("tip-shares-device-side", "Right chest tube tip is unchanged.", {(RL, "tube", P), (RL, "tip", P)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
