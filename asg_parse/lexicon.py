@@ -39,6 +39,7 @@ class Lexicon:
     kinds: dict[int, tuple[str, str]] = field(default_factory=dict)
     states: dict[str, list[StateRule]] = field(default_factory=dict)  # state word -> rules
     boundaries: frozenset[str] = frozenset()
+    finding_forms: dict[str, str] = field(default_factory=dict)  # lower-cased form -> finding id
 
 
 def _add(lex: Lexicon, nlp: Language, kind: str, value: str, forms: set[str]) -> None:
@@ -58,6 +59,7 @@ def compile_lexicon(nlp: Language, onto: Ontology) -> Lexicon:
         forms = {norm(x) for x in [f.id, *f.forms]}
         forms |= {p for x in list(forms) if (p := plural(x)) and p not in explicit}
         _add(lex, nlp, "F", f.id, forms)
+        lex.finding_forms.update(dict.fromkeys(forms, f.id))
     anatomy_explicit = set()
     for entries in (onto.regions, onto.zones, onto.groups):
         for e in entries.values():

@@ -17,6 +17,7 @@ STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy 
 LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
 _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
+_ELLIPSIS_JOIN = {"and", "or", "/"}  # "pleural or pericardial effusion"
 NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
 
 
@@ -196,6 +197,13 @@ class Linker:
         sides = {self.side_of[r] for r in regions}
         return sides == {side} if side in ("left", "right") else bool(sides & {"left", "right"})
 
+    def _side_part(self, regions: list[str], side: str, loose: bool) -> list[str]:
+        """An unsided zone word's regions on the finding's own side ("left pneumothorax, best seen at the apex":
+        the left apex); other anatomy as it is."""
+        if not loose or side not in ("left", "right"):
+            return regions
+        return [r for r in regions if self.side_of[r] in (side, "none")] or regions
+
     def _sided(self, finding: str, side: str) -> list[str]:
         """The finding's default regions on `side`; with none there, that side's lung (if allowed and the finding
         has no defaults at all), else all its defaults."""
@@ -221,6 +229,7 @@ class Linker:
             raw[bucket].append((start, end, label))
         place_words = {i for m in raw["A"] + raw["S"] for i in range(m[0], m[1])}
         findings = self._drop_modifiers(ctx, _longest(raw["F"]), place_words)
+        findings = self._elliptical(ctx, findings)
         in_finding = _tokens_of(findings)
         names, lower = self.ontology.name_words, ctx.lower
         anatomy = [m for m in _longest(raw["A"], head_final=True)
@@ -261,6 +270,21 @@ class Linker:
         if i >= 0 and lower[i] == "the":
             i -= 1
         return (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (m.end < len(lower) and lower[m.end] in exam)
+
+    def _elliptical(self, ctx: _Ctx, findings: list[M]) -> list[M]:
+        """Add the finding named by a coordinated modifier that shares the next mention's head: "no pleural or
+        pericardial effusion" holds a pleural effusion too ("pleural" + "effusion" is a form of it)."""
+        lower, forms, extra = ctx.lower, self.lex.finding_forms, []
+        taken = _tokens_of(findings)
+        for f in findings:
+            j = f.start - 2
+            if f.end - f.start < 2 or j < 0 or lower[f.start - 1] not in _ELLIPSIS_JOIN or j in taken \
+                    or not ctx.tt.alpha[j]:
+                continue
+            label = forms.get(" ".join([lower[j], *lower[f.start + 1:f.end]]))
+            if label is not None:
+                extra.append(M(j, j + 1, label))
+        return sorted(findings + extra) if extra else findings
 
     def _drop_modifiers(self, ctx: _Ctx, findings: list[M], place_words: set[int]) -> list[M]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
@@ -412,10 +436,12 @@ class Linker:
         a_start = an.phrase_start.get((a.start, a.end), a.start)
         access_site = a.label == "Z|lung"  # "right chest port": where a line enters, not where it lies
         a_regions = an.regions[(a.start, a.end)]
+        loose = (a.start, a.end) in an.unsided
         for fi, f in enumerate(findings):
             if ctx.sent[f.start] != ctx.sent[a.start] or (access_site and not self._lateral(ctx, f)):
                 continue
-            if fi in finding_side and not self._on_side(a_regions, finding_side[fi]):
+            if fi in finding_side and not self._on_side(self._side_part(a_regions, finding_side[fi], loose),
+                                                         finding_side[fi]):
                 continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
             if f.start == a.end + 1 and ctx.lower[a.end] == "and" and self._opens_sentence(ctx, a_start):
                 continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
@@ -524,6 +550,10 @@ class Linker:
         consumed = {s[3] for s in statements}
         generic_links: set[int] = set()
         for fi, parts in self._link(ctx, an, findings, finding_side, consumed, in_finding).items():
+            side = finding_side.get(fi)
+            if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words
+                parts = [(self._side_part(rs, side, loose), loose, generic, subject)
+                         for rs, loose, generic, subject in parts]
             links[fi] = self._merge(parts, links.get(fi, []))
             if all(subject for *_, subject in parts):
                 generic_links.add(fi)

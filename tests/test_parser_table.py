@@ -226,6 +226,11 @@ CASES = [
     _case("place-in-the-lungs", "No focal infiltrates or masses in the lungs.",
           both("infiltration", A) | both("mass", A)),
     _case("subject-lungs-negated", "The lungs are clear without masses.", {(None, "mass", A)}),
+    # a coordinated modifier sharing the next mention's head names its own finding
+    _case("elliptical-pleural-or-pericardial", "No pleural or pericardial effusion is evident.",
+          NO_EFF | {(CS, "pericardial effusion", A)}),
+    # an unsided zone word takes the side said for its finding
+    _case("zone-takes-finding-side", "Small left pneumothorax, best seen at the apex.", {("left apical zone", PTX, P)}),
     # GUIDELINES 4.9: a device's tip lies where the device does, its side included
     _case("tip-shares-device-side", "Right chest tube tip is unchanged.", {(RL, "tube", P), (RL, "tip", P)}),
     # abdominal organ adjectives name the abdomen
