@@ -233,6 +233,14 @@ CASES = [
     _case("zone-takes-finding-side", "Small left pneumothorax, best seen at the apex.", {("left apical zone", PTX, P)}),
     # GUIDELINES 4.9: a device's tip lies where the device does, its side included
     _case("tip-shares-device-side", "Right chest tube tip is unchanged.", {(RL, "tube", P), (RL, "tip", P)}),
+    # vocabulary: irregular plurals, abbreviations, bowel segments; "lung" inside "lung carcinoma" is its name
+    _case("plural-hemithoraces", "Increased opacification of both lower hemithoraces.",
+          {(RLZ, OPAC, P), (LLZ, OPAC, P)}),
+    _case("abbrev-ogt", "ogt in stomach.", {("abdomen", "tube", P)}),
+    _case("abdomen-duodenum", "Feeding tube with tip in the proximal duodenum.",
+          {("abdomen", "tube", P), ("abdomen", "tip", P)}),
+    _case("name-lung-carcinoma", "Right upper lobe mass, highly suspicious for primary lung carcinoma.",
+          {(RUZ, "mass", P), (RUZ, "malignancy", U)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
