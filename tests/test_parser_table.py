@@ -241,6 +241,12 @@ CASES = [
           {("abdomen", "tube", P), ("abdomen", "tip", P)}),
     _case("name-lung-carcinoma", "Right upper lobe mass, highly suspicious for primary lung carcinoma.",
           {(RUZ, "mass", P), (RUZ, "malignancy", U)}),
+    # GUIDELINES 4.2/4.6: "pulmonary" alone is an unsided lung word, but part of the name in a listed form, and the
+    # pulmonary artery lies outside the atlas
+    _case("pulmonary-locates", "Progression of pulmonary metastatic disease.", both("mass", P)),
+    _case("pulmonary-in-form", "Mild pulmonary edema.", {(None, EDEMA, P)}),
+    _case("pulmonary-artery-outside", "Swan-Ganz catheter tip in the right interlobar pulmonary artery.",
+          {(None, "line", P), (None, "tip", P)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
