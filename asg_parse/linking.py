@@ -364,11 +364,10 @@ class Linker:
                 finding_side[fi] = s_.label
                 ctx.used_sides.add(s_.start)
                 break
-        for fi in range(len(findings) - 1):  # a device's part right after it shares its side ("right chest tube tip")
-            dev, part = findings[fi], findings[fi + 1]
-            if fi in finding_side and fi + 1 not in finding_side and dev.end == part.start \
-                    and dev.label in self.part_of[part.label]:
-                finding_side[fi + 1] = finding_side[fi]
+        for ti, part in enumerate(findings):  # a device's part shares its side ("right chest tube tip", "left chest
+            di = self._device_of(ctx, findings, ti)  # tube with its tip at the apex")
+            if di is not None and di in finding_side and ti not in finding_side:
+                finding_side[ti] = finding_side[di]
         for fi in range(len(findings) - 2, -1, -1):  # a finding word right before another shares its side:
             f, head = findings[fi], findings[fi + 1]  # "calcified pleural plaques bilaterally"
             if fi not in finding_side and fi + 1 in finding_side and f.end == head.start and self._lateral(ctx, f):
@@ -534,6 +533,29 @@ class Linker:
             return list(dict.fromkeys(self._sided(f.label, "right") + self._sided(f.label, "left"))), True
         return list(self.defaults[f.label]), False
 
+    def _device_at_its_tip(self, ctx: _Ctx, findings: list[M], links: dict[int, list[str]],
+                           finding_side: dict[int, str]) -> None:
+        """A device placed only by a side word lies where the text puts its tip in the same clause (GUIDELINES 4.9:
+        "left-sided pigtail catheter with its tip over the left apex" -> left apex), when that place is on its side."""
+        for ti in range(len(findings)):
+            di = self._device_of(ctx, findings, ti) if ti in links else None
+            if di is None or di in links or finding_side.get(di) is None:
+                continue
+            regions = self.ontology.allowed_part(findings[di].label, links[ti])
+            if regions and self._on_side(regions, finding_side[di]):
+                links[di] = regions
+
+    def _device_of(self, ctx: _Ctx, findings: list[M], ti: int) -> Optional[int]:
+        """Index of the device whose part (a tip) `findings[ti]` is: the nearest device mention before it in its
+        clause, if no other finding comes between."""
+        devices, tip = self.part_of[findings[ti].label], findings[ti]
+        if not devices or ti == 0:
+            return None
+        dev = findings[ti - 1]
+        if dev.label in devices and ctx.sent[dev.start] == ctx.sent[tip.start] and ctx.between(dev.end, tip.start)[0]:
+            return ti - 1
+        return None
+
     # ---------------------------------------------------------------- main
     def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None) -> Found:
         """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index when
@@ -557,6 +579,7 @@ class Linker:
             links[fi] = self._merge(parts, links.get(fi, []))
             if all(subject for *_, subject in parts):
                 generic_links.add(fi)
+        self._device_at_its_tip(ctx, findings, links, finding_side)
         out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(all_findings):
             regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)

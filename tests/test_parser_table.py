@@ -247,6 +247,10 @@ CASES = [
     _case("pulmonary-in-form", "Mild pulmonary edema.", {(None, EDEMA, P)}),
     _case("pulmonary-artery-outside", "Swan-Ganz catheter tip in the right interlobar pulmonary artery.",
           {(None, "line", P), (None, "tip", P)}),
+    _case("tip-takes-device-side", "Left chest tube with tip at the apex.",
+          {("left apical zone", "tube", P), ("left apical zone", "tip", P)}),
+    _case("device-at-its-tip", "A left-sided pigtail catheter has been placed, with its tip over the left apex.",
+          {("left apical zone", "drainage", P), ("left apical zone", "tip", P)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
