@@ -22,7 +22,8 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
 }
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
 _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks",
-                                                      "place_prepositions"}}
+                                                      "place_prepositions",
+                                                      "measure_words"}}
 
 
 class OntologyError(ValueError):
@@ -78,6 +79,7 @@ class RawOntology(BaseModel):
     exam_words: list[str] = []
     phrase_breaks: list[str] = []
     place_prepositions: list[str] = []
+    measure_words: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

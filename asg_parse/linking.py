@@ -248,6 +248,11 @@ class Linker:
         states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
         return findings, anatomy, sides, states
 
+    def _measure_tokens(self, ctx: _Ctx, lo: int, hi: int) -> int:
+        """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
+        words, text = self.ontology.measure_words, ctx.tt.text
+        return sum(1 for i in range(lo, hi) if ctx.lower[i] in words or text[i].replace(".", "", 1).isdigit())
+
     @staticmethod
     def _opens_sentence(ctx: _Ctx, start: int) -> bool:
         """Whether token `start` begins its sentence (after an optional "the" and whitespace)."""
@@ -446,6 +451,8 @@ class Linker:
                 continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
             ok, commas = ctx.between(min(a.end, f.end), max(a_start, f.start))
             gap = max(0, f.start - a.end, a_start - f.end)
+            if gap > 2:
+                gap -= self._measure_tokens(ctx, min(a.end, f.end), max(a_start, f.start))
             # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
             # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
             cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)

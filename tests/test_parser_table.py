@@ -251,6 +251,9 @@ CASES = [
           {("left apical zone", "tube", P), ("left apical zone", "tip", P)}),
     _case("device-at-its-tip", "A left-sided pigtail catheter has been placed, with its tip over the left apex.",
           {("left apical zone", "drainage", P), ("left apical zone", "tip", P)}),
+    # measurements between a device and its landmark add no distance (GUIDELINES 4.9)
+    _case("measure-landmark", "Endotracheal tube is in standard position, approximately 5 cm from the carina.",
+          {(CARINA, "tube", P)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
