@@ -54,7 +54,7 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
-from .tokens import SentenceIndex, TokenTable, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
+from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
 
 
 def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
@@ -119,42 +119,45 @@ class ExistenceEngine:
         `index`: the doc's sentence index when the caller has it."""
         if not spans:
             return []
-        sents = _sentences(doc, index)
+        sents = index if index is not None else _sentences(doc, None)
         trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, sents.inner_space)
         if not trig and not shadows:
             return [_PRESENT] * len(spans)
         tt = tokens(doc)
+        idx, words, text = tt.idx, tt.text, tt.doc_text()
         starts = sents.starts
         trig_starts = [t[0] for t in trig]
+        ntrig = len(trig)
+        reaches_forward, reaches_backward = self._reaches_forward, self._reaches_backward
         out: list[tuple[str, Optional[dict[str, Any]]]] = []
         for span in spans:
             s0, s1 = span.start, span.end
-            tr, tr_starts = trig, trig_starts
-            for ps, pe, t in shadows:  # "no change in vision" tagged as the entity: the pseudo reading is wrong
-                if ps < s1 and s0 < pe:
-                    tr = sorted(tr + [t], key=_trigger_start)
-                    tr_starts = [x[0] for x in tr]
+            tr, tr_starts, n = trig, trig_starts, ntrig
+            if shadows:
+                for ps, pe, t in shadows:  # "no change in vision" tagged as the entity: the pseudo reading is wrong
+                    if ps < s1 and s0 < pe:
+                        tr = sorted(tr + [t], key=_trigger_start)
+                        tr_starts, n = [x[0] for x in tr], len(tr)
             k = bisect_right(starts, s0)
             ss, se = starts[k - 1], starts[k]
             # tr is sorted by start: the triggers from i0 on start inside or after the entity, those before it
             # start before it; only those of the entity's sentence (or inside the entity) can govern it
             i0 = bisect_left(tr_starts, s0)
-            n = len(tr)
-            t = self._inside(tr, tr_starts, i0, s0, s1)
+            t = self._inside(tr, tr_starts, i0, s0, s1) if i0 < n and tr_starts[i0] < s1 else None
             if t is None:
                 fwd = back = None
                 i = i0 - 1
                 while i >= 0 and tr_starts[i] >= ss:  # nearest preceding trigger whose scope reaches the entity
                     t = tr[i]
-                    if t[1] <= s1 and t[3] & _FWD and self._reaches_forward(t, s0, s1, se, cut_fwd, bound, pred,
-                                                                             lists, spans):
+                    if t[1] <= s1 and t[3] & _FWD and reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists,
+                                                                      spans):
                         fwd = t
                         break
                     i -= 1
                 i = i0
                 while i < n and tr_starts[i] < se:  # nearest following trigger whose scope reaches the entity
                     t = tr[i]
-                    if t[1] > s1 and t[3] & _BACK and self._reaches_backward(t, s1, cut_back, bound, pred):
+                    if t[1] > s1 and t[3] & _BACK and reaches_backward(t, s1, cut_back, bound, pred):
                         back = t
                         break
                     i += 1
@@ -169,13 +172,16 @@ class ExistenceEngine:
                     gf, gb = max(0, s0 - fwd[1]), max(0, back[0] - s1)
                     t = fwd if (gf < gb or (gf == gb and (fwd[2] or not back[2]))) else back
             if t[2]:
-                out.append((ABSENT, _cue(tt, t[0], t[1])))
-                continue
-            n_start = self._negated_hedge(t, tr, bound, cut_fwd, ss)
-            if n_start is not None:
-                out.append((ABSENT, _cue(tt, n_start, t[1])))
+                existence, first = ABSENT, t[0]
             else:
-                out.append((UNCERTAIN, _cue(tt, t[0], t[1])))
+                first = self._negated_hedge(t, tr, bound, cut_fwd, ss)
+                existence = UNCERTAIN if first is None else ABSENT
+                if first is None:
+                    first = t[0]
+            # the cue: tokens [first, t.end), from the governing negation when there is one; a fresh dict per span
+            c0, last = idx[first], t[1] - 1
+            c1 = idx[last] + len(words[last])
+            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1}))
         return out
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
@@ -281,13 +287,17 @@ class ExistenceEngine:
         for c in cut_fwd:
             if lo <= c < s0:
                 return False
-        seps = [b for b in bound if lo <= b < s0]
-        if not seps:
+        first = last = -1  # the first and last boundary between the trigger and the entity
+        for b in bound:
+            if lo <= b < s0:
+                if first < 0:
+                    first = b
+                last = b
+        if first < 0:
             return True
-        first, last = seps[0], seps[-1]
         for p in pred:
             if first < p < s0:
-                b = max(x for x in seps if x < p)
+                b = max(x for x in bound if lo <= x < p)
                 if not any(b < x < p for x in lists):
                     return False  # "no fever, has cough": a new clause starts before the entity
                 # "no effusion, or findings consistent with edema": a list goes on
@@ -310,21 +320,19 @@ class ExistenceEngine:
         for c in cut_back:
             if s1 <= c < hi:
                 return False
-        seps = [b for b in bound if s1 <= b < hi]
-        if seps:
-            first, last = seps[0], seps[-1]
+        first = last = -1  # the first and last boundary between the entity and the trigger
+        for b in bound:
+            if s1 <= b < hi:
+                if first < 0:
+                    first = b
+                last = b
+        if first >= 0:
             for p in pred:
                 if s1 <= p < last:
                     return False  # "cardiomegaly is present, and the effusion has resolved"
                 if first < p < hi - 1:
                     return False  # "remained afebrile and had a normal count": the cue is in a new clause
         return True
-
-
-def _cue(tt: TokenTable, start: int, end: int) -> dict[str, Any]:
-    """The cue dict of tokens [start, end) (a fresh dict per span)."""
-    s, e = tt.idx[start], tt.idx[end - 1] + len(tt.text[end - 1])
-    return {"text": tt.doc_text()[s:e], "start": s, "end": e}
 
 
 def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> None:

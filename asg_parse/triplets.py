@@ -44,6 +44,13 @@ _COORD = {"and", "or", "/", ",", "and/or", "&"}
 _BOTH_SIDES = frozenset({"left", "right"})
 
 
+class _Rank(dict):
+    """Item -> its position in an order; items outside the order come last (99)."""
+
+    def __missing__(self, key: str) -> int:
+        return 99
+
+
 def _coordinated(lower: list[str], lo: int, hi: int) -> bool:
     """Whether tokens [lo, hi) are one or two coordinating words ("and", "/", ", and")."""
     if not 0 < hi - lo <= 2:
@@ -99,7 +106,7 @@ class Triplets(OntologyComponent):
         self.boundaries = boundary_words(self.ontology)
         self.side_of = self.ontology.side_of
         self.laterality = self.ontology.laterality
-        self.region_index = {r: i for i, r in enumerate(self.ontology.region_order)}
+        self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
         self.silent = {f.id: f.silent for f in self.ontology.findings.values()}
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
                         for f in self.ontology.findings.values() if f.implies is not None}
@@ -109,6 +116,7 @@ class Triplets(OntologyComponent):
                                   if f.default_regions and not lung & set(f.default_regions)}
         self.defaults = self.ontology.default_regions
         self.tag_order = list(self.ontology.asg_tags)
+        self.tag_index = {t: i for i, t in enumerate(self.tag_order)}
 
     def _mentions(self, found: Found, labels: Sequence[Label], parsed: dict[int, int], sid: list[int]
                   ) -> list[dict[str, Any]]:
@@ -328,10 +336,9 @@ class Triplets(OntologyComponent):
                         region_map[region] = {sent}
                     else:
                         sents.add(sent)
-        order = self.region_index
         return Assembled(sentences, triplets,
-                         {r: sorted(region_map[r]) for r in sorted(region_map, key=lambda r: order.get(r, 99))},
-                         {t: tags[t] for t in self.tag_order if t in tags}, found.warnings)
+                         {r: sorted(region_map[r]) for r in sorted(region_map, key=self.region_index.__getitem__)},
+                         {t: tags[t] for t in sorted(tags, key=self.tag_index.__getitem__)}, found.warnings)
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):
