@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left, bisect_right
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -66,12 +67,8 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
     return sentence_index(doc)
 
 
-def _by_start(m: tuple[int, ...]) -> int:
-    return m[1]
-
-
-def _trigger_start(t: tuple[int, ...]) -> int:
-    return t[0]
+_by_start = itemgetter(1)  # of a (match id, start, end) match
+_trigger_start = itemgetter(0)  # of a trigger
 
 
 # A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside): built per match, read in the
@@ -195,40 +192,56 @@ class ExistenceEngine:
         predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
         info, trigger = self._info, self._trigger
         matches = self._match(doc, spaces)
-        kept: list[tuple[int, int, int]] = []
-        overlapped = False
-        for m in matches:  # one sweep in start order: of overlapping cues, the longest wins
-            if kept and m[1] < kept[-1][2]:
-                overlapped = True
-                if m[2] - m[1] > kept[-1][2] - kept[-1][1]:
-                    kept[-1] = m
-            else:
-                kept.append(m)
-        shadows: list[tuple[int, int, _Trigger]] = []
-        if overlapped:
-            shadows = [(m[1], m[2], t) for m in kept if info[m[0]][0] == _PSEUDO
-                       for t in self._triggers(matches, m[1], m[2])]
         trig: list[_Trigger] = []
         cut_fwd: list[int] = []
         cut_back: list[int] = []
         bound: list[int] = []
         pred: list[int] = []
         lists: list[int] = []
-        for mid, s, e in kept:
+        pseudo: list[tuple[int, int]] = []
+        overlapped = False
+        last_start = last_end = -1  # the last cue kept
+        last_buckets: tuple[list, ...] = ()  # where it went
+        for mid, s, e in matches:  # one sweep in start order: of overlapping cues, the longest wins
+            if s < last_end:
+                overlapped = True
+                if e - s <= last_end - last_start:
+                    continue
+                for bucket in last_buckets:  # this longer cue replaces the last one kept
+                    bucket.pop()
+            last_start, last_end = s, e
             kind, dirs = info[mid]
             if kind <= _UNC:
                 trig.append((s, e, *trigger[mid]))
+                last_buckets = (trig,)
             elif kind == _BOUND:
                 bound.append(s)
+                last_buckets = (bound,)
             elif kind == _PRED:
                 pred.append(s)
+                last_buckets = (pred,)
             elif kind == _TERM:
-                if dirs & _FWD:
+                if dirs == _FWD | _BACK:
                     cut_fwd.append(s)
-                if dirs & _BACK:
                     cut_back.append(s)
+                    last_buckets = (cut_fwd, cut_back)
+                elif dirs & _FWD:
+                    cut_fwd.append(s)
+                    last_buckets = (cut_fwd,)
+                else:
+                    cut_back.append(s)
+                    last_buckets = (cut_back,)
             elif kind == _LIST:
                 lists.append(s)
+                last_buckets = (lists,)
+            elif kind == _PSEUDO:
+                pseudo.append((s, e))
+                last_buckets = (pseudo,)
+            else:
+                last_buckets = ()
+        shadows: list[tuple[int, int, _Trigger]] = []
+        if overlapped:
+            shadows = [(ps, pe, t) for ps, pe in pseudo for t in self._triggers(matches, ps, pe)]
         return trig, cut_fwd, cut_back, bound, pred, lists, shadows
 
     def _match(self, doc: Doc, spaces: bool) -> list[tuple[int, int, int]]:
@@ -239,7 +252,7 @@ class ExistenceEngine:
             keep = [t.i for t in doc if not t.is_space]
             compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
             matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
-        matches.sort(key=_by_start)
+        matches.sort(key=_by_start)  # stable: the matcher's order within a start
         return matches
 
     def _triggers(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[_Trigger]:

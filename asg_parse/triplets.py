@@ -61,14 +61,20 @@ def _coordinated(lower: list[str], lo: int, hi: int) -> bool:
     return True
 
 
-def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout) -> list[tuple[int, int, str, int]]:
-    """Content sentences (header-only and blank ones dropped) as (first, last) tokens of their text -- no
-    surrounding whitespace, no leading list number ("2. ...") -- with their section id and their number among all
-    sentences."""
+def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_sections: set[str]
+                       ) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The record's sentences: the content ones (header-only and blank ones dropped), their text without surrounding
+    whitespace or a leading list number ("2. ..."), with their section id; and for those of `parse_sections`, their
+    number among all sentences -> their index in the record's list."""
     sections, headers = layout.sections, {(h.start, h.end) for h in layout.headers}
-    space, punct, text = tt.space, tt.punct, tt.text
-    nsec = len(sections)
-    out, k = [], 0
+    space, punct, words, idx, text = tt.space, tt.punct, tt.text, tt.idx, tt.doc_text()
+    nsec, k = len(sections), 0
+    end_of_doc = starts[-1]
+    label = sections[0].label if nsec else DEFAULT_SECTION
+    next_section = sections[1].start if nsec > 1 else end_of_doc  # where the section after `label` starts
+    parse = label in parse_sections
+    sentences: list[dict[str, Any]] = []
+    parsed: dict[int, int] = {}
     for raw in range(len(starts) - 1):
         b, e = starts[raw], starts[raw + 1]
         if (b, e) in headers:
@@ -81,7 +87,7 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout) -> lis
             i += 1
         if i == e:
             continue
-        if first + 2 < e and text[first].isdigit() and text[first + 1] in (".", ")"):  # list number
+        if first + 2 < e and words[first].isdigit() and words[first + 1] in (".", ")"):  # list number
             j = first + 2
             while j < e and space[j]:
                 j += 1
@@ -90,10 +96,17 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout) -> lis
         last = e - 1
         while space[last]:
             last -= 1
-        while k + 1 < nsec and sections[k + 1].start <= b:
-            k += 1
-        out.append((first, last, sections[k].label if nsec else DEFAULT_SECTION, raw))
-    return out
+        if b >= next_section:
+            while k + 1 < nsec and sections[k + 1].start <= b:
+                k += 1
+            label = sections[k].label
+            next_section = sections[k + 1].start if k + 1 < nsec else end_of_doc
+            parse = label in parse_sections
+        start, end = idx[first], idx[last] + len(words[last])
+        if parse:
+            parsed[raw] = len(sentences)
+        sentences.append({"text": text[start:end], "start": start, "end": end, "section": label})
+    return sentences, parsed
 
 
 class Triplets(OntologyComponent):
@@ -107,7 +120,8 @@ class Triplets(OntologyComponent):
         self.side_of = self.ontology.side_of
         self.laterality = self.ontology.laterality
         self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
-        self.silent = {f.id: f.silent for f in self.ontology.findings.values()}
+        self.silent = {f.id for f in self.ontology.findings.values() if f.silent}
+        self.allowed = {f: self.ontology.allowed(f) for f in self.ontology.findings}  # None: anywhere
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
                         for f in self.ontology.findings.values() if f.implies is not None}
         lung = {r.id for r in self.ontology.regions.values() if r.zone == "lung"}
@@ -163,11 +177,18 @@ class Triplets(OntologyComponent):
         defaults = self.specific_defaults.get(finding)
         if defaults:
             side_of = self.side_of
-            sides = {side_of.get(r) for r in regions}
+            sides = set(map(side_of.get, regions))
             sided = [r for r in defaults if side_of[r] in sides]
             if sided:
                 return sided
-        return self.ontology.allowed_part(finding, regions)
+        return self._allowed_part(finding, regions)
+
+    def _allowed_part(self, finding: str, regions: Sequence[str]) -> list[str]:
+        """The `regions` where `finding` may be located, in their order (a new list)."""
+        allowed = self.allowed[finding]
+        if allowed is None:
+            return list(regions)
+        return [r for r in regions if r in allowed]
 
     def _locate(self, tt: TokenTable, found: Found, mentions: list[dict[str, Any]], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
@@ -232,8 +253,7 @@ class Triplets(OntologyComponent):
             if best is not None:
                 m["regions"] = best[1]
             elif existence != "absent":
-                side_of = self.side_of
-                if {side_of.get(r) for r in m["regions"]} >= _BOTH_SIDES:
+                if _BOTH_SIDES.issubset(map(self.side_of.get, m["regions"])):
                     m["regions"] = []
 
     def _crosses_boundary(self, lower: list[str], lo: int, hi: int) -> bool:
@@ -244,12 +264,14 @@ class Triplets(OntologyComponent):
         f, best = m["span"], None
         finding, f_start, f_sent = m["finding"], f.start, sid[f.start]
         lateral = self.laterality[finding]
-        others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
+        others: Optional[list[M]] = None  # the other findings of the sentence, read when first needed
         boundaries = self.boundaries
         for a, regions in anatomy:
             a_start, a_end = a.start, a.end
             if sid[a_start] != f_sent or (a_start < f_start and not lateral):
                 continue  # another sentence, or a device's anatomy said before it
+            if others is None:
+                others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
             owned = False
             for g in others:
                 if g.start <= a_start and a_end <= g.end or g.start - 1 <= a_end <= g.start:
@@ -264,7 +286,7 @@ class Triplets(OntologyComponent):
             cost = (hi - lo) + 3 * between.count(",")
             if cost > LINK_MAX_COST or (best is not None and cost >= best[0]):
                 continue
-            regions = self.ontology.allowed_part(finding, regions)
+            regions = self._allowed_part(finding, regions)
             if regions:
                 best = (cost, regions, a)
         if best is None:
@@ -274,7 +296,7 @@ class Triplets(OntologyComponent):
         for a, more in anatomy:  # "right middle lobe/lingula": coordinated anatomy goes along
             lo, hi = (b.end, a.start) if b.start < a.start else (a.end, b.start)
             if a is not b and _coordinated(lower, lo, hi):
-                regions += [r for r in self.ontology.allowed_part(finding, more) if r not in regions]
+                regions += [r for r in self._allowed_part(finding, more) if r not in regions]
         return best[0], regions
 
     def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label],
@@ -285,14 +307,7 @@ class Triplets(OntologyComponent):
         sid = index.ids
         text = tt.doc_text()
         idx, words = tt.idx, tt.text
-        parse_sections = self.parse_sections
-        sentences: list[dict[str, Any]] = []
-        parsed: dict[int, int] = {}  # sentence number -> index in `sentences`, for the parsed sections
-        for first, last, section, raw in _content_sentences(tt, index.starts, layout):
-            start, end = idx[first], idx[last] + len(words[last])
-            if section in parse_sections:
-                parsed[raw] = len(sentences)
-            sentences.append({"text": text[start:end], "start": start, "end": end, "section": section})
+        sentences, parsed = _content_sentences(tt, index.starts, layout, self.parse_sections)
         if not parsed:
             return Assembled(sentences, [], {}, {}, found.warnings)
 
@@ -305,7 +320,7 @@ class Triplets(OntologyComponent):
         tags: dict[str, int] = {}
         for m in mentions:
             finding = m["finding"]
-            if silent.get(finding):
+            if finding in silent:
                 continue
             f, sent, existence, cue = m["span"], m["sentence"], m["existence"], m["cue"]
             start, end = idx[f.start], idx[f.end - 1] + len(words[f.end - 1])
