@@ -27,7 +27,7 @@ scope logic, which negspacy's API cannot host; its per-doc time is no better tha
 from __future__ import annotations
 
 import json
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -122,21 +122,21 @@ class ExistenceEngine:
             return [_PRESENT] * len(spans)
         tt = tokens(doc)
         idx, words, text = tt.idx, tt.text, tt.doc_text()
-        starts = sents.starts
+        starts, sent_of = sents.starts, sents.ids
         trig_starts = [t[0] for t in trig]
         ntrig = len(trig)
         reaches_forward, reaches_backward = self._reaches_forward, self._reaches_backward
         out: list[tuple[str, Optional[dict[str, Any]]]] = []
         for span in spans:
             s0, s1 = span.start, span.end
+            k = sent_of[s0]
+            ss, se = starts[k], starts[k + 1]
             tr, tr_starts, n = trig, trig_starts, ntrig
             if shadows:
                 for ps, pe, t in shadows:  # "no change in vision" tagged as the entity: the pseudo reading is wrong
                     if ps < s1 and s0 < pe:
                         tr = sorted(tr + [t], key=_trigger_start)
                         tr_starts, n = [x[0] for x in tr], len(tr)
-            k = bisect_right(starts, s0)
-            ss, se = starts[k - 1], starts[k]
             # tr is sorted by start: the triggers from i0 on start inside or after the entity, those before it
             # start before it; only those of the entity's sentence (or inside the entity) can govern it
             i0 = bisect_left(tr_starts, s0)
