@@ -1,6 +1,7 @@
 """asg_triplets: turn linked, existence-labelled mentions into triplets, the region→sentence map and ASG tags."""
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, NamedTuple, Optional, Sequence
 
 from spacy.language import Language
@@ -42,6 +43,7 @@ class Assembled(NamedTuple):
 _TAG_RANK = {1: 2, -1: 1, 0: 0}  # present beats uncertain beats absent
 _COORD = {"and", "or", "/", ",", "and/or", "&"}
 _BOTH_SIDES = frozenset({"left", "right"})
+_start_end = attrgetter("start", "end")
 
 
 class _Rank(dict):
@@ -66,7 +68,7 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     """The record's sentences: the content ones (header-only and blank ones dropped), their text without surrounding
     whitespace or a leading list number ("2. ..."), with their section id; and for those of `parse_sections`, their
     number among all sentences -> their index in the record's list."""
-    sections, headers = layout.sections, {(h.start, h.end) for h in layout.headers}
+    sections, headers = layout.sections, set(map(_start_end, layout.headers))
     space, punct, words, idx, text = tt.space, tt.punct, tt.text, tt.idx, tt.doc_text()
     nsec, k = len(sections), 0
     end_of_doc = starts[-1]
@@ -75,8 +77,9 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     parse = label in parse_sections
     sentences: list[dict[str, Any]] = []
     parsed: dict[int, int] = {}
+    e = starts[0]
     for raw in range(len(starts) - 1):
-        b, e = starts[raw], starts[raw + 1]
+        b, e = e, starts[raw + 1]
         if (b, e) in headers:
             continue
         first = b
@@ -87,7 +90,7 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
             i += 1
         if i == e:
             continue
-        if first + 2 < e and words[first].isdigit() and words[first + 1] in (".", ")"):  # list number
+        if first + 2 < e and words[first + 1] in (".", ")") and words[first].isdigit():  # list number
             j = first + 2
             while j < e and space[j]:
                 j += 1
@@ -137,27 +140,27 @@ class Triplets(OntologyComponent):
         """Finding mentions of the parsed sections with their link and existence (`labels`: one per finding;
         `parsed`: sentence number -> index in the output sentences). Region lists are shared, never mutated."""
         out = []
-        links, defaults = found.links, self.defaults
+        links, defaults, implies = found.links, self.defaults, self.implies
+        implied = False
         for f, (existence, cue) in zip(found.findings, labels):
             idx = parsed.get(sid[f.start])
             if idx is None:
                 continue
+            finding = f.label
             link = links.get(f)
             if link is None:
-                regions, located = defaults[f.label], False
+                regions, located = defaults[finding], False
             else:
                 if link.forced is not None:
                     existence, cue = link.forced["existence"], link.forced
                 regions, located = link.regions, link.located
                 if link.generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
-                    regions, located = defaults[f.label], False
-            out.append({"span": f, "finding": f.label, "sentence": idx, "regions": regions,
+                    regions, located = defaults[finding], False
+            out.append({"span": f, "finding": finding, "sentence": idx, "regions": regions,
                         "located": located, "existence": existence or "present", "cue": cue})
-        implies = self.implies
-        for m in out:
-            if m["finding"] in implies:
-                return out + self._implied(out)
-        return out
+            if finding in implies:
+                implied = True
+        return out + self._implied(out) if implied else out
 
     def _implied(self, mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mentions that stand for another finding too (`implies` in findings.yaml)."""
@@ -340,7 +343,8 @@ class Triplets(OntologyComponent):
                         sents.add(sent)
             if finding in asg_tags:  # the tag of a finding: its strongest existence among its triplets
                 v = TAG_VALUE[existence]
-                if finding not in tags or _TAG_RANK[v] > _TAG_RANK[tags[finding]]:
+                old = tags.get(finding)
+                if old is None or _TAG_RANK[v] > _TAG_RANK[old]:
                     tags[finding] = v
         for (a_start, _), regions in found.anatomy_regions.items():
             sent = parsed.get(sid[a_start])
