@@ -125,6 +125,9 @@ class ExistenceEngine:
         starts, sent_of = sents.starts, sents.ids
         trig_starts = [t[0] for t in trig]
         ntrig = len(trig)
+        stops = cut_fwd + bound  # what can end or split a forward scope
+        stops.sort()
+        nstops = len(stops)
         reaches_forward, reaches_backward = self._reaches_forward, self._reaches_backward
         out: list[tuple[str, Optional[dict[str, Any]]]] = []
         for span in spans:
@@ -146,10 +149,15 @@ class ExistenceEngine:
                 i = i0 - 1
                 while i >= 0 and tr_starts[i] >= ss:  # nearest preceding trigger whose scope reaches the entity
                     t = tr[i]
-                    if t[1] <= s1 and t[3] & _FWD and reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists,
-                                                                      spans):
-                        fwd = t
-                        break
+                    if t[1] <= s1 and t[3] & _FWD:
+                        j = bisect_left(stops, t[1])
+                        if j == nstops or stops[j] >= s0:  # nothing between: only the window can stop the scope
+                            if t[4] is None or s0 - t[1] <= t[4]:
+                                fwd = t
+                                break
+                        elif reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists, spans):
+                            fwd = t
+                            break
                     i -= 1
                 i = i0
                 while i < n and tr_starts[i] < se:  # nearest following trigger whose scope reaches the entity

@@ -83,13 +83,14 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
         if (b, e) in headers:
             continue
         first = b
-        while first < e and space[first]:
-            first += 1
-        i = first  # the leading whitespace is skipped: is there a token that is neither space nor punctuation?
-        while i < e and (space[i] or punct[i]):
-            i += 1
-        if i == e:
-            continue
+        if space[b] or punct[b]:  # else a word opens the sentence
+            while first < e and space[first]:
+                first += 1
+            i = first  # is there a token that is neither space nor punctuation?
+            while i < e and (space[i] or punct[i]):
+                i += 1
+            if i == e:
+                continue
         if first + 2 < e and words[first + 1] in (".", ")") and words[first].isdigit():  # list number
             j = first + 2
             while j < e and space[j]:
