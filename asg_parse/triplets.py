@@ -14,12 +14,13 @@ from .mentions import stored
 from .schema import TAG_VALUE
 from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts
-from .tokens import SentenceIndex, TokenTable, ext_key, release, sentence_index, set_doc_ext, tokens
+from .tokens import SentenceIndex, TokenTable, ext_key, release, sentence_index, tokens
 
 OUTPUTS = ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags")
 for _name in OUTPUTS:
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
+_OUTPUT_KEYS = tuple(ext_key(name) for name in (*OUTPUTS, "asg_warnings"))  # where spaCy keeps `doc._.<name>`
 
 Label = tuple[Optional[str], Optional[dict]]  # (existence, cue) of a finding mention
 
@@ -35,9 +36,9 @@ class Assembled(NamedTuple):
 
     def store(self, doc: Doc) -> None:
         """Set `doc._.asg_sentences`, `asg_triplets`, `asg_region_sentences`, `asg_tags` and `asg_warnings`."""
-        for name, value in zip(OUTPUTS, self):
-            set_doc_ext(doc, name, value)
-        set_doc_ext(doc, "asg_warnings", self.warnings)
+        user_data = doc.user_data
+        for key, value in zip(_OUTPUT_KEYS, self):
+            user_data[key] = value
 
 
 _TAG_RANK = {1: 2, -1: 1, 0: 0}  # present beats uncertain beats absent
