@@ -261,9 +261,6 @@ class Triplets(OntologyComponent):
                 if _BOTH_SIDES.issubset(map(self.side_of.get, m["regions"])):
                     m["regions"] = []
 
-    def _crosses_boundary(self, lower: list[str], lo: int, hi: int) -> bool:
-        return not self.boundaries.isdisjoint(lower[lo:hi])
-
     def _nearest_anatomy(self, lower: list[str], m: dict[str, Any], anatomy: list[tuple[M, list[str]]],
                          mentions: list[dict[str, Any]], sid: list[int]) -> Optional[tuple[int, list[str]]]:
         f, best = m["span"], None
