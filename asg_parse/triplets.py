@@ -9,7 +9,7 @@ from spacy.tokens import Doc
 
 from .component import OntologyComponent
 from .lexicon import boundary_words
-from .linking import LINK_MAX_COST, Found, Link, M
+from .linking import LINK_MAX_COST, Found, M
 from .mentions import stored
 from .schema import TAG_VALUE
 from .sections import DEFAULT_SECTION, Layout, spans_layout
