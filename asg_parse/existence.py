@@ -27,7 +27,8 @@ scope logic, which negspacy's API cannot host; its per-doc time is no better tha
 from __future__ import annotations
 
 import json
-from bisect import bisect_right
+from bisect import bisect_left
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -66,22 +67,14 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
     return sentence_index(doc)
 
 
-def _by_start(m: tuple[int, int, int]) -> int:
-    return m[1]
+_by_start = itemgetter(1)  # of a (match id, start, end) match
+_trigger_start = itemgetter(0)  # of a trigger
 
 
-def _by_start_attr(t: "_Trigger") -> int:
-    return t.start
-
-
-class _Trigger:
-    __slots__ = ("start", "end", "neg", "dirs", "window", "back_window", "inside", "cue")
-
-    def __init__(self, start: int, end: int, neg: bool, dirs: int, window: Optional[int], back_window: Optional[int],
-                 inside: bool):
-        self.start, self.end, self.neg = start, end, neg
-        self.dirs, self.window, self.back_window, self.inside = dirs, window, back_window, inside
-        self.cue: Optional[dict[str, Any]] = None
+# A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside): built per match, read in the
+# per-entity loops, where tuple unpacking is the cheapest access.
+_Trigger = tuple[int, int, bool, int, Optional[int], Optional[int], bool]
+_PRESENT: tuple[str, None] = (PRESENT, None)
 
 
 class ExistenceEngine:
@@ -94,13 +87,17 @@ class ExistenceEngine:
         self.vocab = vocab
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
         self.matcher = PhraseMatcher(vocab, attr="LOWER")
-        self._entity_starts: frozenset[int] = frozenset()  # starts of the spans being classified (clause rule)
-        self._info: dict[int, tuple[int, int, Optional[int], Optional[int]]] = {}
+        # match id -> (kind, dirs); and for the triggers, match id -> (neg, dirs, window, back_window, inside)
+        self._info: dict[int, tuple[int, int]] = {}
+        self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
         for i, cue in enumerate(cues):
             key = f"asg_cue_{i}"
             self.matcher.add(key, [tokenizer(cue.text)])
-            self._info[vocab.strings[key]] = (_KIND_CODE[cue.kind], _DIR_CODE[cue.direction], cue.window,
-                                              cue.back_window, cue.inside)
+            mid = vocab.strings[key]
+            kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
+            self._info[mid] = (kind, dirs)
+            if kind <= _UNC:
+                self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside)
 
     # ------------------------------------------------------------------ public
     def classify(self, doc: Doc, spans: Iterable[Span]) -> None:
@@ -119,56 +116,140 @@ class ExistenceEngine:
         `index`: the doc's sentence index when the caller has it."""
         if not spans:
             return []
-        self._entity_starts = frozenset(sp.start for sp in spans)
-        sents = _sentences(doc, index)
-        scan = self._scan(doc, sents.inner_space)
-        return [self._decide(doc, span, sents.starts, *scan) for span in spans]
+        sents = index if index is not None else _sentences(doc, None)
+        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, sents.inner_space)
+        if not trig and not shadows:
+            return [_PRESENT] * len(spans)
+        tt = tokens(doc)
+        idx, words, text = tt.idx, tt.text, tt.doc_text()
+        starts, sent_of = sents.starts, sents.ids
+        trig_starts = [t[0] for t in trig]
+        ntrig = len(trig)
+        stops = cut_fwd + bound  # what can end or split a forward scope
+        stops.sort()
+        nstops = len(stops)
+        reaches_forward, reaches_backward = self._reaches_forward, self._reaches_backward
+        out: list[tuple[str, Optional[dict[str, Any]]]] = []
+        for span in spans:
+            s0, s1 = span.start, span.end
+            k = sent_of[s0]
+            ss, se = starts[k], starts[k + 1]
+            tr, tr_starts, n = trig, trig_starts, ntrig
+            if shadows:
+                for ps, pe, t in shadows:  # "no change in vision" tagged as the entity: the pseudo reading is wrong
+                    if ps < s1 and s0 < pe:
+                        tr = sorted(tr + [t], key=_trigger_start)
+                        tr_starts, n = [x[0] for x in tr], len(tr)
+            # tr is sorted by start: the triggers from i0 on start inside or after the entity, those before it
+            # start before it; only those of the entity's sentence (or inside the entity) can govern it
+            i0 = bisect_left(tr_starts, s0)
+            t = self._inside(tr, tr_starts, i0, s0, s1) if i0 < n and tr_starts[i0] < s1 else None
+            if t is None:
+                fwd = back = None
+                i = i0 - 1
+                while i >= 0 and tr_starts[i] >= ss:  # nearest preceding trigger whose scope reaches the entity
+                    t = tr[i]
+                    if t[1] <= s1 and t[3] & _FWD:
+                        j = bisect_left(stops, t[1])
+                        if j == nstops or stops[j] >= s0:  # nothing between: only the window can stop the scope
+                            if t[4] is None or s0 - t[1] <= t[4]:
+                                fwd = t
+                                break
+                        elif reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists, spans):
+                            fwd = t
+                            break
+                    i -= 1
+                i = i0
+                while i < n and tr_starts[i] < se:  # nearest following trigger whose scope reaches the entity
+                    t = tr[i]
+                    if t[1] > s1 and t[3] & _BACK and reaches_backward(t, s1, cut_back, bound, pred):
+                        back = t
+                        break
+                    i += 1
+                if fwd is None:
+                    if back is None:
+                        out.append(_PRESENT)
+                        continue
+                    t = back
+                elif back is None:
+                    t = fwd
+                else:
+                    gf, gb = max(0, s0 - fwd[1]), max(0, back[0] - s1)
+                    t = fwd if (gf < gb or (gf == gb and (fwd[2] or not back[2]))) else back
+            if t[2]:
+                existence, first = ABSENT, t[0]
+            else:
+                first = self._negated_hedge(t, tr, bound, cut_fwd, ss)
+                existence = UNCERTAIN if first is None else ABSENT
+                if first is None:
+                    first = t[0]
+            # the cue: tokens [first, t.end), from the governing negation when there is one; a fresh dict per span
+            c0, last = idx[first], t[1] - 1
+            c1 = idx[last] + len(words[last])
+            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1}))
+        return out
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
         """The (existence, cue) of one span, without setting attributes."""
-        sents = _sentences(doc, None)
-        self._entity_starts = frozenset({span.start})
-        return self._decide(doc, span, sents.starts, *self._scan(doc, sents.inner_space))
+        return self.label_all(doc, [span])[0]
 
     # ------------------------------------------------------------------ internals
-    def _scan(self, doc: Doc, spaces: bool):
-        info = self._info
-        shadows: list[tuple[int, int, _Trigger]] = []
+    def _scan(self, doc: Doc, spaces: bool) -> tuple[list[_Trigger], list[int], list[int], list[int], list[int],
+                                                     list[int], list[tuple[int, int, _Trigger]]]:
+        """The doc's cues: triggers (sorted by start), the starts of forward / backward terminators, boundaries,
+        predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
+        info, trigger = self._info, self._trigger
         matches = self._match(doc, spaces)
-        kept: list[tuple[int, int, int]] = []
-        overlapped = False
-        for m in matches:  # one sweep in start order: of overlapping cues, the longest wins
-            if kept and m[1] < kept[-1][2]:
-                overlapped = True
-                if m[2] - m[1] > kept[-1][2] - kept[-1][1]:
-                    kept[-1] = m
-            else:
-                kept.append(m)
-        if overlapped:
-            shadows = [(m[1], m[2], t) for m in kept if info[m[0]][0] == _PSEUDO
-                       for t in self._triggers(matches, m[1], m[2])]
-        matches = kept
         trig: list[_Trigger] = []
         cut_fwd: list[int] = []
         cut_back: list[int] = []
         bound: list[int] = []
         pred: list[int] = []
         lists: list[int] = []
-        for mid, s, e in matches:
-            kind, dirs, win, bwin, inside = info[mid]
+        pseudo: list[tuple[int, int]] = []
+        overlapped = False
+        last_start = last_end = -1  # the last cue kept
+        last_buckets: tuple[list, ...] = ()  # where it went
+        for mid, s, e in matches:  # one sweep in start order: of overlapping cues, the longest wins
+            if s < last_end:
+                overlapped = True
+                if e - s <= last_end - last_start:
+                    continue
+                for bucket in last_buckets:  # this longer cue replaces the last one kept
+                    bucket.pop()
+            last_start, last_end = s, e
+            kind, dirs = info[mid]
             if kind <= _UNC:
-                trig.append(_Trigger(s, e, kind == _NEG, dirs, win, bwin, inside))
-            elif kind == _TERM:
-                if dirs & _FWD:
-                    cut_fwd.append(s)
-                if dirs & _BACK:
-                    cut_back.append(s)
+                trig.append((s, e, *trigger[mid]))
+                last_buckets = (trig,)
             elif kind == _BOUND:
                 bound.append(s)
+                last_buckets = (bound,)
             elif kind == _PRED:
                 pred.append(s)
+                last_buckets = (pred,)
+            elif kind == _TERM:
+                if dirs == _FWD | _BACK:
+                    cut_fwd.append(s)
+                    cut_back.append(s)
+                    last_buckets = (cut_fwd, cut_back)
+                elif dirs & _FWD:
+                    cut_fwd.append(s)
+                    last_buckets = (cut_fwd,)
+                else:
+                    cut_back.append(s)
+                    last_buckets = (cut_back,)
             elif kind == _LIST:
                 lists.append(s)
+                last_buckets = (lists,)
+            elif kind == _PSEUDO:
+                pseudo.append((s, e))
+                last_buckets = (pseudo,)
+            else:
+                last_buckets = ()
+        shadows: list[tuple[int, int, _Trigger]] = []
+        if overlapped:
+            shadows = [(ps, pe, t) for ps, pe in pseudo for t in self._triggers(matches, ps, pe)]
         return trig, cut_fwd, cut_back, bound, pred, lists, shadows
 
     def _match(self, doc: Doc, spaces: bool) -> list[tuple[int, int, int]]:
@@ -179,130 +260,94 @@ class ExistenceEngine:
             keep = [t.i for t in doc if not t.is_space]
             compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
             matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
-        matches.sort(key=_by_start)
+        matches.sort(key=_by_start)  # stable: the matcher's order within a start
         return matches
 
-    def _triggers(self, matches, start: int, end: int) -> list[_Trigger]:
+    def _triggers(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[_Trigger]:
         """The triggers among raw `matches` inside [start, end) (those a pseudo-cue swallowed)."""
         out = []
         for mid, s, e in matches:
-            kind, dirs, win, bwin, inside = self._info[mid]
-            if kind <= _UNC and start <= s and e <= end and (s, e) != (start, end):
-                out.append(_Trigger(s, e, kind == _NEG, dirs, win, bwin, inside))
+            if mid in self._trigger and start <= s and e <= end and (s, e) != (start, end):
+                out.append((s, e, *self._trigger[mid]))
         return out
 
     @staticmethod
-    def _cue(doc: Doc, t: _Trigger, start: Optional[int] = None) -> dict[str, Any]:
-        """The cue dict of trigger `t` (from `start` when a negation governs the hedge); a fresh dict per span."""
-        if start is not None or t.cue is None:
-            tt = tokens(doc)
-            first = t.start if start is None else start
-            s, e = tt.char_span(first, t.end)
-            cue = {"text": tt.span_text(first, t.end), "start": s, "end": e}
-            if start is not None:
-                return cue
-            t.cue = cue
-        return dict(t.cue)
-
-    def _decide(self, doc, span, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows):
-        s0, s1 = span.start, span.end
-        for ps, pe, t in shadows:  # "no change in vision" tagged as the entity: the pseudo reading is wrong
-            if ps < s1 and s0 < pe:
-                trig = sorted(trig + [t], key=_by_start_attr)
-        if not trig:
-            return PRESENT, None
-        k = bisect_right(sents, s0)
-        ss, se = sents[k - 1], sents[k]
-        fwd = back = None
+    def _inside(trig: list[_Trigger], trig_starts: list[int], i: int, s0: int, s1: int) -> Optional[_Trigger]:
+        """A trigger inside the entity [s0, s1) at its edge ("no effusion", "effusion has resolved"); a negation
+        first. `i`: the first trigger starting at or after s0."""
         inside = None
-        for t in trig:  # a trigger inside the entity: "no effusion", "effusion has resolved"
-            if t.start >= s0 and t.end <= s1:
-                if t.inside and ((t.dirs & _FWD and t.start == s0) or (t.dirs & _BACK and t.end == s1)):
-                    if inside is None or (t.neg and not inside.neg):
-                        inside = t
-        if inside is not None:
-            fwd = inside
-        else:
-            for t in reversed(trig):  # nearest preceding trigger whose scope reaches the entity
-                if t.start < ss:
-                    break
-                if t.start >= s0 or t.end > s1:
-                    continue
-                if t.dirs & _FWD and self._reaches_forward(t, s0, s1, se, cut_fwd, bound, pred, lists,
-                                                           self._entity_starts):
-                    fwd = t
-                    break
-            for t in trig:  # nearest following trigger whose scope reaches the entity
-                if t.start >= se:
-                    break
-                if t.end <= s1 or t.start < s0:
-                    continue
-                if t.dirs & _BACK and self._reaches_backward(t, s1, cut_back, bound, pred):
-                    back = t
-                    break
-        if fwd is None and back is None:
-            return PRESENT, None
-        if fwd is not None and back is not None:
-            gf, gb = max(0, s0 - fwd.end), max(0, back.start - s1)
-            t = fwd if (gf < gb or (gf == gb and (fwd.neg or not back.neg))) else back
-        else:
-            t = fwd if fwd is not None else back
-        if not t.neg:
-            n = self._negated_hedge(t, trig, bound, cut_fwd, ss)
-            if n is not None:
-                return ABSENT, self._cue(doc, t, n.start)
-            return UNCERTAIN, self._cue(doc, t)
-        return ABSENT, self._cue(doc, t)
+        n = len(trig)
+        while i < n and trig_starts[i] < s1:
+            t = trig[i]
+            start, end, neg, dirs, _, _, inner = t
+            if end <= s1 and inner and ((dirs & _FWD and start == s0) or (dirs & _BACK and end == s1)):
+                if inside is None or (neg and not inside[2]):
+                    inside = t
+            i += 1
+        return inside
 
     @staticmethod
-    def _negated_hedge(t: _Trigger, trig, bound, cut_fwd, ss: int) -> Optional[_Trigger]:
-        """The negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
-        for n in trig:
-            if n.neg and n.dirs & _FWD and ss <= n.start and n.end <= t.start and t.start - n.end <= _NEGATED_HEDGE_GAP:
-                if not any(n.end <= b < t.start for b in bound) and not any(n.end <= c < t.start for c in cut_fwd):
-                    return n
+    def _negated_hedge(t: _Trigger, trig: list[_Trigger], bound: list[int], cut_fwd: list[int], ss: int
+                       ) -> Optional[int]:
+        """The start of the negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
+        t_start = t[0]
+        for n_start, n_end, neg, dirs, _, _, _ in trig:
+            if neg and dirs & _FWD and ss <= n_start and n_end <= t_start and t_start - n_end <= _NEGATED_HEDGE_GAP:
+                if not any(n_end <= b < t_start for b in bound) and not any(n_end <= c < t_start for c in cut_fwd):
+                    return n_start
         return None
 
     @staticmethod
-    def _reaches_forward(t: _Trigger, s0: int, s1: int, se: int, cut_fwd, bound, pred, lists,
-                         entity_starts: frozenset[int] = frozenset()) -> bool:
-        if t.window is not None and s0 - t.end > t.window:
+    def _reaches_forward(t: _Trigger, s0: int, s1: int, se: int, cut_fwd: list[int], bound: list[int],
+                         pred: list[int], lists: list[int], entities: Sequence[Any] = ()) -> bool:
+        """Whether the forward scope of `t` reaches the entity [s0, s1) of a sentence ending at `se`; `entities`:
+        all the spans being classified (the clause rule)."""
+        lo, window = t[1], t[4]
+        if window is not None and s0 - lo > window:
             return False
-        lo = t.end
         for c in cut_fwd:
             if lo <= c < s0:
                 return False
-        seps = [b for b in bound if lo <= b < s0]
-        if not seps:
+        first = last = -1  # the first and last boundary between the trigger and the entity
+        for b in bound:
+            if lo <= b < s0:
+                if first < 0:
+                    first = b
+                last = b
+        if first < 0:
             return True
-        first, last = seps[0], seps[-1]
         for p in pred:
             if first < p < s0:
-                b = max(x for x in seps if x < p)
+                b = max(x for x in bound if lo <= x < p)
                 if not any(b < x < p for x in lists):
                     return False  # "no fever, has cough": a new clause starts before the entity
                 # "no effusion, or findings consistent with edema": a list goes on
         if s1 in pred or (s1 + 1 < se and s1 + 1 in pred and s1 not in bound):
             # "no effusion, atelectasis is present" -- but only when the cue already covered an entity before the
             # comma; "no large, loculated effusion is seen" is one noun phrase
-            covered = any(t.end <= e < last for e in entity_starts)
+            covered = any(lo <= e.start < last for e in entities)
             if covered and not any(last < x < s0 or x == last - 1 for x in lists):
                 return False
         return True
 
     @staticmethod
-    def _reaches_backward(t: _Trigger, s1: int, cut_back, bound, pred) -> bool:
-        if t.back_window is not None and t.start - s1 > t.back_window:
+    def _reaches_backward(t: _Trigger, s1: int, cut_back: list[int], bound: list[int], pred: list[int]) -> bool:
+        """Whether the backward scope of `t` reaches an entity ending at `s1`."""
+        hi, back_window = t[0], t[5]
+        if back_window is not None and hi - s1 > back_window:
             return False
-        hi = t.start
-        if not t.neg and t.dirs & _FWD and hi - 1 in bound:
+        if not t[2] and t[3] & _FWD and hi - 1 in bound:
             return False  # "opacity, likely atelectasis": a two-way hedge after a comma opens an apposition
         for c in cut_back:
             if s1 <= c < hi:
                 return False
-        seps = [b for b in bound if s1 <= b < hi]
-        if seps:
-            first, last = seps[0], seps[-1]
+        first = last = -1  # the first and last boundary between the entity and the trigger
+        for b in bound:
+            if s1 <= b < hi:
+                if first < 0:
+                    first = b
+                last = b
+        if first >= 0:
             for p in pred:
                 if s1 <= p < last:
                     return False  # "cardiomegaly is present, and the effusion has resolved"

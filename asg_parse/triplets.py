@@ -1,24 +1,26 @@
 """asg_triplets: turn linked, existence-labelled mentions into triplets, the region→sentence map and ASG tags."""
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from operator import attrgetter
+from typing import Any, NamedTuple, Optional, Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from .component import OntologyComponent
 from .lexicon import boundary_words
-from .linking import LINK_MAX_COST, Found, Link, M
+from .linking import LINK_MAX_COST, Found, M
 from .mentions import stored
 from .schema import TAG_VALUE
 from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts
-from .tokens import SentenceIndex, TokenTable, ext_key, release, sentence_index, set_doc_ext, tokens
+from .tokens import SentenceIndex, TokenTable, ext_key, release, sentence_index, tokens
 
 OUTPUTS = ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags")
 for _name in OUTPUTS:
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
+_OUTPUT_KEYS = tuple(ext_key(name) for name in (*OUTPUTS, "asg_warnings"))  # where spaCy keeps `doc._.<name>`
 
 Label = tuple[Optional[str], Optional[dict]]  # (existence, cue) of a finding mention
 
@@ -34,28 +36,82 @@ class Assembled(NamedTuple):
 
     def store(self, doc: Doc) -> None:
         """Set `doc._.asg_sentences`, `asg_triplets`, `asg_region_sentences`, `asg_tags` and `asg_warnings`."""
-        for name, value in zip(OUTPUTS, self):
-            set_doc_ext(doc, name, value)
-        set_doc_ext(doc, "asg_warnings", self.warnings)
+        user_data = doc.user_data
+        for key, value in zip(_OUTPUT_KEYS, self):
+            user_data[key] = value
 
 
 _TAG_RANK = {1: 2, -1: 1, 0: 0}  # present beats uncertain beats absent
 _COORD = {"and", "or", "/", ",", "and/or", "&"}
+_BOTH_SIDES = frozenset({"left", "right"})
+_start_end = attrgetter("start", "end")
 
 
-def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout) -> list[tuple[int, int, str, int]]:
-    """Content sentences as token ranges (header-only and blank ones dropped) with their section id and their
-    number among all sentences."""
-    sections, headers = layout.sections, {(h.start, h.end) for h in layout.headers}
-    space, punct = tt.space, tt.punct
-    out, k = [], 0
-    for raw, (b, e) in enumerate(zip(starts, starts[1:])):
-        if (b, e) in headers or all(space[i] or punct[i] for i in range(b, e)):
+class _Rank(dict):
+    """Item -> its position in an order; items outside the order come last (99)."""
+
+    def __missing__(self, key: str) -> int:
+        return 99
+
+
+def _coordinated(lower: list[str], lo: int, hi: int) -> bool:
+    """Whether tokens [lo, hi) are one or two coordinating words ("and", "/", ", and")."""
+    if not 0 < hi - lo <= 2:
+        return False
+    for i in range(lo, hi):
+        if lower[i] not in _COORD:
+            return False
+    return True
+
+
+def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_sections: set[str]
+                       ) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The record's sentences: the content ones (header-only and blank ones dropped), their text without surrounding
+    whitespace or a leading list number ("2. ..."), with their section id; and for those of `parse_sections`, their
+    number among all sentences -> their index in the record's list."""
+    sections, headers = layout.sections, set(map(_start_end, layout.headers))
+    space, punct, words, idx, text = tt.space, tt.punct, tt.text, tt.idx, tt.doc_text()
+    nsec, k = len(sections), 0
+    end_of_doc = starts[-1]
+    label = sections[0].label if nsec else DEFAULT_SECTION
+    next_section = sections[1].start if nsec > 1 else end_of_doc  # where the section after `label` starts
+    parse = label in parse_sections
+    sentences: list[dict[str, Any]] = []
+    parsed: dict[int, int] = {}
+    e = starts[0]
+    for raw in range(len(starts) - 1):
+        b, e = e, starts[raw + 1]
+        if (b, e) in headers:
             continue
-        while k + 1 < len(sections) and sections[k + 1].start <= b:
-            k += 1
-        out.append((b, e, sections[k].label if sections else DEFAULT_SECTION, raw))
-    return out
+        first = b
+        if space[b] or punct[b]:  # else a word opens the sentence
+            while first < e and space[first]:
+                first += 1
+            i = first  # is there a token that is neither space nor punctuation?
+            while i < e and (space[i] or punct[i]):
+                i += 1
+            if i == e:
+                continue
+        if first + 2 < e and words[first + 1] in (".", ")") and words[first].isdigit():  # list number
+            j = first + 2
+            while j < e and space[j]:
+                j += 1
+            if j < e:
+                first = j
+        last = e - 1
+        while space[last]:
+            last -= 1
+        if b >= next_section:
+            while k + 1 < nsec and sections[k + 1].start <= b:
+                k += 1
+            label = sections[k].label
+            next_section = sections[k + 1].start if k + 1 < nsec else end_of_doc
+            parse = label in parse_sections
+        start, end = idx[first], idx[last] + len(words[last])
+        if parse:
+            parsed[raw] = len(sentences)
+        sentences.append({"text": text[start:end], "start": start, "end": end, "section": label})
+    return sentences, parsed
 
 
 class Triplets(OntologyComponent):
@@ -68,8 +124,9 @@ class Triplets(OntologyComponent):
         self.boundaries = boundary_words(self.ontology)
         self.side_of = self.ontology.side_of
         self.laterality = self.ontology.laterality
-        self.region_index = {r: i for i, r in enumerate(self.ontology.region_order)}
-        self.silent = {f.id: f.silent for f in self.ontology.findings.values()}
+        self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
+        self.silent = {f.id for f in self.ontology.findings.values() if f.silent}
+        self.allowed = {f: self.ontology.allowed(f) for f in self.ontology.findings}  # None: anywhere
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
                         for f in self.ontology.findings.values() if f.implies is not None}
         lung = {r.id for r in self.ontology.regions.values() if r.zone == "lung"}
@@ -78,24 +135,34 @@ class Triplets(OntologyComponent):
                                   if f.default_regions and not lung & set(f.default_regions)}
         self.defaults = self.ontology.default_regions
         self.tag_order = list(self.ontology.asg_tags)
+        self.tag_index = {t: i for i, t in enumerate(self.tag_order)}
 
-    def _mentions(self, found: Found, labels: Sequence[Label], sent_of: Callable[[int], Optional[int]]
+    def _mentions(self, found: Found, labels: Sequence[Label], parsed: dict[int, int], sid: list[int]
                   ) -> list[dict[str, Any]]:
-        """Finding mentions of the parsed sections with their link and existence (`labels`: one per finding)."""
+        """Finding mentions of the parsed sections with their link and existence (`labels`: one per finding;
+        `parsed`: sentence number -> index in the output sentences). Region lists are shared, never mutated."""
         out = []
+        links, defaults, implies = found.links, self.defaults, self.implies
+        implied = False
         for f, (existence, cue) in zip(found.findings, labels):
-            idx = sent_of(f.start)
+            idx = parsed.get(sid[f.start])
             if idx is None:
                 continue
-            link = found.links.get(f) or Link(list(self.defaults[f.label]), None, False)
-            if link.forced is not None:
-                existence, cue = link.forced["existence"], link.forced
-            regions, located = list(link.regions), link.located
-            if link.generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
-                regions, located = list(self.defaults[f.label]), False
-            out.append({"span": f, "finding": f.label, "sentence": idx, "regions": regions,
+            finding = f.label
+            link = links.get(f)
+            if link is None:
+                regions, located = defaults[finding], False
+            else:
+                if link.forced is not None:
+                    existence, cue = link.forced["existence"], link.forced
+                regions, located = link.regions, link.located
+                if link.generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
+                    regions, located = defaults[finding], False
+            out.append({"span": f, "finding": finding, "sentence": idx, "regions": regions,
                         "located": located, "existence": existence or "present", "cue": cue})
-        return out + self._implied(out)
+            if finding in implies:
+                implied = True
+        return out + self._implied(out) if implied else out
 
     def _implied(self, mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mentions that stand for another finding too (`implies` in findings.yaml)."""
@@ -109,16 +176,24 @@ class Triplets(OntologyComponent):
                 out.append({**m, "finding": imp[0]})
         return out
 
-    def _sided_defaults(self, finding: str, regions: list[str]) -> list[str]:
+    def _sided_defaults(self, finding: str, regions: Sequence[str]) -> list[str]:
         """`regions` as a location for `finding`: its own default zones on the same sides when the defaults are
         specific (not whole lungs), else the allowed part of `regions`."""
         defaults = self.specific_defaults.get(finding)
         if defaults:
-            sides = {self.side_of.get(r) for r in regions}
-            sided = [r for r in defaults if self.side_of[r] in sides]
+            side_of = self.side_of
+            sides = set(map(side_of.get, regions))
+            sided = [r for r in defaults if side_of[r] in sides]
             if sided:
                 return sided
-        return self.ontology.allowed_part(finding, regions)
+        return self._allowed_part(finding, regions)
+
+    def _allowed_part(self, finding: str, regions: Sequence[str]) -> list[str]:
+        """The `regions` where `finding` may be located, in their order (a new list)."""
+        allowed = self.allowed[finding]
+        if allowed is None:
+            return list(regions)
+        return [r for r in regions if r in allowed]
 
     def _locate(self, tt: TokenTable, found: Found, mentions: list[dict[str, Any]], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
@@ -137,67 +212,93 @@ class Triplets(OntologyComponent):
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
         located = [m for m in mentions if m["located"]]
+        if len(located) == len(mentions):
+            return
         lower = tt.lower
-        anatomy = [(a, found.anatomy_regions.get((a.start, a.end), [])) for a in found.anatomy]
+        laterality = self.laterality
+        boundaries = self.boundaries
+        anatomy: Optional[list[tuple[M, list[str]]]] = None  # built for the first mention that needs it
         for m in mentions:
             if m["located"]:
                 continue
-            f = m["span"]
+            f, finding, sentence, existence = m["span"], m["finding"], m["sentence"], m["existence"]
+            lateral = laterality[finding]
             best = None
             for o in located:
-                g = o["span"]
-                devices = not (self.laterality[o["finding"]] or self.laterality[m["finding"]])
-                if not self.laterality[m["finding"]] and self.laterality[o["finding"]]:
-                    continue  # a device is not where a finding is ("right pneumothorax after chest tube placement")
-                lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
-                coordinated = 0 < hi - lo <= 2 and all(w in _COORD for w in lower[lo:hi])
-                if o["sentence"] != m["sentence"] or ((g.start > f.start) != devices and not coordinated) or (
-                        o["existence"] != m["existence"] and "absent" in (o["existence"], m["existence"])):
-                    continue  # from its host, said before it; a device from a later device ("line with tip in the SVC")
-                if self._crosses_boundary(lower, lo, hi):
+                if o["sentence"] != sentence:
                     continue
-                regions = self._sided_defaults(m["finding"], o["regions"])
+                o_existence = o["existence"]
+                if o_existence != existence and (o_existence == "absent" or existence == "absent"):
+                    continue  # neither absent unless both are
+                o_lateral = laterality[o["finding"]]
+                if not lateral and o_lateral:
+                    continue  # a device is not where a finding is ("right pneumothorax after chest tube placement")
+                devices = not (o_lateral or lateral)
+                g = o["span"]
+                lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
+                coordinated = _coordinated(lower, lo, hi)
+                if (g.start > f.start) != devices and not coordinated:
+                    continue  # from its host, said before it; a device from a later device ("line with tip in the SVC")
+                if not boundaries.isdisjoint(lower[lo:hi]):
+                    continue
+                regions = self._sided_defaults(finding, o["regions"])
                 cost = 0 if coordinated else hi - lo  # "atelectasis or scar in the lung bases"
                 if regions and (best is None or cost < best[0]):
                     best = (cost, regions)
-            if best is None and m["existence"] != "absent":
+            if best is None and existence != "absent":
+                if anatomy is None:
+                    regions_of = found.anatomy_regions
+                    anatomy = [(a, regions_of.get((a.start, a.end), [])) for a in found.anatomy]
                 best = self._nearest_anatomy(lower, m, anatomy, mentions, sid)
-            if best is None and m["existence"] != "absent":
-                same = [r for o in located if o["finding"] == m["finding"] and o["existence"] == m["existence"]
-                        for r in o["regions"]] if self.defaults[m["finding"]] else []
-                if same:
-                    best = (0, list(dict.fromkeys(same)))
+                if best is None and self.defaults[finding]:
+                    same = [r for o in located if o["finding"] == finding and o["existence"] == existence
+                            for r in o["regions"]]
+                    if same:
+                        best = (0, list(dict.fromkeys(same)))
             if best is not None:
                 m["regions"] = best[1]
-            elif m["existence"] != "absent" and {self.side_of.get(r) for r in m["regions"]} >= {"left", "right"}:
-                m["regions"] = []
-
-    def _crosses_boundary(self, lower: list[str], lo: int, hi: int) -> bool:
-        return any(lower[i] in self.boundaries for i in range(lo, hi))
+            elif existence != "absent":
+                if _BOTH_SIDES.issubset(map(self.side_of.get, m["regions"])):
+                    m["regions"] = []
 
     def _nearest_anatomy(self, lower: list[str], m: dict[str, Any], anatomy: list[tuple[M, list[str]]],
                          mentions: list[dict[str, Any]], sid: list[int]) -> Optional[tuple[int, list[str]]]:
         f, best = m["span"], None
-        others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
+        finding, f_start, f_sent = m["finding"], f.start, sid[f.start]
+        lateral = self.laterality[finding]
+        others: Optional[list[M]] = None  # the other findings of the sentence, read when first needed
+        boundaries = self.boundaries
         for a, regions in anatomy:
-            if sid[a.start] != sid[f.start] or (a.start < f.start and not self.laterality[m["finding"]]) or any(
-                    g.start <= a.start and a.end <= g.end or g.start - 1 <= a.end <= g.start for g in others):
-                continue  # another sentence, a device's anatomy said before it, or anatomy owned by another finding
-            lo, hi = (a.end, f.start) if a.start < f.start else (f.end, a.start)
-            if self._crosses_boundary(lower, lo, hi):
+            a_start, a_end = a.start, a.end
+            if sid[a_start] != f_sent or (a_start < f_start and not lateral):
+                continue  # another sentence, or a device's anatomy said before it
+            if others is None:
+                others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
+            owned = False
+            for g in others:
+                if g.start <= a_start and a_end <= g.end or g.start - 1 <= a_end <= g.start:
+                    owned = True  # anatomy owned by another finding
+                    break
+            if owned:
                 continue
-            cost = (hi - lo) + 3 * sum(lower[i] == "," for i in range(lo, hi))
-            regions = self.ontology.allowed_part(m["finding"], regions)
-            if regions and cost <= LINK_MAX_COST and (best is None or cost < best[0]):
+            lo, hi = (a_end, f_start) if a_start < f_start else (f.end, a_start)
+            between = lower[lo:hi]
+            if not boundaries.isdisjoint(between):
+                continue
+            cost = (hi - lo) + 3 * between.count(",")
+            if cost > LINK_MAX_COST or (best is not None and cost >= best[0]):
+                continue
+            regions = self._allowed_part(finding, regions)
+            if regions:
                 best = (cost, regions, a)
         if best is None:
             return None
         regions = list(best[1])
+        b = best[2]
         for a, more in anatomy:  # "right middle lobe/lingula": coordinated anatomy goes along
-            b = best[2]
             lo, hi = (b.end, a.start) if b.start < a.start else (a.end, b.start)
-            if a is not b and 0 < hi - lo <= 2 and all(w in _COORD for w in lower[lo:hi]):
-                regions += [r for r in self.ontology.allowed_part(m["finding"], more) if r not in regions]
+            if a is not b and _coordinated(lower, lo, hi):
+                regions += [r for r in self._allowed_part(finding, more) if r not in regions]
         return best[0], regions
 
     def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label],
@@ -205,59 +306,57 @@ class Triplets(OntologyComponent):
         """Sentences, triplets, region map and tags of a doc whose sentence starts are set."""
         tt = tokens(doc)
         index = index or sentence_index(doc)
-        sid, starts = index.ids, index.starts
+        sid = index.ids
         text = tt.doc_text()
-        idx = tt.idx
-        sentences: list[dict[str, Any]] = []
-        parsed: dict[int, int] = {}  # sentence number -> index in `sentences`, for the parsed sections
-        for b, e, section, raw in _content_sentences(tt, starts, layout):
-            first = next(i for i in range(b, e) if not tt.space[i])
-            if first + 2 < e and tt.text[first].isdigit() and tt.text[first + 1] in (".", ")"):
-                first = next((i for i in range(first + 2, e) if not tt.space[i]), first)  # list number
-            last = next(i for i in range(e - 1, b - 1, -1) if not tt.space[i])
-            start, end = idx[first], idx[last] + len(tt.text[last])
-            if section in self.parse_sections:
-                parsed[raw] = len(sentences)
-            sentences.append({"text": text[start:end], "start": start, "end": end, "section": section})
+        idx, words = tt.idx, tt.text
+        sentences, parsed = _content_sentences(tt, index.starts, layout, self.parse_sections)
+        if not parsed:
+            return Assembled(sentences, [], {}, {}, found.warnings)
 
-        def sent_of(token: int) -> Optional[int]:
-            return parsed.get(sid[token])
-
-        mentions = self._mentions(found, labels, sent_of)
+        mentions = self._mentions(found, labels, parsed, sid)
         self._locate(tt, found, mentions, sid)
         triplets: list[dict[str, Any]] = []
         region_map: dict[str, set[int]] = {}
         seen: set[tuple] = set()
+        silent, asg_tags = self.silent, self.asg_tags
+        tags: dict[str, int] = {}
         for m in mentions:
-            f, sent, finding = m["span"], m["sentence"], m["finding"]
-            if self.silent.get(finding):
+            finding = m["finding"]
+            if finding in silent:
                 continue
-            start, end = tt.char_span(f.start, f.end)
-            for region in m["regions"] or [None]:
-                key = (region, finding, m["existence"], start, end)
+            f, sent, existence, cue = m["span"], m["sentence"], m["existence"], m["cue"]
+            start, end = idx[f.start], idx[f.end - 1] + len(words[f.end - 1])
+            span_text, cue_text = text[start:end], cue["text"] if cue else None
+            for region in m["regions"] or (None,):
+                key = (region, finding, existence, start, end)
                 if key in seen:
                     continue
                 seen.add(key)
-                triplets.append({"region": region, "finding": finding, "existence": m["existence"], "sentence": sent,
-                                 "start": start, "end": end, "text": text[start:end],
-                                 "cue": m["cue"]["text"] if m["cue"] else None})
+                triplets.append({"region": region, "finding": finding, "existence": existence, "sentence": sent,
+                                 "start": start, "end": end, "text": span_text, "cue": cue_text})
                 if region is not None:
-                    region_map.setdefault(region, set()).add(sent)
+                    sents = region_map.get(region)
+                    if sents is None:
+                        region_map[region] = {sent}
+                    else:
+                        sents.add(sent)
+            if finding in asg_tags:  # the tag of a finding: its strongest existence among its triplets
+                v = TAG_VALUE[existence]
+                old = tags.get(finding)
+                if old is None or _TAG_RANK[v] > _TAG_RANK[old]:
+                    tags[finding] = v
         for (a_start, _), regions in found.anatomy_regions.items():
-            sent = sent_of(a_start)
+            sent = parsed.get(sid[a_start])
             if sent is not None:
                 for region in regions:
-                    region_map.setdefault(region, set()).add(sent)
-        order = self.region_index
-        tags: dict[str, int] = {}
-        for t in triplets:
-            if t["finding"] in self.asg_tags:
-                v = TAG_VALUE[t["existence"]]
-                if t["finding"] not in tags or _TAG_RANK[v] > _TAG_RANK[tags[t["finding"]]]:
-                    tags[t["finding"]] = v
+                    sents = region_map.get(region)
+                    if sents is None:
+                        region_map[region] = {sent}
+                    else:
+                        sents.add(sent)
         return Assembled(sentences, triplets,
-                         {r: sorted(region_map[r]) for r in sorted(region_map, key=lambda r: order.get(r, 99))},
-                         {t: tags[t] for t in self.tag_order if t in tags}, found.warnings)
+                         {r: sorted(region_map[r]) for r in sorted(region_map, key=self.region_index.__getitem__)},
+                         {t: tags[t] for t in sorted(tags, key=self.tag_index.__getitem__)}, found.warnings)
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):
