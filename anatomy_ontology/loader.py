@@ -23,7 +23,7 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
 _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks",
                                                       "place_prepositions",
-                                                      "measure_words"}}
+                                                      "measure_words", "interpretation_words"}}
 
 
 class OntologyError(ValueError):
@@ -80,6 +80,7 @@ class RawOntology(BaseModel):
     phrase_breaks: list[str] = []
     place_prepositions: list[str] = []
     measure_words: list[str] = []
+    interpretation_words: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

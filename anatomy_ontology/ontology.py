@@ -28,6 +28,7 @@ class Ontology:
         self.phrase_breaks: frozenset[str] = frozenset(raw.phrase_breaks)
         self.place_prepositions: frozenset[str] = frozenset(raw.place_prepositions)
         self.measure_words: frozenset[str] = frozenset(raw.measure_words)
+        self.interpretation_words: frozenset[str] = frozenset(raw.interpretation_words)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

@@ -217,6 +217,7 @@ class Triplets(OntologyComponent):
         lower = tt.lower
         laterality = self.laterality
         boundaries = self.boundaries
+        interpretation = self.ontology.interpretation_words
         anatomy: Optional[list[tuple[M, list[str]]]] = None  # built for the first mention that needs it
         for m in mentions:
             if m["located"]:
@@ -235,13 +236,18 @@ class Triplets(OntologyComponent):
                     continue  # a device is not where a finding is ("right pneumothorax after chest tube placement")
                 devices = not (o_lateral or lateral)
                 g = o["span"]
+                if g.start <= f.start and f.end <= g.end:
+                    continue  # inside a statement's span ("heart size and <finding> are normal"): not its host
                 lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
                 coordinated = _coordinated(lower, lo, hi)
                 if (g.start > f.start) != devices and not coordinated:
                     continue  # from its host, said before it; a device from a later device ("line with tip in the SVC")
                 if not boundaries.isdisjoint(lower[lo:hi]):
                     continue
-                regions = self._sided_defaults(finding, o["regions"])
+                # an interpretation lies where its host does; an accompanying finding in its own zone on the host's
+                # side ("left lower lobe pneumonia with parapneumonic effusion")
+                regions = self._allowed_part(finding, o["regions"]) if not interpretation.isdisjoint(lower[lo:hi]) \
+                    else self._sided_defaults(finding, o["regions"])
                 cost = 0 if coordinated else hi - lo  # "atelectasis or scar in the lung bases"
                 if regions and (best is None or cost < best[0]):
                     best = (cost, regions)

@@ -254,6 +254,12 @@ CASES = [
     # measurements between a device and its landmark add no distance (GUIDELINES 4.9)
     _case("measure-landmark", "Endotracheal tube is in standard position, approximately 5 cm from the carina.",
           {(CARINA, "tube", P)}),
+    # GUIDELINES 4.8: an interpretation lies where its host does
+    _case("interpretation-inherits", "Opacification of both lower hemithoraces, which likely reflects layering "
+          "pleural effusions.", {(RLZ, OPAC, P), (LLZ, OPAC, P), (RLZ, EFF, P), (LLZ, EFF, P)}),
+    # coordinated subjects of one normal statement: each keeps its own place
+    _case("coordinated-subjects", "Heart size and pulmonary vascular engorgement appear within limits of normal.",
+          {(CS, CMEG, A), (RHI, "engorgement", A), (LHI, "engorgement", A)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
