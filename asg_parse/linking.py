@@ -18,6 +18,7 @@ LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma
 _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _ELLIPSIS_JOIN = {"and", "or", "/"}  # "pleural or pericardial effusion"
+_COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
 NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
 
 
@@ -61,6 +62,12 @@ def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> l
 
 def _tokens_of(spans) -> set[int]:
     return {i for s in spans for i in range(s.start, s.end)}
+
+
+def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
+    """Whether a comparative side phrase ends a list item before `target_start` ("opacities, l > r, likely
+    atelectasis": it describes the opacities), rather than premodifying ("left greater than right effusions")."""
+    return not _COMPARATIVE.isdisjoint(lower[side.start:side.end]) and "," in lower[side.end:target_start]
 
 
 class _Ctx:
@@ -146,6 +153,8 @@ class Linker:
             if s.start in ctx.used_sides or ctx.sent[s.start] != ctx.sent[target.start]:
                 continue
             if s.end <= target.start:
+                if _trailing_comparison(ctx.lower, s, target.start):
+                    continue
                 dist = target.start - s.end
             elif s.start >= target.end:
                 dist = s.start - target.end
@@ -361,6 +370,8 @@ class Linker:
                     continue
                 # an adverb right after it too: "airspace opacities bilaterally, most prominent in the lung bases"
                 after = s_.start == f.end and ctx.lower[s_.end - 1].endswith("ly")
+                if not after and _trailing_comparison(ctx.lower, s_, f.start):
+                    continue
                 if not after and (s_.end > f.start or f.start - s_.end > SIDE_WINDOW
                                   or ctx.sent[s_.start] != ctx.sent[f.start]
                                   or anatomy_tokens & set(range(s_.end, f.start))

@@ -176,10 +176,15 @@ class Triplets(OntologyComponent):
                 out.append({**m, "finding": imp[0]})
         return out
 
-    def _sided_defaults(self, finding: str, regions: Sequence[str]) -> list[str]:
+    def _side_only(self, m: dict[str, Any]) -> bool:
+        """Whether a located mention sits in its own specific default zones (placed by a side word alone)."""
+        defaults = self.specific_defaults.get(m["finding"])
+        return bool(defaults) and bool(m["regions"]) and set(m["regions"]) <= set(defaults)
+
+    def _sided_defaults(self, finding: str, regions: Sequence[str], own: bool = False) -> list[str]:
         """`regions` as a location for `finding`: its own default zones on the same sides when the defaults are
-        specific (not whole lungs), else the allowed part of `regions`."""
-        defaults = self.specific_defaults.get(finding)
+        specific (not whole lungs), or with `own` any defaults; else the allowed part of `regions`."""
+        defaults = self.defaults[finding] if own else self.specific_defaults.get(finding)
         if defaults:
             side_of = self.side_of
             sides = set(map(side_of.get, regions))
@@ -246,8 +251,14 @@ class Triplets(OntologyComponent):
                     continue
                 # an interpretation lies where its host does; an accompanying finding in its own zone on the host's
                 # side ("left lower lobe pneumonia with parapneumonic effusion")
-                regions = self._allowed_part(finding, o["regions"]) if not interpretation.isdisjoint(lower[lo:hi]) \
-                    else self._sided_defaults(finding, o["regions"])
+                # (a host placed only by a side word, in its own default zone, gives only that side: "right pleural
+                # effusion or pleural thickening" -> the right lung)
+                if not interpretation.isdisjoint(lower[lo:hi]):
+                    regions = self._allowed_part(finding, o["regions"])
+                elif self._side_only(o):
+                    regions = self._sided_defaults(finding, o["regions"], own=True)
+                else:
+                    regions = self._sided_defaults(finding, o["regions"])
                 cost = 0 if coordinated else hi - lo  # "atelectasis or scar in the lung bases"
                 if regions and (best is None or cost < best[0]):
                     best = (cost, regions)

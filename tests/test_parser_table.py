@@ -257,6 +257,13 @@ CASES = [
     # GUIDELINES 4.8: an interpretation lies where its host does
     _case("interpretation-inherits", "Opacification of both lower hemithoraces, which likely reflects layering "
           "pleural effusions.", {(RLZ, OPAC, P), (LLZ, OPAC, P), (RLZ, EFF, P), (LLZ, EFF, P)}),
+    # a host placed by its side word alone gives only that side ("X or Y" alternatives, GUIDELINES 4.8)
+    _case("side-only-host", "Small right pleural effusion or pleural thickening.",
+          {(RCP, EFF, P), (RL, "pleural thicken", P)}),
+    # a comparison closing a list item describes that item, not the next finding
+    _case("trailing-comparison", "Bibasilar opacities, l>r, likely atelectasis.",
+          {(RLZ, OPAC, P), (LLZ, OPAC, P), (RLZ, ATEL, P), (LLZ, ATEL, P)}),
+    _case("premodifying-comparison", "Left greater than right effusions.", {(RCP, EFF, P), (LCP, EFF, P)}),
     # coordinated subjects of one normal statement: each keeps its own place
     _case("coordinated-subjects", "Heart size and pulmonary vascular engorgement appear within limits of normal.",
           {(CS, CMEG, A), (RHI, "engorgement", A), (LHI, "engorgement", A)}),
