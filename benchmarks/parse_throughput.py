@@ -115,12 +115,13 @@ def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
     docs = step("tokenizer", lambda i: nlp.make_doc(texts[i]))
     step("token table (one to_array)", lambda i: tokens(docs[i]))
     layouts = step("sections", lambda i: parser.sections.layout(docs[i]))
-    step("sentences", lambda i: set_sentence_starts(docs[i], layouts[i].headers))
+    index = step("sentences (+ sentence index)", lambda i: set_sentence_starts(docs[i], layouts[i].headers))
     step("  (PhraseMatcher alone, not in total)", lambda i: parser.mentions.linker.lex.matcher(docs[i]))
-    found = step("mentions: match + link", lambda i: parser.mentions.analyse(docs[i]))
-    labels = step("existence", lambda i: parser.existence.engine.label_all(docs[i], found[i].findings))
-    step("triplets, region map, tags", lambda i: (parser.triplets.assemble(docs[i], layouts[i], found[i], labels[i])
-                                                  .store(docs[i]), release(docs[i])))
+    found = step("mentions: match + link", lambda i: parser.mentions.analyse(docs[i], index[i]))
+    labels = step("existence", lambda i: parser.existence.engine.label_all(docs[i], found[i].findings, index[i]))
+    step("triplets, region map, tags", lambda i: (parser.triplets.assemble(docs[i], layouts[i], found[i], labels[i],
+                                                                           index[i]).store(docs[i]),
+                                                  release(docs[i])))
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     step("record + JSON", lambda i: dumps(api.doc_to_record(docs[i], f"r{i}")))
     return stages
