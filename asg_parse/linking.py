@@ -508,9 +508,15 @@ class Linker:
                 subject = (generic or (loose and " ".join(ctx.lower[a.start:a.end]) in self.ontology.name_words)) \
                     and not self._after_preposition(ctx, a)
                 link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
-                # every finding word premodifying the anatomy describes it ("tortuous calcified aorta")
+                # every finding word premodifying the anatomy describes it ("tortuous calcified aorta"), and so
+                # does the finding it is "of" when it names one itself ("postoperative changes of right upper
+                # lobectomy")
+                start = an.phrase_start.get(key, a.start)
+                of_named = a.start <= findings[fi].start and findings[fi].end <= a.end and start >= 2 \
+                    and ctx.lower[start - 1] == "of"
                 for fj, f in enumerate(findings):
-                    if fj != fi and f.end <= a.start and all(i in in_finding for i in range(f.end, a.start)):
+                    if fj != fi and (f.end <= a.start and all(i in in_finding for i in range(f.end, a.start))
+                                     or of_named and f.end == start - 1):
                         more = self.ontology.allowed_part(f.label, an.regions[key])
                         if more:
                             link_parts.setdefault(fj, []).append((more, loose, generic, subject))

@@ -264,6 +264,8 @@ CASES = [
     _case("trailing-comparison", "Bibasilar opacities, l>r, likely atelectasis.",
           {(RLZ, OPAC, P), (LLZ, OPAC, P), (RLZ, ATEL, P), (LLZ, ATEL, P)}),
     _case("premodifying-comparison", "Left greater than right effusions.", {(RCP, EFF, P), (LCP, EFF, P)}),
+    # "X of <anatomy naming a finding>": X is that finding's change and lies there too
+    _case("of-named-anatomy", "Postoperative changes of right upper lobectomy.", both("sternotomy", P, (RUZ,))),
     # coordinated subjects of one normal statement: each keeps its own place
     _case("coordinated-subjects", "Heart size and pulmonary vascular engorgement appear within limits of normal.",
           {(CS, CMEG, A), (RHI, "engorgement", A), (LHI, "engorgement", A)}),
