@@ -219,6 +219,7 @@ class Triplets(OntologyComponent):
         located = [m for m in mentions if m["located"]]
         if len(located) == len(mentions):
             return
+        placed = list(located)  # located by the text or by the rules below, for restatements
         lower = tt.lower
         laterality = self.laterality
         boundaries = self.boundaries
@@ -268,12 +269,13 @@ class Triplets(OntologyComponent):
                     anatomy = [(a, regions_of.get((a.start, a.end), [])) for a in found.anatomy]
                 best = self._nearest_anatomy(lower, m, anatomy, mentions, sid)
                 if best is None and self.defaults[finding]:
-                    same = [r for o in located if o["finding"] == finding and o["existence"] == existence
+                    same = [r for o in placed if o["finding"] == finding and o["existence"] == existence
                             for r in o["regions"]]
                     if same:
                         best = (0, list(dict.fromkeys(same)))
             if best is not None:
                 m["regions"] = best[1]
+                placed.append(m)  # an impression may restate it
             elif existence != "absent":
                 if _BOTH_SIDES.issubset(map(self.side_of.get, m["regions"])):
                     m["regions"] = []

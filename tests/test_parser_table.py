@@ -266,6 +266,9 @@ CASES = [
     _case("premodifying-comparison", "Left greater than right effusions.", {(RCP, EFF, P), (LCP, EFF, P)}),
     # "X of <anatomy naming a finding>": X is that finding's change and lies there too
     _case("of-named-anatomy", "Postoperative changes of right upper lobectomy.", both("sternotomy", P, (RUZ,))),
+    # a restatement takes the place the report gave the finding, also where a rule gave it (GUIDELINES 4.5)
+    _case("restated-after-inheritance", "FINDINGS: Left lower lobe opacity with minimal residual atelectasis.\n"
+          "IMPRESSION: Improving opacity; minimal residual atelectasis.", {(LLZ, OPAC, P), (LLZ, ATEL, P)}),
     # coordinated subjects of one normal statement: each keeps its own place
     _case("coordinated-subjects", "Heart size and pulmonary vascular engorgement appear within limits of normal.",
           {(CS, CMEG, A), (RHI, "engorgement", A), (LHI, "engorgement", A)}),
