@@ -204,15 +204,18 @@ class Triplets(OntologyComponent):
         """Give mentions without anatomy the location the text implies.
 
         1. A mention shares the location of the nearest located mention said before it in the same sentence, with
-           no clause boundary between and neither absent unless both are ("left basilar opacity, likely atelectasis
-           or effusion"; a device takes the location of a later device of its clause: "catheter with its tip in
-           the SVC"); a finding whose defaults are specific zones (effusion: costophrenic angles) takes only the
-           host's side ("left lower lobe pneumonia with parapneumonic effusion": left costophrenic angle).
+           no clause boundary between and neither absent unless both are (a device takes the location of a later
+           device of its clause: "catheter with its tip in the SVC"). An interpretation (`interpretation_words`
+           between: "opacification of both lower hemithoraces, which likely reflects layering effusions") lies
+           exactly where its host does; otherwise a finding whose defaults are specific zones (effusion:
+           costophrenic angles) takes only the host's side ("left lower lobe pneumonia with parapneumonic
+           effusion": left costophrenic angle), and a host placed by its side word alone gives only that side
+           ("right pleural effusion or pleural thickening": the right lung).
         2. Otherwise a present/uncertain mention takes the nearest anatomy of its clause even when that anatomy
            already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
-        3. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
-           report with the same existence (an impression restating a finding); not for devices (findings without
-           default regions), where two mentions are usually two objects.
+        3. Otherwise a present/uncertain mention takes the location of the same finding said earlier in the
+           report with the same existence, by the text or by these rules (an impression restating a finding); not
+           for devices (findings without default regions), where two mentions are usually two objects.
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
