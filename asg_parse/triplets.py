@@ -213,8 +213,9 @@ class Triplets(OntologyComponent):
            ("right pleural effusion or pleural thickening": the right lung).
         2. Otherwise a present/uncertain mention takes the nearest anatomy of its clause even when that anatomy
            already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
-        3. Otherwise a present/uncertain mention takes the location of the same finding said earlier in the
-           report with the same existence, by the text or by these rules (an impression restating a finding); not
+        3. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
+           report with the same existence, placed by the text or earlier by these rules (an impression restating a
+           finding); not
            for devices (findings without default regions), where two mentions are usually two objects.
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
