@@ -308,12 +308,7 @@ class ExistenceEngine:
         for c in cut_fwd:
             if lo <= c < s0:
                 return False
-        first = last = -1  # the first and last boundary between the trigger and the entity
-        for b in bound:
-            if lo <= b < s0:
-                if first < 0:
-                    first = b
-                last = b
+        first, last = _first_last(bound, lo, s0)  # the first and last boundary between the trigger and the entity
         if first < 0:
             return True
         for p in pred:
@@ -341,12 +336,7 @@ class ExistenceEngine:
         for c in cut_back:
             if s1 <= c < hi:
                 return False
-        first = last = -1  # the first and last boundary between the entity and the trigger
-        for b in bound:
-            if s1 <= b < hi:
-                if first < 0:
-                    first = b
-                last = b
+        first, last = _first_last(bound, s1, hi)  # the first and last boundary between the entity and the trigger
         if first >= 0:
             for p in pred:
                 if s1 <= p < last:
@@ -354,6 +344,17 @@ class ExistenceEngine:
                 if first < p < hi - 1:
                     return False  # "remained afebrile and had a normal count": the cue is in a new clause
         return True
+
+
+def _first_last(positions: list[int], lo: int, hi: int) -> tuple[int, int]:
+    """The first and last (in list order) of `positions` inside [lo, hi), or (-1, -1)."""
+    first = last = -1
+    for b in positions:
+        if lo <= b < hi:
+            if first < 0:
+                first = b
+            last = b
+    return first, last
 
 
 def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> None:
