@@ -47,9 +47,10 @@ def _default() -> Language:
 def doc_to_record(doc: Doc, id: str) -> dict[str, Any]:
     """The schema record (plain dict) of a parsed doc."""
     warnings = list(doc_ext(doc, "asg_warnings") or [])
-    if doc.to_array(IS_SPACE).all():  # no text but whitespace (doc.text would build every Token)
+    sentences = doc_ext(doc, "asg_sentences") or []
+    if not sentences and doc.to_array(IS_SPACE).all():  # only whitespace (doc.text would build every Token)
         warnings.insert(0, EMPTY_WARNING)
-    return {"id": id, "sentences": doc_ext(doc, "asg_sentences") or [], "triplets": doc_ext(doc, "asg_triplets") or [],
+    return {"id": id, "sentences": sentences, "triplets": doc_ext(doc, "asg_triplets") or [],
             "region_sentences": doc_ext(doc, "asg_region_sentences") or {}, "tags": doc_ext(doc, "asg_tags") or {},
             "warnings": warnings}
 
