@@ -1,5 +1,5 @@
-"""The matching and linking rules of `asg_mentions`: finding, anatomy, side and state-word mentions of a doc and
-the regions each finding gets."""
+"""The linking rules of `asg_mentions`: the regions each finding mention of a doc gets from its anatomy, side words
+and state words (`matching.Matcher` finds them)."""
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
@@ -9,17 +9,15 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
-from .lexicon import Lexicon, compile_lexicon
-from .tokens import SentenceIndex, sentence_index, tokens
+from .matching import Context, M, Matcher, tokens_of
+from .tokens import SentenceIndex
 
 SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
 STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy ("heart")
 LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
 _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
-_ELLIPSIS_JOIN = {"and", "or", "/"}  # "pleural or pericardial effusion"
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
-NP_MAX_GAP = 5        # tokens between a modifier and the finding it describes in one noun phrase
 
 
 class Link(NamedTuple):
@@ -34,63 +32,10 @@ class Link(NamedTuple):
     generic: bool = False
 
 
-class M(NamedTuple):
-    """A matched token range [start, end) with its label (finding id, "R|region", "Z|zone", "G|group", side, state word)."""
-
-    start: int
-    end: int
-    label: str
-
-
-def _longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
-    """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
-    `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
-    with side "right", not the region "right lung" plus "base")."""
-    if len(matches) < 2:
-        return [M(*m) for m in matches]
-    out: list[M] = []
-    taken: set[int] = set()
-    key = (lambda m: (m[1] - m[0], m[1])) if head_final else (lambda m: (m[1] - m[0], -m[0]))
-    for m in sorted(matches, key=key, reverse=True):
-        s, e = m[0], m[1]
-        if s not in taken and (e - s == 1 or taken.isdisjoint(range(s + 1, e))):
-            out.append(M(*m))
-            taken.update(range(s, e))
-    out.sort()
-    return out
-
-
-def _tokens_of(spans) -> set[int]:
-    return {i for s in spans for i in range(s.start, s.end)}
-
-
 def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
     """Whether a comparative side phrase ends a list item before `target_start` ("opacities, l > r, likely
     atelectasis": it describes the opacities), rather than premodifying ("left greater than right effusions")."""
     return not _COMPARATIVE.isdisjoint(lower[side.start:side.end]) and "," in lower[side.end:target_start]
-
-
-class _Ctx:
-    """Per-document state shared by the linking steps."""
-
-    def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
-        self.doc = doc
-        self.tt = tokens(doc)
-        self.sent = (index or sentence_index(doc)).ids
-        self.lower = lower = self.tt.lower
-        self.boundary = list(map(lex.boundaries.__contains__, lower))
-        self.comma = list(map(",".__eq__, lower))
-        self.warnings: list[str] = []
-        self.used_sides: set[int] = set()
-
-    def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
-        """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
-        lo, hi = (a_end, b_start) if a_end <= b_start else (b_start, a_end)
-        return not any(self.boundary[lo:hi]), sum(self.comma[lo:hi])
-
-    @staticmethod
-    def gap(a: M, b: M) -> int:
-        return max(0, b.start - a.end, a.start - b.end)
 
 
 class Found(NamedTuple):
@@ -118,11 +63,8 @@ class Linker:
 
     def __init__(self, nlp: Language, ontology: Ontology):
         self.ontology = ontology
-        self.lex = compile_lexicon(nlp, ontology)
-        # match id -> (bucket, label): findings F, anatomy A ("R|right lung", "Z|lung base", "G|bibasilar"),
-        # side words S, state words W
-        self.buckets = {mid: ("A", f"{kind}|{value}") if kind in ("R", "Z", "G") else (kind, value)
-                        for mid, (kind, value) in self.lex.kinds.items()}
+        self.matcher = Matcher(nlp, ontology)
+        self.lex = self.matcher.lex
         onto = ontology
         self.side_of = onto.side_of
         self.strictly_inside = {r: onto.descendants(r) - {r} for r in onto.regions}  # region -> its parts
@@ -131,7 +73,6 @@ class Linker:
         self.defaults = onto.default_regions
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
-        self.modifier_of = {f.id: set(f.modifier_of) for f in onto.findings.values()}
         # a tip is part of the device it implies ("implies: {finding: device, unless: [tube, line, ...]}")
         self.part_of = {f.id: set(f.implies.unless) if f.implies else set() for f in onto.findings.values()}
 
@@ -146,7 +87,7 @@ class Linker:
         return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
 
     @staticmethod
-    def _side_for(ctx: _Ctx, target: M, sides: list[M]) -> Optional[M]:
+    def _side_for(ctx: Context, target: M, sides: list[M]) -> Optional[M]:
         """The nearest unused side word of `target`'s sentence that modifies it (and mark it used)."""
         best: Optional[tuple[int, M]] = None
         for s in sides:
@@ -173,7 +114,7 @@ class Linker:
         return best[1]
 
     @staticmethod
-    def _joined(ctx: _Ctx, anatomy: list[M], phrase_start: dict[tuple[int, int], int]) -> list[bool]:
+    def _joined(ctx: Context, anatomy: list[M], phrase_start: dict[tuple[int, int], int]) -> list[bool]:
         """For each neighbouring pair of (start-sorted) anatomy mentions, whether "and", "or", "/" or "," joins
         them ("heart size and mediastinal contours", "mediastinal and right hilar": the second phrase starts at
         its side word)."""
@@ -224,105 +165,32 @@ class Linker:
             sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else list(defaults)
         return sided
 
-    def _lateral(self, ctx: _Ctx, f: M) -> bool:
+    def _lateral(self, ctx: Context, f: M) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
         return self.laterality[f.label] or " ".join(ctx.lower[f.start:f.end]) in self.lateral_forms[f.label]
 
     # ---------------------------------------------------------------- steps
-    def _match(self, doc: Doc, ctx: _Ctx) -> tuple[list[M], list[M], list[M], list[M]]:
-        """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
-        buckets = self.buckets
-        raw: dict[str, list[tuple[int, int, str]]] = {"F": [], "A": [], "S": [], "W": []}
-        for match_id, start, end in self.lex.matcher(doc):
-            bucket, label = buckets[match_id]
-            raw[bucket].append((start, end, label))
-        place_words = {i for m in raw["A"] + raw["S"] for i in range(m[0], m[1])}
-        findings = self._drop_modifiers(ctx, _longest(raw["F"]), place_words)
-        findings = self._elliptical(ctx, findings)
-        in_finding = _tokens_of(findings)
-        names, lower = self.ontology.name_words, ctx.lower
-        anatomy = [m for m in _longest(raw["A"], head_final=True)
-                   if (not in_finding.issuperset(range(m.start, m.end)) or " ".join(lower[m.start:m.end]) not in names)
-                   and not self._imaged(lower, m)]
-        # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
-        # silhouettes"); zone phrases may hold one ("right upper lobectomy")
-        long_names = [a for a in anatomy if a.end - a.start > 1 and a.label[0] != "Z"]
-        inside = [f for f in findings if any(a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start
-                                             for a in long_names)] if long_names else []
-        if inside:
-            findings = [f for f in findings if f not in inside]
-            in_finding = _tokens_of(findings)
-        taken = in_finding | _tokens_of(anatomy)
-        sides = [m for m in _longest(raw["S"]) if taken.isdisjoint(range(m.start, m.end))]
-        states = [m for m in _longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
-        return findings, anatomy, sides, states
-
-    def _measure_tokens(self, ctx: _Ctx, lo: int, hi: int) -> int:
+    def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
         """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
         words, text = self.ontology.measure_words, ctx.tt.text
         return sum(1 for i in range(lo, hi) if ctx.lower[i] in words or text[i].replace(".", "", 1).isdigit())
 
     @staticmethod
-    def _opens_sentence(ctx: _Ctx, start: int) -> bool:
+    def _opens_sentence(ctx: Context, start: int) -> bool:
         """Whether token `start` begins its sentence (after an optional "the" and whitespace)."""
         i = start - 1
         while i >= 0 and ctx.sent[i] == ctx.sent[start] and (ctx.tt.space[i] or ctx.lower[i] == "the"):
             i -= 1
         return i < 0 or ctx.sent[i] != ctx.sent[start]
 
-    def _after_preposition(self, ctx: _Ctx, a: M) -> bool:
+    def _after_preposition(self, ctx: Context, a: M) -> bool:
         """Whether a place preposition (optionally + "the"/"both") comes right before anatomy `a` ("in the lungs")."""
         i = a.start - 1
         if i >= 0 and ctx.lower[i] in ("the", "both"):
             i -= 1
         return i >= 0 and ctx.lower[i] in self.ontology.place_prepositions
 
-    def _imaged(self, lower: list[str], m: M) -> bool:
-        """Whether anatomy `m` names what was imaged: "views of (the) chest", "chest x-ray"."""
-        exam = self.ontology.exam_words
-        i = m.start - 1
-        if i >= 0 and lower[i] == "the":
-            i -= 1
-        return (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (m.end < len(lower) and lower[m.end] in exam)
-
-    def _elliptical(self, ctx: _Ctx, findings: list[M]) -> list[M]:
-        """Add the finding named by a coordinated modifier that shares the next mention's head: "no pleural or
-        pericardial effusion" holds a pleural effusion too ("pleural" + "effusion" is a form of it)."""
-        lower, forms, extra = ctx.lower, self.lex.finding_forms, []
-        taken = _tokens_of(findings)
-        for f in findings:
-            j = f.start - 2
-            if f.end - f.start < 2 or j < 0 or lower[f.start - 1] not in _ELLIPSIS_JOIN or j in taken \
-                    or not ctx.tt.alpha[j]:
-                continue
-            label = forms.get(" ".join([lower[j], *lower[f.start + 1:f.end]]))
-            if label is not None:
-                extra.append(M(j, j + 1, label))
-        return sorted(findings + extra) if extra else findings
-
-    def _drop_modifiers(self, ctx: _Ctx, findings: list[M], place_words: set[int]) -> list[M]:
-        """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
-        "calcified left lung and left hilar granulomas")."""
-        out = []
-        for i, f in enumerate(findings):
-            heads = self.modifier_of[f.label]
-            if heads and any(g.label in heads and self._same_phrase(ctx, f, g, place_words)
-                             for g in findings[max(0, i - 2):i + 3] if g is not f):
-                continue
-            out.append(f)
-        return out
-
-    def _same_phrase(self, ctx: _Ctx, a: M, b: M, place_words: set[int]) -> bool:
-        lo, hi = (a.end, b.start) if a.start < b.start else (b.end, a.start)
-        tt = ctx.tt
-        if hi - lo > NP_MAX_GAP + 2:
-            return False
-        places = any(i in place_words for i in range(lo, hi)) and all(
-            i in place_words or tt.lower[i] in ("and", ",") for i in range(lo, hi))
-        return places or (hi - lo <= NP_MAX_GAP and not any(
-            tt.punct[i] or tt.lower[i] in self.ontology.phrase_breaks for i in range(lo, hi)))
-
-    def _anatomy(self, ctx: _Ctx, anatomy: list[M], sides: list[M]) -> _Anatomy:
+    def _anatomy(self, ctx: Context, anatomy: list[M], sides: list[M]) -> _Anatomy:
         """Regions of every anatomy mention (zones take the side said with them)."""
         areg: dict[tuple[int, int], list[str]] = {}
         unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
@@ -358,10 +226,10 @@ class Linker:
         spans = sorted(anatomy + extra, key=lambda s: s.start)
         return _Anatomy(spans, areg, unsided, phrase_start, self._joined(ctx, spans, phrase_start))
 
-    def _finding_sides(self, ctx: _Ctx, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
+    def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
         finding_side: dict[int, str] = {}
-        anatomy_tokens = _tokens_of(anatomy)
+        anatomy_tokens = tokens_of(anatomy)
         for fi, f in enumerate(findings):
             if not self._lateral(ctx, f):
                 continue
@@ -390,7 +258,7 @@ class Linker:
                 finding_side[fi] = finding_side[fi + 1]
         return finding_side
 
-    def _statements(self, ctx: _Ctx, states: list[M], an: _Anatomy, findings: list[M], in_finding: set[int]
+    def _statements(self, ctx: Context, states: list[M], an: _Anatomy, findings: list[M], in_finding: set[int]
                     ) -> list[tuple[M, list[str], Optional[dict], int]]:
         """Findings said by a state word about anatomy ("heart is enlarged", "lungs are clear"):
         (mention, regions, forced existence cue or None, index of the anatomy it consumed)."""
@@ -444,7 +312,7 @@ class Linker:
                 out.append((span, regions, forced, ai))
         return out
 
-    def _best_finding(self, ctx: _Ctx, an: _Anatomy, a: M, findings: list[M], finding_side: dict[int, str]
+    def _best_finding(self, ctx: Context, an: _Anatomy, a: M, findings: list[M], finding_side: dict[int, str]
                       ) -> Optional[tuple[int, int, list[str]]]:
         """(cost, finding index, regions) of the finding this anatomy locates, if any."""
         best = None
@@ -479,7 +347,7 @@ class Linker:
                 best = (cost, fi, regions)
         return best
 
-    def _link(self, ctx: _Ctx, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
+    def _link(self, ctx: Context, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
               in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
         """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
         anatomy = an.spans
@@ -538,7 +406,7 @@ class Linker:
                        and not (loose and inside[r] & precise)]  # "pleural opacity in the left upper lobe"
         return merged
 
-    def _place(self, ctx: _Ctx, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],
+    def _place(self, ctx: Context, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],
                sides: list[M]) -> tuple[list[str], bool]:
         """Final (regions, located) of a mention: bilateral additions, or its defaults on the side said."""
         if regions and finding_side.get(fi) == "both":
@@ -557,7 +425,7 @@ class Linker:
             return list(dict.fromkeys(self._sided(f.label, "right") + self._sided(f.label, "left"))), True
         return list(self.defaults[f.label]), False
 
-    def _device_at_its_tip(self, ctx: _Ctx, findings: list[M], links: dict[int, list[str]],
+    def _device_at_its_tip(self, ctx: Context, findings: list[M], links: dict[int, list[str]],
                            finding_side: dict[int, str]) -> None:
         """A device placed only by a side word lies where the text puts its tip in the same clause (GUIDELINES 4.9:
         "left-sided pigtail catheter with its tip over the left apex" -> left apex), when that place is on its side."""
@@ -569,7 +437,7 @@ class Linker:
             if regions and self._on_side(regions, finding_side[di]):
                 links[di] = regions
 
-    def _device_of(self, ctx: _Ctx, findings: list[M], ti: int) -> Optional[int]:
+    def _device_of(self, ctx: Context, findings: list[M], ti: int) -> Optional[int]:
         """Index of the device whose part (a tip) `findings[ti]` is: the nearest device mention before it in its
         clause, if no other finding comes between."""
         devices, tip = self.part_of[findings[ti].label], findings[ti]
@@ -584,9 +452,9 @@ class Linker:
     def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None) -> Found:
         """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index when
         the caller has it)."""
-        ctx = _Ctx(doc, self.lex, index)
-        findings, anatomy, sides, states = self._match(doc, ctx)
-        in_finding = _tokens_of(findings)
+        ctx = Context(doc, self.lex, index)
+        findings, anatomy, sides, states = self.matcher.match(doc, ctx)
+        in_finding = tokens_of(findings)
         an = self._anatomy(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans)
         statements = self._statements(ctx, states, an, findings, in_finding)
