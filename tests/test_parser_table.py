@@ -272,6 +272,7 @@ CASES = [
     # coordinated subjects of one normal statement: each keeps its own place
     _case("coordinated-subjects", "Heart size and pulmonary vascular engorgement appear within limits of normal.",
           {(CS, CMEG, A), (RHI, "engorgement", A), (LHI, "engorgement", A)}),
+    _case("bihilar-prominence", "There is bihilar prominence.", both("lymphadenopathy", P, (RHI, LHI))),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
