@@ -102,6 +102,7 @@ CASES = [
     ("This could represent early edema.", ["edema"], ["uncertain"]),
     ("No effusion, possible atelectasis.", ["effusion", "atelectasis"], ["absent", "uncertain"]),
     ("Aspiration and pneumonia are considerations.", ["aspiration", "pneumonia"], ["uncertain", "uncertain"]),
+    ("Globular heart; pericardial effusion should be considered.", ["effusion"], ["uncertain"]),
     # negated uncertainty
     ("No convincing evidence of pneumonia.", ["pneumonia"], ["absent"]),
     ("No definite focal consolidation.", ["consolidation"], ["absent"]),
