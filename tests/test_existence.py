@@ -103,6 +103,8 @@ CASES = [
     ("No effusion, possible atelectasis.", ["effusion", "atelectasis"], ["absent", "uncertain"]),
     ("Aspiration and pneumonia are considerations.", ["aspiration", "pneumonia"], ["uncertain", "uncertain"]),
     ("Globular heart; pericardial effusion should be considered.", ["effusion"], ["uncertain"]),
+    ("Mass suspicious for carcinoma, with probable hilar adenopathy.", ["carcinoma", "adenopathy"],
+     ["uncertain", "present"]),
     # negated uncertainty
     ("No convincing evidence of pneumonia.", ["pneumonia"], ["absent"]),
     ("No definite focal consolidation.", ["consolidation"], ["absent"]),
