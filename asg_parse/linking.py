@@ -296,38 +296,6 @@ class Linker:
                 finding_side[fi] = finding_side[fi + 1]
         return finding_side
 
-    def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
-        """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
-        finding_side: dict[int, str] = {}
-        anatomy_tokens = tokens_of(anatomy)
-        for fi, f in enumerate(findings):
-            if not self._lateral(ctx, f):
-                continue
-            for s_ in sides:
-                if s_.start in ctx.used_sides:
-                    continue
-                # an adverb right after it too: "airspace opacities bilaterally, most prominent in the lung bases"
-                after = s_.start == f.end and ctx.lower[s_.end - 1].endswith("ly")
-                if not after and _trailing_comparison(ctx.lower, s_, f.start):
-                    continue
-                if not after and (s_.end > f.start or f.start - s_.end > SIDE_WINDOW
-                                  or ctx.sent[s_.start] != ctx.sent[f.start]
-                                  or anatomy_tokens & set(range(s_.end, f.start))
-                                  or not ctx.between(s_.end, f.start)[0]):
-                    continue
-                finding_side[fi] = s_.label
-                ctx.used_sides.add(s_.start)
-                break
-        for ti, part in enumerate(findings):  # a device's part shares its side ("right chest tube tip", "left chest
-            di = self._device_of(ctx, findings, ti)  # tube with its tip at the apex")
-            if di is not None and di in finding_side and ti not in finding_side:
-                finding_side[ti] = finding_side[di]
-        for fi in range(len(findings) - 2, -1, -1):  # a finding word right before another shares its side:
-            f, head = findings[fi], findings[fi + 1]  # "calcified pleural plaques bilaterally"
-            if fi not in finding_side and fi + 1 in finding_side and f.end == head.start and self._lateral(ctx, f):
-                finding_side[fi] = finding_side[fi + 1]
-        return finding_side
-
     def _statements(self, ctx: Context, states: list[M], an: _Anatomy, findings: list[M], in_finding: set[int]
                     ) -> list[tuple[M, list[str], Optional[dict], int]]:
         """Findings said by a state word about anatomy ("heart is enlarged", "lungs are clear"):
@@ -401,7 +369,7 @@ class Linker:
         access_site = a.label == "Z|lung"  # "right chest port": where a line enters, not where it lies
         a_regions = an.span_regions[ai]
         loose = an.unsided[ai]
-        lower, boundary, comma, allowed = ctx.lower, ctx.boundary, ctx.comma, self.allowed
+        lower, boundaries, allowed = ctx.lower, ctx.boundaries, self.allowed
         for fi in candidates:
             f = findings[fi]
             if access_site and not self._lateral(ctx, f):
@@ -412,10 +380,10 @@ class Linker:
             if f.start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
                 continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
             lo, hi = (a_end if a_end < f.end else f.end), (a_start if a_start > f.start else f.start)
-            between = slice(lo, hi) if lo <= hi else slice(hi, lo)  # as Context.between
-            if any(boundary[between]):
+            words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
+            if not boundaries.isdisjoint(words):
                 continue
-            commas = sum(comma[between])
+            commas = words.count(",")
             gap = max(0, f.start - a_end, a_start - f.end)
             if gap > 2:
                 gap -= self._measure_tokens(ctx, lo, hi)

@@ -2,6 +2,7 @@
 non-overlapping, from the ontology's surface forms (`linking.Linker` then links them)."""
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
@@ -24,8 +25,11 @@ class M(NamedTuple):
     label: str
 
 
-def longest(matches: list[M], head_final: bool = False) -> list[M]:
-    """Non-overlapping matches, longest first. Ties go to the earlier match, or with `head_final` to the later one,
+_new_m = partial(tuple.__new__, M)  # an M from a (start, end, label) tuple, without the Python-level M.__new__
+
+
+def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
+    """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with `head_final` to the later one,
     the head of an English noun phrase ("right lung base": the zone "lung base" with side "right", not the region
     "right lung" plus "base"). Matches in start order (as a PhraseMatcher gives them) are resolved one run of
     overlapping matches at a time, which picks the same ones."""
@@ -40,33 +44,36 @@ def longest(matches: list[M], head_final: bool = False) -> list[M]:
         if start >= end:  # overlaps nothing before it
             if len(run) > 1:
                 out += _resolve(run, head_final)
-            else:
-                out += run
+            elif run:
+                out.append(_new_m(run[0]))
             run = [m]
         else:
             run.append(m)
         if m[1] > end:
             end = m[1]
-    out += _resolve(run, head_final) if len(run) > 1 else run
+    if len(run) > 1:
+        out += _resolve(run, head_final)
+    elif run:
+        out.append(_new_m(run[0]))
     return out
 
 
-def _longest_key(m: M) -> tuple[int, int]:
+def _longest_key(m: tuple[int, int, str]) -> tuple[int, int]:
     return m[1] - m[0], -m[0]
 
 
-def _head_final_key(m: M) -> tuple[int, int]:
+def _head_final_key(m: tuple[int, int, str]) -> tuple[int, int]:
     return m[1] - m[0], m[1]
 
 
-def _resolve(matches: list[M], head_final: bool) -> list[M]:
+def _resolve(matches: list[tuple[int, int, str]], head_final: bool) -> list[M]:
     """`longest` over any matches: take them longest first where no taken token overlaps; sorted."""
     out: list[M] = []
     taken: set[int] = set()
     for m in sorted(matches, key=_head_final_key if head_final else _longest_key, reverse=True):
         s, e = m[0], m[1]
         if s not in taken and (e - s == 1 or taken.isdisjoint(range(s + 1, e))):
-            out.append(m)
+            out.append(_new_m(m))
             taken.update(range(s, e))
     out.sort()
     return out
@@ -84,17 +91,16 @@ class Context:
         self.doc = doc
         self.tt = tokens(doc)
         self.sent = (index or sentence_index(doc)).ids
-        self.lower = lower = self.tt.lower
-        self.boundary = list(map(lex.boundaries.__contains__, lower))
-        self.comma = list(map(",".__eq__, lower))
+        self.lower = self.tt.lower
+        self.boundaries = lex.boundaries
         self.warnings: list[str] = []
         self.used_sides: set[int] = set()
         self.in_finding: set[int] = set()  # the tokens of the finding mentions (`Matcher.match` sets it)
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
-        lo, hi = (a_end, b_start) if a_end <= b_start else (b_start, a_end)
-        return not any(self.boundary[lo:hi]), sum(self.comma[lo:hi])
+        words = self.lower[a_end:b_start] if a_end <= b_start else self.lower[b_start:a_end]
+        return self.boundaries.isdisjoint(words), words.count(",")
 
     @staticmethod
     def gap(a: M, b: M) -> int:
@@ -117,12 +123,12 @@ class Matcher:
 
     def match(self, doc: Doc, ctx: Context) -> tuple[list[M], list[M], list[M], list[M]]:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
-        buckets, make = self.buckets, M._make
-        raw: tuple[list[M], list[M], list[M], list[M]] = ([], [], [], [])
+        buckets = self.buckets
+        raw: tuple[list[tuple[int, int, str]], ...] = ([], [], [], [])
         add = tuple(r.append for r in raw)
         for match_id, start, end in self.lex.matcher(doc):
             bucket, label = buckets[match_id]
-            add[bucket](make((start, end, label)))
+            add[bucket]((start, end, label))
         found, places, side_words, state_words = raw
         findings = longest(found)
         if self.modifier_of:
@@ -177,7 +183,8 @@ class Matcher:
                 extra.append(M(j, j + 1, label))
         return sorted(findings + extra) if extra else findings
 
-    def _drop_modifiers(self, ctx: Context, findings: list[M], places: list[M], side_words: list[M]) -> list[M]:
+    def _drop_modifiers(self, ctx: Context, findings: list[M], places: list[tuple[int, int, str]],
+                        side_words: list[tuple[int, int, str]]) -> list[M]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
         "calcified left lung and left hilar granulomas"); `places`, `side_words`: the anatomy and side matches."""
         out = []
@@ -187,7 +194,7 @@ class Matcher:
             heads = modifier_of.get(f.label)
             if heads:
                 if place_words is None:
-                    place_words = tokens_of(places) | tokens_of(side_words)
+                    place_words = {i for s, e, _ in places + side_words for i in range(s, e)}
                 if any(g.label in heads and self._same_phrase(ctx, f, g, place_words)
                        for g in findings[max(0, i - 2):i + 3] if g is not f):
                     continue
