@@ -2,6 +2,7 @@
 and state words (`matching.Matcher` finds them)."""
 from __future__ import annotations
 
+from functools import partial
 from operator import itemgetter
 from typing import NamedTuple, Optional
 
@@ -38,6 +39,9 @@ def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
     """Whether a comparative side phrase ends a list item before `target_start` ("opacities, l > r, likely
     atelectasis": it describes the opacities), rather than premodifying ("left greater than right effusions")."""
     return not _COMPARATIVE.isdisjoint(lower[side.start:side.end]) and "," in lower[side.end:target_start]
+
+
+_new_link = partial(tuple.__new__, Link)  # a Link from a full tuple, without the Python-level Link.__new__
 
 
 class Found(NamedTuple):
@@ -221,6 +225,7 @@ class Linker:
         phrase_start: dict[tuple[int, int], int] = {}
         extra: list[M] = []
         kinds, table, lower, used = self.anatomy_kinds, self.anatomy_regions, ctx.lower, ctx.used_sides
+        span_regions: list[list[str]] = []  # per mention, while no zone adjective adds one ("middle and lower lobes")
         for a in anatomy:
             kind, value, outside = kinds[a.label]
             key = (a.start, a.end)
@@ -233,7 +238,8 @@ class Linker:
                     if side_span is not None:
                         used.add(side_span.start)
             side = side_span.label if side_span is not None else None
-            areg[key] = list(table[(a.label, side)])
+            areg[key] = regions = list(table[(a.label, side)])
+            span_regions.append(regions)
             if side_span is not None and side_span.end <= a.start:
                 phrase_start[key] = side_span.start  # "right lower lung" starts at "right"
             if kind == "Z" and side is None:
@@ -251,11 +257,16 @@ class Linker:
                         phrase_start[(adj.start, adj.end)] = own.start
                     extra.append(adj)
                     areg[(adj.start, adj.end)] = list(table[(adj.label, own.label if own is not None else side)])
-        spans = sorted(anatomy + extra, key=_start) if extra else anatomy
-        keys = [(a.start, a.end) for a in spans]
-        starts = [phrase_start.get(k, k[0]) for k in keys] if phrase_start else [k[0] for k in keys]
-        return _Anatomy(spans, areg, [areg[k] for k in keys], [k in unsided for k in keys], starts,
-                        self._joined(ctx, spans, starts))
+        if extra:
+            spans = sorted(anatomy + extra, key=_start)
+            keys = [(a.start, a.end) for a in spans]
+            span_regions = [areg[k] for k in keys]
+        else:
+            spans = anatomy
+            keys = [(a.start, a.end) for a in spans] if phrase_start or unsided else []
+        starts = [phrase_start.get(k, k[0]) for k in keys] if phrase_start else [a.start for a in spans]
+        loose = [k in unsided for k in keys] if unsided else [False] * len(spans)
+        return _Anatomy(spans, areg, span_regions, loose, starts, self._joined(ctx, spans, starts))
 
     def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
@@ -306,6 +317,7 @@ class Linker:
         lower, sent = ctx.lower, ctx.sent
         # a finding right after "<anatomy> and" is a coordinated subject, not a finding between anatomy and state
         subject_and = {f.start - 1: f.end for f in findings if f.start and lower[f.start - 1] == "and"}
+        coordination = any(an.joined)
         for w in states:
             # the state word describes its nearest anatomy ("heart size, moderately enlarged and tortuous aorta":
             # the aorta), with no other finding between them ("chest XXXX tip low SVC")
@@ -337,7 +349,7 @@ class Linker:
             if near is None:
                 continue
             # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
-            coordinated = self._coordinated(an, near[1])
+            coordinated = self._coordinated(an, near[1]) if coordination else near[1:]
             cue = None
             for rule in self.lex.states[w.label]:
                 for ai in coordinated:
@@ -420,11 +432,12 @@ class Linker:
         for fi, f in enumerate(findings):
             by_sentence.setdefault(sent[f.start], []).append(fi)
         done: set[int] = set(consumed)
+        coordination = any(an.joined)
         for ai in range(len(anatomy)):
             if ai in done:
                 continue
             # coordinated anatomy ("right mid and upper lung zone") locates one finding together
-            group = [j for j in self._coordinated(an, ai) if j not in consumed]
+            group = [j for j in self._coordinated(an, ai) if j not in consumed] if coordination else [ai]
             done.update(group)
             best = None
             for j in group:
@@ -555,7 +568,7 @@ class Linker:
         all_findings = findings + [s[0] for s in statements] if statements else list(findings)
         for fi, f in enumerate(all_findings):
             regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)
-            out[f] = Link(regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None)
+            out[f] = _new_link((regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None))
         # the matcher's findings are in (start, end) order already
         return Found(sorted(all_findings, key=_start_end) if statements else all_findings, an.spans, out, an.regions,
                      ctx.warnings)

@@ -42,20 +42,28 @@ def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> li
             return _resolve(matches, head_final)
         last = start
         if start >= end:  # overlaps nothing before it
-            if len(run) > 1:
-                out += _resolve(run, head_final)
-            elif run:
-                out.append(_new_m(run[0]))
+            if run:
+                _add_run(out, run, head_final)
             run = [m]
         else:
             run.append(m)
         if m[1] > end:
             end = m[1]
-    if len(run) > 1:
-        out += _resolve(run, head_final)
-    elif run:
-        out.append(_new_m(run[0]))
+    if run:
+        _add_run(out, run, head_final)
     return out
+
+
+def _add_run(out: list[M], run: list[tuple[int, int, str]], head_final: bool) -> None:
+    """Append what `longest` keeps of one run of overlapping matches in start order to `out`."""
+    if len(run) == 1:
+        out.append(_new_m(run[0]))
+    elif len(run) == 2:  # one of the two: the longer, or on a tie the earlier (with `head_final` the later) one
+        a, b = run
+        la, lb = a[1] - a[0], b[1] - b[0]
+        out.append(_new_m(b if lb > la or (lb == la and head_final and b[1] > a[1]) else a))
+    else:
+        out += _resolve(run, head_final)
 
 
 def _longest_key(m: tuple[int, int, str]) -> tuple[int, int]:
@@ -151,8 +159,8 @@ class Matcher:
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")
         long_names = [a for a in anatomy if a.end - a.start > 1 and a.label[0] != "Z"]
-        inside = [f for f in findings if any(a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start
-                                             for a in long_names)] if long_names else []
+        inside = [f for f in findings for a in long_names
+                  if a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start] if long_names else []
         if inside:
             findings = [f for f in findings if f not in inside]
             in_finding = tokens_of(findings)
