@@ -25,16 +25,17 @@ class M(NamedTuple):
     label: str
 
 
-_new_m = partial(tuple.__new__, M)  # an M from a (start, end, label) tuple, without the Python-level M.__new__
+# an M from a (start, end, label) tuple, without the Python-level M.__new__
+_new_m = partial(tuple.__new__, M)
 
 
 def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
-    """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with `head_final` to the later one,
-    the head of an English noun phrase ("right lung base": the zone "lung base" with side "right", not the region
-    "right lung" plus "base"). Matches in start order (as a PhraseMatcher gives them) are resolved one run of
-    overlapping matches at a time, which picks the same ones."""
+    """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
+    `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
+    with side "right", not the region "right lung" plus "base"). Matches in start order (as a PhraseMatcher gives
+    them) are resolved one run of overlapping matches at a time, which picks the same ones."""
     out: list[M] = []
-    run: list[M] = []
+    run: list[tuple[int, int, str]] = []
     end = last = -1
     for m in matches:
         start = m[0]
