@@ -2,6 +2,8 @@
 and state words (`matching.Matcher` finds them)."""
 from __future__ import annotations
 
+from functools import partial
+from operator import itemgetter
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
@@ -18,6 +20,7 @@ LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma
 _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
+_start, _start_end = itemgetter(0), itemgetter(0, 1)  # sort keys of mentions
 
 
 class Link(NamedTuple):
@@ -38,6 +41,9 @@ def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
     return not _COMPARATIVE.isdisjoint(lower[side.start:side.end]) and "," in lower[side.end:target_start]
 
 
+_new_link = partial(tuple.__new__, Link)  # a Link from a full tuple, without the Python-level Link.__new__
+
+
 class Found(NamedTuple):
     """What `asg_mentions` finds in a doc: finding mentions (sorted) with their links, anatomy with its regions."""
 
@@ -49,12 +55,14 @@ class Found(NamedTuple):
 
 
 class _Anatomy(NamedTuple):
-    """Anatomy mentions with their regions, the zone words that had no side, and where each phrase starts."""
+    """Anatomy mentions with their regions (keyed by span, and per mention), whether each is a zone word without a
+    side, where each phrase starts, and which neighbours are coordinated."""
 
     spans: list[M]
     regions: dict[tuple[int, int], list[str]]
-    unsided: set[tuple[int, int]]
-    phrase_start: dict[tuple[int, int], int]
+    span_regions: list[list[str]]  # span_regions[k]: regions[spans[k] start, end]
+    unsided: list[bool]            # a zone word with no side of its own ("the chest wall")
+    phrase_start: list[int]        # where spans[k]'s phrase starts ("right lower lung" starts at "right")
     joined: list[bool]  # joined[k]: spans[k] and spans[k + 1] are coordinated ("heart and mediastinum")
 
 
@@ -71,10 +79,22 @@ class Linker:
         self.generic_anatomy = {f"G|{g.id}" for g in onto.groups.values() if g.generic}  # "lung volumes", ...
         self.laterality = onto.laterality
         self.defaults = onto.default_regions
+        self.allowed = {f: onto.allowed(f) for f in onto.findings}  # finding -> its allowed regions (None: any)
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
-        self.lateral_forms = {f.id: {" ".join(x.lower().split()) for x in f.lateral_forms} for f in onto.findings.values()}
+        # finding -> the forms that a side word locates although the finding has no laterality (those with any)
+        self.lateral_forms = {f.id: forms for f in onto.findings.values()
+                              if (forms := {" ".join(x.lower().split()) for x in f.lateral_forms})}
         # a tip is part of the device it implies ("implies: {finding: device, unless: [tube, line, ...]}")
         self.part_of = {f.id: set(f.implies.unless) if f.implies else set() for f in onto.findings.values()}
+        # anatomy label -> (kind, value, outside the atlas), and (label, side) -> its regions
+        self.anatomy_kinds: dict[str, tuple[str, str, bool]] = {}
+        self.anatomy_regions: dict[tuple[str, Optional[str]], tuple[str, ...]] = {}
+        for kind, entries in (("R", onto.regions), ("Z", onto.zones), ("G", onto.groups)):
+            for value in entries:
+                label = f"{kind}|{value}"
+                self.anatomy_kinds[label] = (kind, value, kind == "G" and not onto.groups[value].regions)
+                for side in (None, "left", "right", "both"):
+                    self.anatomy_regions[(label, side)] = tuple(self._regions(kind, value, side))
 
     # ---------------------------------------------------------------- helpers
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -114,15 +134,16 @@ class Linker:
         return best[1]
 
     @staticmethod
-    def _joined(ctx: Context, anatomy: list[M], phrase_start: dict[tuple[int, int], int]) -> list[bool]:
+    def _joined(ctx: Context, anatomy: list[M], phrase_start: list[int]) -> list[bool]:
         """For each neighbouring pair of (start-sorted) anatomy mentions, whether "and", "or", "/" or "," joins
         them ("heart size and mediastinal contours", "mediastinal and right hilar": the second phrase starts at
         its side word)."""
         lower = ctx.lower
         out = []
-        for a, b in zip(anatomy, anatomy[1:]):
-            b_start = phrase_start.get((b.start, b.end), b.start)
-            out.append(0 < b_start - a.end <= 2 and all(w in _ZONE_JOIN for w in lower[a.end:b_start]))
+        for k in range(1, len(anatomy)):
+            a_end, b_start = anatomy[k - 1].end, phrase_start[k]
+            out.append(0 < b_start - a_end <= 2 and (lower[a_end] in _ZONE_JOIN if b_start - a_end == 1
+                                                     else _ZONE_JOIN.issuperset(lower[a_end:b_start])))
         return out
 
     @staticmethod
@@ -167,13 +188,20 @@ class Linker:
 
     def _lateral(self, ctx: Context, f: M) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
-        return self.laterality[f.label] or " ".join(ctx.lower[f.start:f.end]) in self.lateral_forms[f.label]
+        if self.laterality[f.label]:
+            return True
+        forms = self.lateral_forms.get(f.label)
+        return forms is not None and " ".join(ctx.lower[f.start:f.end]) in forms
 
     # ---------------------------------------------------------------- steps
     def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
         """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
-        words, text = self.ontology.measure_words, ctx.tt.text
-        return sum(1 for i in range(lo, hi) if ctx.lower[i] in words or text[i].replace(".", "", 1).isdigit())
+        words, text, lower = self.ontology.measure_words, ctx.tt.text, ctx.lower
+        n = 0
+        for i in range(lo, hi):
+            if lower[i] in words or text[i].replace(".", "", 1).isdigit():
+                n += 1
+        return n
 
     @staticmethod
     def _opens_sentence(ctx: Context, start: int) -> bool:
@@ -196,59 +224,80 @@ class Linker:
         unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
         phrase_start: dict[tuple[int, int], int] = {}
         extra: list[M] = []
+        kinds, table, lower, used = self.anatomy_kinds, self.anatomy_regions, ctx.lower, ctx.used_sides
+        span_regions: list[list[str]] = []  # per mention, while no zone adjective adds one ("middle and lower lobes")
         for a in anatomy:
-            kind, value = a.label.split("|", 1)
-            outside = kind == "G" and not self.ontology.groups[value].regions
-            side_span = self._side_for(ctx, a, sides) if kind == "Z" else None
-            if outside:  # "right shoulder", "left axillary": the side word right before it is its own
-                side_span = next((s_ for s_ in sides if s_.end == a.start and s_.start not in ctx.used_sides), None)
-                if side_span is not None:
-                    ctx.used_sides.add(side_span.start)
+            kind, value, outside = kinds[a.label]
+            key = (a.start, a.end)
+            side_span = None
+            if sides:
+                if kind == "Z":
+                    side_span = self._side_for(ctx, a, sides)
+                elif outside:  # "right shoulder", "left axillary": the side word right before it is its own
+                    side_span = next((s_ for s_ in sides if s_.end == a.start and s_.start not in used), None)
+                    if side_span is not None:
+                        used.add(side_span.start)
             side = side_span.label if side_span is not None else None
-            areg[(a.start, a.end)] = self._regions(kind, value, side)
+            areg[key] = regions = list(table[(a.label, side)])
+            span_regions.append(regions)
             if side_span is not None and side_span.end <= a.start:
-                phrase_start[(a.start, a.end)] = side_span.start  # "right lower lung" starts at "right"
+                phrase_start[key] = side_span.start  # "right lower lung" starts at "right"
             if kind == "Z" and side is None:
-                unsided.add((a.start, a.end))
+                unsided.add(key)
             # "right middle and lower lobes": the bare adjective names a second zone on the same side;
             # "right upper and left lower lobes": on the side said right before it
             start = side_span.start if side_span is not None and side_span.end == a.start else a.start
-            if kind == "Z" and start >= 2 and ctx.lower[start - 1] in _ZONE_JOIN:
-                zone = self.zone_adjectives.get(ctx.lower[start - 2])
+            if kind == "Z" and start >= 2 and lower[start - 1] in _ZONE_JOIN:
+                zone = self.zone_adjectives.get(lower[start - 2])
                 if zone is not None and (zone != value or start != a.start):
                     adj = M(start - 2, start - 1, f"Z|{zone}")
-                    own = next((s_ for s_ in sides if s_.end == adj.start and s_.start not in ctx.used_sides), None)
+                    own = next((s_ for s_ in sides if s_.end == adj.start and s_.start not in used), None)
                     if own is not None:
-                        ctx.used_sides.add(own.start)
+                        used.add(own.start)
                         phrase_start[(adj.start, adj.end)] = own.start
                     extra.append(adj)
-                    areg[(adj.start, adj.end)] = self._regions("Z", zone, own.label if own is not None else side)
-        spans = sorted(anatomy + extra, key=lambda s: s.start)
-        return _Anatomy(spans, areg, unsided, phrase_start, self._joined(ctx, spans, phrase_start))
+                    areg[(adj.start, adj.end)] = list(table[(adj.label, own.label if own is not None else side)])
+        if extra:
+            spans = sorted(anatomy + extra, key=_start)
+            keys = [(a.start, a.end) for a in spans]
+            span_regions = [areg[k] for k in keys]
+        else:
+            spans = anatomy
+            keys = [(a.start, a.end) for a in spans] if phrase_start or unsided else []
+        starts = [phrase_start.get(k, k[0]) for k in keys] if phrase_start else [a.start for a in spans]
+        loose = [k in unsided for k in keys] if unsided else [False] * len(spans)
+        return _Anatomy(spans, areg, span_regions, loose, starts, self._joined(ctx, spans, starts))
 
     def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
         finding_side: dict[int, str] = {}
-        anatomy_tokens = tokens_of(anatomy)
+        if not sides:
+            return finding_side
+        anatomy_tokens: Optional[set[int]] = None
+        lower, sent, used = ctx.lower, ctx.sent, ctx.used_sides
         for fi, f in enumerate(findings):
             if not self._lateral(ctx, f):
                 continue
             for s_ in sides:
-                if s_.start in ctx.used_sides:
+                if s_.start in used:
                     continue
                 # an adverb right after it too: "airspace opacities bilaterally, most prominent in the lung bases"
-                after = s_.start == f.end and ctx.lower[s_.end - 1].endswith("ly")
-                if not after and _trailing_comparison(ctx.lower, s_, f.start):
-                    continue
-                if not after and (s_.end > f.start or f.start - s_.end > SIDE_WINDOW
-                                  or ctx.sent[s_.start] != ctx.sent[f.start]
-                                  or anatomy_tokens & set(range(s_.end, f.start))
-                                  or not ctx.between(s_.end, f.start)[0]):
-                    continue
+                after = s_.start == f.end and lower[s_.end - 1].endswith("ly")
+                if not after:
+                    if s_.end > f.start or f.start - s_.end > SIDE_WINDOW or sent[s_.start] != sent[f.start] \
+                            or _trailing_comparison(lower, s_, f.start):
+                        continue
+                    if s_.end < f.start:
+                        if anatomy_tokens is None:
+                            anatomy_tokens = tokens_of(anatomy)
+                        if not anatomy_tokens.isdisjoint(range(s_.end, f.start)) or not ctx.between(s_.end, f.start)[0]:
+                            continue
                 finding_side[fi] = s_.label
-                ctx.used_sides.add(s_.start)
+                used.add(s_.start)
                 break
-        for ti, part in enumerate(findings):  # a device's part shares its side ("right chest tube tip", "left chest
+        if not finding_side:
+            return finding_side
+        for ti in range(1, len(findings)):  # a device's part shares its side ("right chest tube tip", "left chest
             di = self._device_of(ctx, findings, ti)  # tube with its tip at the apex")
             if di is not None and di in finding_side and ti not in finding_side:
                 finding_side[ti] = finding_side[di]
@@ -263,81 +312,100 @@ class Linker:
         """Findings said by a state word about anatomy ("heart is enlarged", "lungs are clear"):
         (mention, regions, forced existence cue or None, index of the anatomy it consumed)."""
         anatomy, out = an.spans, []
-
-        def premodifiers(a: M) -> int:
-            """Start of the run of finding words right before `a` ("tortuous calcified aorta")."""
-            i = a.start
-            while i > 0 and i - 1 in in_finding:
-                i -= 1
-            return i
-
+        if not states or not anatomy:
+            return out
+        lower, sent = ctx.lower, ctx.sent
         # a finding right after "<anatomy> and" is a coordinated subject, not a finding between anatomy and state
-        subject_and = {f.start - 1: f.end for f in findings if f.start and ctx.lower[f.start - 1] == "and"}
+        subject_and = {f.start - 1: f.end for f in findings if f.start and lower[f.start - 1] == "and"}
+        coordination = any(an.joined)
         for w in states:
             # the state word describes its nearest anatomy ("heart size, moderately enlarged and tortuous aorta":
             # the aorta), with no other finding between them ("chest XXXX tip low SVC")
             near = None
+            w_sent = sent[w.start]
             for ai, a in enumerate(anatomy):
-                if ctx.sent[a.start] != ctx.sent[w.start]:
+                if sent[a.start] != w_sent:
+                    continue
+                d = max(0, w.start - a.end, a.start - w.end)
+                if d > STATE_WINDOW:
                     continue
                 lo, hi = min(a.end, w.end), max(a.start, w.start)
                 ok, commas = ctx.between(lo, hi)
-                d = ctx.gap(a, w)
-                owned = set(range(premodifiers(a), a.start))
-                if a.end in subject_and and self._opens_sentence(ctx, an.phrase_start.get((a.start, a.end), a.start)):
-                    owned.update(range(a.end + 1, subject_and[a.end]))  # "heart size and <finding> are normal"
-                if ok and d <= STATE_WINDOW and not any(lo <= i < hi and i not in owned for i in in_finding) \
-                        and (near is None or d + 3 * commas < near[0]):
-                    near = (d + 3 * commas, ai)
+                if not ok or (near is not None and d + 3 * commas >= near[0]):
+                    continue
+                if lo < hi and not in_finding.isdisjoint(range(lo, hi)):
+                    # finding words between them may only be the anatomy's own premodifiers ("tortuous calcified
+                    # aorta") or "heart size and <finding> are normal"
+                    own = a.start
+                    while own > 0 and own - 1 in in_finding:
+                        own -= 1
+                    and_end = subject_and.get(a.end)
+                    if and_end is not None and not self._opens_sentence(ctx, an.phrase_start[ai]):
+                        and_end = None
+                    if any(i in in_finding and not own <= i < a.start
+                           and (and_end is None or not a.end + 1 <= i < and_end) for i in range(lo, hi)):
+                        continue
+                near = (d + 3 * commas, ai)
             if near is None:
                 continue
+            # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
+            coordinated = self._coordinated(an, near[1]) if coordination else near[1:]
+            cue = None
             for rule in self.lex.states[w.label]:
-                # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
-                for ai in self._coordinated(an, near[1]):
-                    a = anatomy[ai]
-                    regions = [r for r in an.regions[(a.start, a.end)] if r in rule.regions]
+                for ai in coordinated:
+                    regions = [r for r in an.span_regions[ai] if r in rule.regions]
                     if regions:
                         break
                 else:
                     continue
+                a = anatomy[ai]
                 # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
                 # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
                 span = M(min(a.start, w.start), max(a.end, w.end), rule.finding) if rule.existence \
                     else M(w.start, w.end, rule.finding)
                 forced = None
                 if rule.existence:
-                    start, end = ctx.tt.char_span(w.start, w.end)
-                    forced = {"existence": rule.existence, "text": ctx.tt.span_text(w.start, w.end), "start": start,
-                              "end": end}
+                    if cue is None:
+                        cue = (ctx.tt.span_text(w.start, w.end), *ctx.tt.char_span(w.start, w.end))
+                    forced = {"existence": rule.existence, "text": cue[0], "start": cue[1], "end": cue[2]}
                 out.append((span, regions, forced, ai))
         return out
 
-    def _best_finding(self, ctx: Context, an: _Anatomy, a: M, findings: list[M], finding_side: dict[int, str]
-                      ) -> Optional[tuple[int, int, list[str]]]:
-        """(cost, finding index, regions) of the finding this anatomy locates, if any."""
+    def _best_finding(self, ctx: Context, an: _Anatomy, ai: int, findings: list[M], candidates: list[int],
+                      finding_side: dict[int, str]) -> Optional[tuple[int, int, list[str]]]:
+        """(cost, finding index, regions) of the finding anatomy `ai` locates, if any, of the `candidates` (the
+        findings of its sentence)."""
         best = None
-        a_start = an.phrase_start.get((a.start, a.end), a.start)
+        a = an.spans[ai]
+        a_start, a_end = an.phrase_start[ai], a.end
         access_site = a.label == "Z|lung"  # "right chest port": where a line enters, not where it lies
-        a_regions = an.regions[(a.start, a.end)]
-        loose = (a.start, a.end) in an.unsided
-        for fi, f in enumerate(findings):
-            if ctx.sent[f.start] != ctx.sent[a.start] or (access_site and not self._lateral(ctx, f)):
+        a_regions = an.span_regions[ai]
+        loose = an.unsided[ai]
+        lower, boundaries, allowed = ctx.lower, ctx.boundaries, self.allowed
+        for fi in candidates:
+            f = findings[fi]
+            if access_site and not self._lateral(ctx, f):
                 continue
             if fi in finding_side and not self._on_side(self._side_part(a_regions, finding_side[fi], loose),
                                                          finding_side[fi]):
                 continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
-            if f.start == a.end + 1 and ctx.lower[a.end] == "and" and self._opens_sentence(ctx, a_start):
+            if f.start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
                 continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
-            ok, commas = ctx.between(min(a.end, f.end), max(a_start, f.start))
-            gap = max(0, f.start - a.end, a_start - f.end)
+            lo, hi = (a_end if a_end < f.end else f.end), (a_start if a_start > f.start else f.start)
+            words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
+            if not boundaries.isdisjoint(words):
+                continue
+            commas = words.count(",")
+            gap = max(0, f.start - a_end, a_start - f.end)
             if gap > 2:
-                gap -= self._measure_tokens(ctx, min(a.end, f.end), max(a_start, f.start))
+                gap -= self._measure_tokens(ctx, lo, hi)
             # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
             # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
-            cost = gap + 3 * commas + (1 if gap and f.start >= a.end else 0)
-            if not ok or cost > LINK_MAX_COST:
+            cost = gap + 3 * commas + (1 if gap and f.start >= a_end else 0)
+            if cost > LINK_MAX_COST:
                 continue
-            regions = self.ontology.allowed_part(f.label, a_regions)
+            ok_regions = allowed[f.label]
+            regions = list(a_regions) if ok_regions is None else [r for r in a_regions if r in ok_regions]
             if not regions and a_regions:  # (anatomy outside the atlas has no regions: the finding gets none)
                 if cost <= 1:
                     ctx.warnings.append(f"'{ctx.tt.span_text(a.start, a.end)}' cannot locate '{f.label}' "
@@ -347,45 +415,63 @@ class Linker:
                 best = (cost, fi, regions)
         return best
 
+    def _allowed_part(self, finding: str, regions: list[str]) -> list[str]:
+        """The `regions` where `finding` may be located, in their order."""
+        allowed = self.allowed[finding]
+        return list(regions) if allowed is None else [r for r in regions if r in allowed]
+
     def _link(self, ctx: Context, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
               in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
         """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
         anatomy = an.spans
         link_parts: dict[int, list[tuple[list[str], bool, bool, bool]]] = {}
+        if not findings:
+            return link_parts
+        sent, lower = ctx.sent, ctx.lower
+        by_sentence: dict[int, list[int]] = {}  # sentence -> its findings
+        for fi, f in enumerate(findings):
+            by_sentence.setdefault(sent[f.start], []).append(fi)
         done: set[int] = set(consumed)
+        coordination = any(an.joined)
         for ai in range(len(anatomy)):
             if ai in done:
                 continue
             # coordinated anatomy ("right mid and upper lung zone") locates one finding together
-            group = [j for j in self._coordinated(an, ai) if j not in consumed]
+            group = [j for j in self._coordinated(an, ai) if j not in consumed] if coordination else [ai]
             done.update(group)
-            bests = [(b, j) for j in group if (b := self._best_finding(ctx, an, anatomy[j], findings, finding_side))
-                     is not None]
-            if not bests:
+            best = None
+            for j in group:
+                candidates = by_sentence.get(sent[anatomy[j].start])
+                b = self._best_finding(ctx, an, j, findings, candidates, finding_side) if candidates else None
+                if b is not None and (best is None or b[0] < best[0]):
+                    best = b
+            if best is None:
                 continue
-            fi = min(bests, key=lambda bj: bj[0][0])[0][1]
+            fi = best[1]
+            target = findings[fi]
             for j in group:
                 a = anatomy[j]
-                key = (a.start, a.end)
-                regions = self.ontology.allowed_part(findings[fi].label, an.regions[key])
-                if not regions and an.regions[key]:
+                a_regions = an.span_regions[j]
+                regions = self._allowed_part(target.label, a_regions)
+                if not regions and a_regions:
                     continue
                 generic = a.label in self.generic_anatomy
-                loose = key in an.unsided
+                loose = an.unsided[j]
                 # the organ as a sentence's subject ("the lungs are clear without effusion"), not a place in it
-                subject = (generic or (loose and " ".join(ctx.lower[a.start:a.end]) in self.ontology.name_words)) \
+                subject = (generic or (loose and " ".join(lower[a.start:a.end]) in self.ontology.name_words)) \
                     and not self._after_preposition(ctx, a)
                 link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta"), and so
                 # does the finding it is "of" when it names one itself ("postoperative changes of right upper
                 # lobectomy")
-                start = an.phrase_start.get(key, a.start)
-                of_named = a.start <= findings[fi].start and findings[fi].end <= a.end and start >= 2 \
-                    and ctx.lower[start - 1] == "of"
+                start = an.phrase_start[j]
+                of_named = a.start <= target.start and target.end <= a.end and start >= 2 and lower[start - 1] == "of"
+                own = a.start  # the run of finding words right before it
+                while own > 0 and own - 1 in in_finding:
+                    own -= 1
                 for fj, f in enumerate(findings):
-                    if fj != fi and (f.end <= a.start and all(i in in_finding for i in range(f.end, a.start))
-                                     or of_named and f.end == start - 1):
-                        more = self.ontology.allowed_part(f.label, an.regions[key])
+                    if fj != fi and (own <= f.end <= a.start or of_named and f.end == start - 1):
+                        more = self._allowed_part(f.label, a_regions)
                         if more:
                             link_parts.setdefault(fj, []).append((more, loose, generic, subject))
         return link_parts
@@ -394,6 +480,8 @@ class Linker:
         """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
         said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
         bibasilar atelectasis": a generic whole-organ phrase adds no lung that a specific part already covers."""
+        if len(parts) == 1 and not regions:  # one anatomy: nothing to weigh against
+            return list(parts[0][0])
         specific = {r for rs, _, generic, _ in parts if not generic for r in rs}
         inside = self.strictly_inside
         parts = [p for p in parts if not (p[2] and any(inside[r] & specific for r in p[0]))]
@@ -409,16 +497,18 @@ class Linker:
     def _place(self, ctx: Context, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],
                sides: list[M]) -> tuple[list[str], bool]:
         """Final (regions, located) of a mention: bilateral additions, or its defaults on the side said."""
-        if regions and finding_side.get(fi) == "both":
-            # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
-            both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
-            return both + regions, True
-        if regions is not None:  # [] when the anatomy lies outside the atlas
-            return regions, True
         side = finding_side.get(fi)
-        if side is None and self._lateral(ctx, f):
+        if regions is not None:  # [] when the anatomy lies outside the atlas
+            if regions and side == "both":
+                # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
+                both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
+                return both + regions, True
+            return regions, True
+        if side is None and sides and self._lateral(ctx, f):
             side_span = self._side_for(ctx, f, sides)
             side = side_span.label if side_span is not None else None
+        if side is None:
+            return list(self.defaults[f.label]), False
         if side in ("left", "right"):
             return self._sided(f.label, side), True
         if side == "both":  # "bilateral chest tubes"
@@ -429,11 +519,13 @@ class Linker:
                            finding_side: dict[int, str]) -> None:
         """A device placed only by a side word lies where the text puts its tip in the same clause (GUIDELINES 4.9:
         "left-sided pigtail catheter with its tip over the left apex" -> left apex), when that place is on its side."""
+        if not finding_side:
+            return
         for ti in range(len(findings)):
             di = self._device_of(ctx, findings, ti) if ti in links else None
             if di is None or di in links or finding_side.get(di) is None:
                 continue
-            regions = self.ontology.allowed_part(findings[di].label, links[ti])
+            regions = self._allowed_part(findings[di].label, links[ti])
             if regions and self._on_side(regions, finding_side[di]):
                 links[di] = regions
 
@@ -454,13 +546,13 @@ class Linker:
         the caller has it)."""
         ctx = Context(doc, self.lex, index)
         findings, anatomy, sides, states = self.matcher.match(doc, ctx)
-        in_finding = tokens_of(findings)
+        in_finding = ctx.in_finding
         an = self._anatomy(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans)
         statements = self._statements(ctx, states, an, findings, in_finding)
-        all_findings = findings + [s[0] for s in statements]
-        links: dict[int, list[str]] = {len(findings) + k: s[1] for k, s in enumerate(statements)}
-        forced = {len(findings) + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
+        n = len(findings)
+        links: dict[int, list[str]] = {n + k: s[1] for k, s in enumerate(statements)}
+        forced = {n + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
         consumed = {s[3] for s in statements}
         generic_links: set[int] = set()
         for fi, parts in self._link(ctx, an, findings, finding_side, consumed, in_finding).items():
@@ -469,11 +561,14 @@ class Linker:
                 parts = [(self._side_part(rs, side, loose), loose, generic, subject)
                          for rs, loose, generic, subject in parts]
             links[fi] = self._merge(parts, links.get(fi, []))
-            if all(subject for *_, subject in parts):
+            if all(p[3] for p in parts):
                 generic_links.add(fi)
         self._device_at_its_tip(ctx, findings, links, finding_side)
         out: dict[tuple[int, int, str], Link] = {}
+        all_findings = findings + [s[0] for s in statements] if statements else list(findings)
         for fi, f in enumerate(all_findings):
             regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)
-            out[f] = Link(regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None)
-        return Found(sorted(all_findings, key=lambda m: m[:2]), an.spans, out, an.regions, ctx.warnings)
+            out[f] = _new_link((regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None))
+        # the matcher's findings are in (start, end) order already
+        return Found(sorted(all_findings, key=_start_end) if statements else all_findings, an.spans, out, an.regions,
+                     ctx.warnings)

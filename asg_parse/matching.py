@@ -2,6 +2,7 @@
 non-overlapping, from the ontology's surface forms (`linking.Linker` then links them)."""
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
@@ -24,19 +25,64 @@ class M(NamedTuple):
     label: str
 
 
+# an M from a (start, end, label) tuple, without the Python-level M.__new__
+_new_m = partial(tuple.__new__, M)
+
+
 def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
     """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
     `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
-    with side "right", not the region "right lung" plus "base")."""
-    if len(matches) < 2:
-        return [M(*m) for m in matches]
+    with side "right", not the region "right lung" plus "base"). Matches in start order (as a PhraseMatcher gives
+    them) are resolved one run of overlapping matches at a time, which picks the same ones."""
+    out: list[M] = []
+    run: list[tuple[int, int, str]] = []
+    end = last = -1
+    for m in matches:
+        start = m[0]
+        if start < last:  # not in start order
+            return _resolve(matches, head_final)
+        last = start
+        if start >= end:  # overlaps nothing before it
+            if run:
+                _add_run(out, run, head_final)
+            run = [m]
+        else:
+            run.append(m)
+        if m[1] > end:
+            end = m[1]
+    if run:
+        _add_run(out, run, head_final)
+    return out
+
+
+def _add_run(out: list[M], run: list[tuple[int, int, str]], head_final: bool) -> None:
+    """Append what `longest` keeps of one run of overlapping matches in start order to `out`."""
+    if len(run) == 1:
+        out.append(_new_m(run[0]))
+    elif len(run) == 2:  # one of the two: the longer, or on a tie the earlier (with `head_final` the later) one
+        a, b = run
+        la, lb = a[1] - a[0], b[1] - b[0]
+        out.append(_new_m(b if lb > la or (lb == la and head_final and b[1] > a[1]) else a))
+    else:
+        out += _resolve(run, head_final)
+
+
+def _longest_key(m: tuple[int, int, str]) -> tuple[int, int]:
+    return m[1] - m[0], -m[0]
+
+
+def _head_final_key(m: tuple[int, int, str]) -> tuple[int, int]:
+    return m[1] - m[0], m[1]
+
+
+def _resolve(matches: list[tuple[int, int, str]], head_final: bool) -> list[M]:
+    """`longest` over any matches: take them longest first where no taken token overlaps; sorted."""
     out: list[M] = []
     taken: set[int] = set()
-    key = (lambda m: (m[1] - m[0], m[1])) if head_final else (lambda m: (m[1] - m[0], -m[0]))
-    for m in sorted(matches, key=key, reverse=True):
+    for m in sorted(matches, key=_head_final_key if head_final else _longest_key, reverse=True):
         s, e = m[0], m[1]
         if s not in taken and (e - s == 1 or taken.isdisjoint(range(s + 1, e))):
-            out.append(M(*m))
+            out.append(_new_m(m))
             taken.update(range(s, e))
     out.sort()
     return out
@@ -54,16 +100,16 @@ class Context:
         self.doc = doc
         self.tt = tokens(doc)
         self.sent = (index or sentence_index(doc)).ids
-        self.lower = lower = self.tt.lower
-        self.boundary = list(map(lex.boundaries.__contains__, lower))
-        self.comma = list(map(",".__eq__, lower))
+        self.lower = self.tt.lower
+        self.boundaries = lex.boundaries
         self.warnings: list[str] = []
         self.used_sides: set[int] = set()
+        self.in_finding: set[int] = set()  # the tokens of the finding mentions (`Matcher.match` sets it)
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
-        lo, hi = (a_end, b_start) if a_end <= b_start else (b_start, a_end)
-        return not any(self.boundary[lo:hi]), sum(self.comma[lo:hi])
+        words = self.lower[a_end:b_start] if a_end <= b_start else self.lower[b_start:a_end]
+        return self.boundaries.isdisjoint(words), words.count(",")
 
     @staticmethod
     def gap(a: M, b: M) -> int:
@@ -76,72 +122,91 @@ class Matcher:
     def __init__(self, nlp: Language, ontology: Ontology):
         self.ontology = ontology
         self.lex = compile_lexicon(nlp, ontology)
-        # match id -> (bucket, label): findings F, anatomy A ("R|right lung", "Z|lung base", "G|bibasilar"),
-        # side words S, state words W
-        self.buckets = {mid: ("A", f"{kind}|{value}") if kind in ("R", "Z", "G") else (kind, value)
+        # match id -> (bucket, label): findings 0, anatomy 1 ("R|right lung", "Z|lung base", "G|bibasilar"),
+        # side words 2, state words 3
+        order = {"F": 0, "A": 1, "S": 2, "W": 3}
+        self.buckets = {mid: (order["A"], f"{kind}|{value}") if kind in ("R", "Z", "G") else (order[kind], value)
                         for mid, (kind, value) in self.lex.kinds.items()}
-        self.modifier_of = {f.id: set(f.modifier_of) for f in ontology.findings.values()}
+        # finding id -> the findings it only modifies (those with any)
+        self.modifier_of = {f.id: set(f.modifier_of) for f in ontology.findings.values() if f.modifier_of}
 
     def match(self, doc: Doc, ctx: Context) -> tuple[list[M], list[M], list[M], list[M]]:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
         buckets = self.buckets
-        raw: dict[str, list[tuple[int, int, str]]] = {"F": [], "A": [], "S": [], "W": []}
+        raw: tuple[list[tuple[int, int, str]], ...] = ([], [], [], [])
+        add = tuple(r.append for r in raw)
         for match_id, start, end in self.lex.matcher(doc):
             bucket, label = buckets[match_id]
-            raw[bucket].append((start, end, label))
-        place_words = {i for m in raw["A"] + raw["S"] for i in range(m[0], m[1])}
-        findings = self._drop_modifiers(ctx, longest(raw["F"]), place_words)
+            add[bucket]((start, end, label))
+        found, places, side_words, state_words = raw
+        findings = longest(found)
+        if self.modifier_of:
+            findings = self._drop_modifiers(ctx, findings, places, side_words)
         findings = self._elliptical(ctx, findings)
         in_finding = tokens_of(findings)
-        names, lower = self.ontology.name_words, ctx.lower
-        anatomy = [m for m in longest(raw["A"], head_final=True)
-                   if (not in_finding.issuperset(range(m.start, m.end)) or " ".join(lower[m.start:m.end]) not in names)
-                   and not self._imaged(lower, m)]
+        names, exam, lower = self.ontology.name_words, self.ontology.exam_words, ctx.lower
+        n = len(lower)
+        anatomy = []
+        for m in longest(places, head_final=True):
+            s, e = m[0], m[1]
+            if (s in in_finding if e - s == 1 else in_finding.issuperset(range(s, e))) \
+                    and (lower[s] if e - s == 1 else " ".join(lower[s:e])) in names:
+                continue  # a finding's own word naming the organ ("heart" in "heart size is enlarged")
+            # what was imaged: "views of (the) chest", "chest x-ray"
+            i = s - 2 if s >= 1 and lower[s - 1] == "the" else s - 1
+            if (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (e < n and lower[e] in exam):
+                continue
+            anatomy.append(m)
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")
         long_names = [a for a in anatomy if a.end - a.start > 1 and a.label[0] != "Z"]
-        inside = [f for f in findings if any(a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start
-                                             for a in long_names)] if long_names else []
+        inside = [f for f in findings for a in long_names
+                  if a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start] if long_names else []
         if inside:
             findings = [f for f in findings if f not in inside]
             in_finding = tokens_of(findings)
-        taken = in_finding | tokens_of(anatomy)
-        sides = [m for m in longest(raw["S"]) if taken.isdisjoint(range(m.start, m.end))]
-        states = [m for m in longest(raw["W"]) if in_finding.isdisjoint(range(m.start, m.end))]
+        sides = longest(side_words) if side_words else []
+        if sides:
+            taken = in_finding | tokens_of(anatomy)
+            sides = [m for m in sides if taken.isdisjoint(range(m.start, m.end))]
+        states = [m for m in longest(state_words) if in_finding.isdisjoint(range(m.start, m.end))] \
+            if state_words else []
+        ctx.in_finding = in_finding
         return findings, anatomy, sides, states
-
-    def _imaged(self, lower: list[str], m: M) -> bool:
-        """Whether anatomy `m` names what was imaged: "views of (the) chest", "chest x-ray"."""
-        exam = self.ontology.exam_words
-        i = m.start - 1
-        if i >= 0 and lower[i] == "the":
-            i -= 1
-        return (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (m.end < len(lower) and lower[m.end] in exam)
 
     def _elliptical(self, ctx: Context, findings: list[M]) -> list[M]:
         """Add the finding named by a coordinated modifier that shares the next mention's head: "no pleural or
         pericardial effusion" holds a pleural effusion too ("pleural" + "effusion" is a form of it)."""
         lower, forms, extra = ctx.lower, self.lex.finding_forms, []
-        taken = tokens_of(findings)
+        taken: Optional[set[int]] = None
         for f in findings:
             j = f.start - 2
-            if f.end - f.start < 2 or j < 0 or lower[f.start - 1] not in _ELLIPSIS_JOIN or j in taken \
-                    or not ctx.tt.alpha[j]:
+            if f.end - f.start < 2 or j < 0 or lower[f.start - 1] not in _ELLIPSIS_JOIN or not ctx.tt.alpha[j]:
+                continue
+            if taken is None:
+                taken = tokens_of(findings)
+            if j in taken:
                 continue
             label = forms.get(" ".join([lower[j], *lower[f.start + 1:f.end]]))
             if label is not None:
                 extra.append(M(j, j + 1, label))
         return sorted(findings + extra) if extra else findings
 
-    def _drop_modifiers(self, ctx: Context, findings: list[M], place_words: set[int]) -> list[M]:
+    def _drop_modifiers(self, ctx: Context, findings: list[M], places: list[tuple[int, int, str]],
+                        side_words: list[tuple[int, int, str]]) -> list[M]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
-        "calcified left lung and left hilar granulomas")."""
+        "calcified left lung and left hilar granulomas"); `places`, `side_words`: the anatomy and side matches."""
         out = []
+        modifier_of = self.modifier_of
+        place_words: Optional[set[int]] = None
         for i, f in enumerate(findings):
-            heads = self.modifier_of[f.label]
-            if heads and any(g.label in heads and self._same_phrase(ctx, f, g, place_words)
-                             for g in findings[max(0, i - 2):i + 3] if g is not f):
-                continue
+            heads = modifier_of.get(f.label)
+            if heads:
+                if place_words is None:
+                    place_words = {i for s, e, _ in places + side_words for i in range(s, e)}
+                if any(g.label in heads and self._same_phrase(ctx, f, g, place_words)
+                       for g in findings[max(0, i - 2):i + 3] if g is not f):
+                    continue
             out.append(f)
         return out
 
