@@ -397,8 +397,8 @@ class Linker:
                 continue
             commas = words.count(",")
             gap = max(0, f.start - a_end, a_start - f.end)
-            if gap > 2:
-                gap -= self._measure_tokens(ctx, lo, hi)
+            if gap > 2 and f.end <= a_start:  # a measurement after a finding is its own ("tip 5 cm above the
+                gap -= self._measure_tokens(ctx, lo, hi)  # carina"), not the next finding's
             # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
             # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
             cost = gap + 3 * commas + (1 if gap and f.start >= a_end else 0)

@@ -273,6 +273,8 @@ CASES = [
     _case("coordinated-subjects", "Heart size and pulmonary vascular engorgement appear within limits of normal.",
           {(CS, CMEG, A), (RHI, "engorgement", A), (LHI, "engorgement", A)}),
     _case("bihilar-prominence", "There is bihilar prominence.", both("lymphadenopathy", P, (RHI, LHI))),
+    _case("measure-belongs-before", "Bilateral pulmonary nodules, the largest in the right lower lobe measuring 1.5 cm.",
+          both("nodule", P, (RL, LL, RLZ))),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
