@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any, Optional
 
@@ -286,10 +287,27 @@ def _skip_torch(argv: list[str]) -> None:
         sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now fails fast: thinc runs without
 
 
+def _skip_spacy_cli() -> None:
+    """spaCy's package imports its own command line (weasel, requests, ...: a fifth of our start-up) only to offer
+    `spacy.info`; inside asg-parse a stub stands in for it."""
+    if "spacy" in sys.modules or os.environ.get("ASG_PARSE_IMPORT_SPACY_CLI"):
+        return
+    cli = types.ModuleType("spacy.cli")
+    cli.__path__ = []  # a package, with nothing in it
+    info = types.ModuleType("spacy.cli.info")
+
+    def _info(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("spaCy's command line is not loaded inside asg-parse; run `python -m spacy info`")
+
+    info.info = _info  # type: ignore[attr-defined]
+    sys.modules["spacy.cli"], sys.modules["spacy.cli.info"] = cli, info
+
+
 def main() -> None:
     """Console-script entry point."""
     _STARTED.append(time.perf_counter())
     _skip_torch(sys.argv[1:])
+    _skip_spacy_cli()
     run(app, prog_name="asg-parse")
 
 

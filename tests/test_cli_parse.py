@@ -255,3 +255,13 @@ def test_train_usage_error_is_one_line(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("error: No such option: --bogus") and "asg-train pretrain --help" in err[0]
+
+
+def test_console_loads_spacy_without_its_command_line(tmp_path):
+    """The start-up stub keeps spaCy's own CLI (weasel, requests) out of an asg-parse process; parsing works."""
+    code = ("import sys; from asg_parse.cli import _skip_spacy_cli; _skip_spacy_cli(); import asg_parse; "
+            "rec = asg_parse.parse('Small left pleural effusion.'); "
+            "print(rec.triplets[0].region, 'weasel' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["left", "costophrenic", "angle", "False"]
