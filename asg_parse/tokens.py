@@ -1,9 +1,9 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
-from itertools import accumulate, chain, compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import add, sub
-from typing import Any, NamedTuple, Optional
+from typing import Any, Container, NamedTuple, Optional
 
 import numpy
 from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
@@ -122,31 +122,42 @@ class SentenceIndex(NamedTuple):
     inner_space: bool
 
 
+_INDEX_ATTRS = [SENT_START, IS_SPACE]
+
+
 def sentence_index(doc: Doc) -> SentenceIndex:
     """The `SentenceIndex` of `doc` from its sentence starts (one `to_array` call)."""
     n = len(doc)
     if not n:
         return SentenceIndex([0], [], False)
-    arr = doc.to_array([SENT_START, IS_SPACE])
-    first = arr[:, 0] == 1
-    first[0] = True
-    starts = numpy.flatnonzero(first).tolist()
-    starts.append(n)
-    inner = (arr[:, 1] == 1) & ~first  # whitespace tokens that neither start nor end a sentence
-    inner[-1:] = False
-    inner[:-1] &= ~first[1:]
-    return SentenceIndex(starts, (numpy.cumsum(first) - 1).tolist(), bool(inner.any()))
+    sent_start, space = doc.to_array(_INDEX_ATTRS).T.tolist()
+    starts = list(compress(range(1, n), map((1).__eq__, islice(sent_start, 1, None))))
+    starts.insert(0, 0)
+    return _index(starts, n, space, set(starts))
+
+
+def _index(first: list[int], n: int, space: list[int], is_start: Container[int]) -> SentenceIndex:
+    """The `SentenceIndex` of sentences starting at `first` (ascending, from 0), `space` flagging whitespace tokens;
+    `is_start` answers whether a token below n starts a sentence."""
+    # sentence k repeated over its tokens
+    ids = list(chain.from_iterable(map(repeat, range(len(first)), map(sub, [*first[1:], n], first))))
+    inner = False  # a whitespace token that neither starts nor ends a sentence
+    for i in compress(range(n - 1), space):
+        if i not in is_start and i + 1 not in is_start:
+            inner = True
+            break
+    first.append(n)
+    return SentenceIndex(first, ids, inner)
 
 
 def _sorted_starts(starts: set[int], n: int) -> list[int]:
-    """The token indices of `starts` inside [0, n) in order, token 0 included, then n."""
-    bounds = sorted(starts)
-    while bounds and bounds[-1] >= n:
-        bounds.pop()
-    if not bounds or bounds[0] != 0:  # token 0 missing, or indices below it
-        bounds = sorted({0, *(i for i in bounds if i > 0)})
-    bounds.append(n)
-    return bounds
+    """The token indices of `starts` inside [0, n) in order, token 0 included."""
+    first = sorted(starts)
+    while first and first[-1] >= n:
+        first.pop()
+    if not first or first[0] != 0:  # token 0 missing, or indices below it
+        first = sorted({0, *(i for i in first if i > 0)})
+    return first
 
 
 def index_of_starts(tt: TokenTable, starts: set[int]) -> SentenceIndex:
@@ -155,16 +166,8 @@ def index_of_starts(tt: TokenTable, starts: set[int]) -> SentenceIndex:
     n = len(tt.text)
     if not n:
         return SentenceIndex([0], [], False)
-    bounds = _sorted_starts(starts, n)
-    # sentence k repeated over its tokens
-    ids = list(chain.from_iterable(map(repeat, range(len(bounds) - 1), map(sub, bounds[1:], bounds))))
-    is_start = starts if 0 in starts else set(bounds)  # only indices below n are looked up
-    inner = False
-    for i in compress(range(n - 1), tt.space):
-        if i not in is_start and i + 1 not in is_start:
-            inner = True
-            break
-    return SentenceIndex(bounds, ids, inner)
+    first = _sorted_starts(starts, n)
+    return _index(first, n, tt.space, starts if 0 in starts else set(first))
 
 
 _SENT_START_ATTRS = [SENT_START]
