@@ -45,7 +45,7 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
     for h in headers:
         starts.add(h[0])
         starts.add(h[1])
-    skip = {m + 1 for m in markers}  # the "." of "2." does not end a sentence
+    skip = {m + 1 for m in markers} if markers else ()  # the "." of "2." does not end a sentence
     # sentences end at punctuation or line breaks: only those tokens need a look (in any order: each adds a start)
     for i in chain(compress(range(n), tt.punct), compress(range(n), newlines)):
         t = text[i]
