@@ -8,12 +8,13 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
-from .tokens import TokenTable, tokens
+from .tokens import tokens
 
 SECTIONS_KEY = "asg_sections"
 HEADERS_KEY = "asg_section_headers"
 DEFAULT_SECTION = "findings"
 _LINE_END = {".", ":", ";"}
+_HEADER_END = {":", "-"}
 
 
 class Part(NamedTuple):
@@ -31,10 +32,9 @@ class Layout(NamedTuple):
     headers: list[Part]
 
 
-def _at_line_start(tt: TokenTable, i: int) -> bool:
-    if i == 0:
-        return True
-    return tt.space[i - 1] or tt.newlines[i - 1] > 0 or tt.text[i - 1] in _LINE_END
+def _match_order(match: tuple[int, int, int]) -> tuple[int, int]:
+    """Matches by start, the longest first."""
+    return match[1], -match[2]
 
 
 def spans_layout(doc: Doc) -> Layout:
@@ -57,15 +57,18 @@ class Sections(OntologyComponent):
         """Header spans (including the trailing colon) in document order: at a line start, and followed by a
         colon/dash or written in capitals at the end of a line."""
         tt = tokens(doc)
-        n = len(tt.text)
+        text, space, newlines = tt.text, tt.space, tt.newlines
+        n = len(text)
         found: list[Part] = []
         last_end = -1
-        for match_id, start, end in sorted(self.matcher(doc), key=lambda m: (m[1], -m[2])):
-            if start < last_end or not _at_line_start(tt, start):
+        for match_id, start, end in sorted(self.matcher(doc), key=_match_order):
+            if start < last_end:
                 continue
-            if end < n and tt.text[end] in (":", "-"):
+            if start and not (space[start - 1] or newlines[start - 1] or text[start - 1] in _LINE_END):
+                continue  # not at a line start
+            if end < n and text[end] in _HEADER_END:
                 end += 1
-            elif not (tt.span_text(start, end).isupper() and (end >= n or tt.space[end])):
+            elif not (tt.span_text(start, end).isupper() and (end >= n or space[end])):
                 continue
             found.append(Part(start, end, self.labels[match_id]))
             last_end = end
@@ -74,15 +77,14 @@ class Sections(OntologyComponent):
     def layout(self, doc: Doc) -> Layout:
         """Sections and headers of `doc` (text before the first header is a findings section)."""
         heads = self.headers(doc)
-        sections: list[Part] = []
+        n = len(doc)
         if not heads:
-            if len(doc):
-                sections.append(Part(0, len(doc), DEFAULT_SECTION))
-        else:
-            if heads[0].start > 0:
-                sections.append(Part(0, heads[0].start, DEFAULT_SECTION))
-            for h, nxt in zip(heads, heads[1:] + [None]):
-                sections.append(Part(h.start, nxt.start if nxt is not None else len(doc), h.label))
+            return Layout([Part(0, n, DEFAULT_SECTION)] if n else [], heads)
+        sections = [Part(0, heads[0].start, DEFAULT_SECTION)] if heads[0].start > 0 else []
+        for h, nxt in zip(heads, heads[1:]):
+            sections.append(Part(h.start, nxt.start, h.label))
+        last = heads[-1]
+        sections.append(Part(last.start, n, last.label))
         return Layout(sections, heads)
 
     def __call__(self, doc: Doc) -> Doc:

@@ -1,7 +1,7 @@
 """asg_sentences: rule-based sentence splitting for radiology text (numbered items, headers, glued periods)."""
 from __future__ import annotations
 
-from itertools import compress
+from itertools import chain, compress
 from typing import Optional, Sequence
 
 from spacy.language import Language
@@ -45,9 +45,9 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
     for h in headers:
         starts.add(h[0])
         starts.add(h[1])
-    skip = {m + 1 for m in markers}  # the "." of "2." does not end a sentence
-    # sentences end at punctuation or line breaks: only those tokens need a look
-    for i in sorted(set(compress(range(n), tt.punct)).union(compress(range(n), newlines))):
+    skip = {m + 1 for m in markers} if markers else ()  # the "." of "2." does not end a sentence
+    # sentences end at punctuation or line breaks: only those tokens need a look (in any order: each adds a start)
+    for i in chain(compress(range(n), tt.punct), compress(range(n), newlines)):
         t = text[i]
         nl = newlines[i]
         if not (t in _FINAL or (len(t) > 1 and not t.strip(".!?")) or nl >= 2):

@@ -18,7 +18,19 @@ RADIOLOGY_INFIXES = (
     r"(?<=[A-Za-z])[()](?=[A-Za-z])",
 )
 SPECIAL_CASES = ("x-ray", "X-ray", "X-Ray", "X-RAY", "x-rays", "X-rays", "X-RAYS")
+# spaCy's whitespace special cases: without them " ", "\t" and "\n" are still one token each (no affix matches
+# whitespace), but a special-case hit turns off spaCy's chunk cache for the rest of the doc (its #1250 guard), so
+# with them every word after a report's first line break was split by the affix regexes again, each time.
+DROPPED_CASES = (" ", "\t", "\n")
 TOKENIZER = "asg_parse.RadiologyTokenizer.v1"  # registered name, for `[nlp.tokenizer]` in a pipeline config
+CACHE_SIZE = 100_000  # whitespace-delimited chunks whose split is cached (spaCy's default, 10,000, fills up)
+
+
+def _rules(rules: dict) -> dict:
+    """`rules` with our special cases added and the whitespace ones dropped."""
+    out = {case: subs for case, subs in rules.items() if case not in DROPPED_CASES}
+    out.update({case: [{ORTH: case}] for case in SPECIAL_CASES})
+    return out
 
 
 @util.registry.tokenizers(TOKENIZER)
@@ -30,12 +42,13 @@ def create_radiology_tokenizer() -> Callable[[Language], Tokenizer]:
         d = nlp.Defaults
         return Tokenizer(
             nlp.vocab,
-            rules={**(d.tokenizer_exceptions or {}), **{case: [{ORTH: case}] for case in SPECIAL_CASES}},
+            rules=_rules(d.tokenizer_exceptions or {}),
             prefix_search=util.compile_prefix_regex(d.prefixes).search if d.prefixes else None,
             suffix_search=util.compile_suffix_regex(d.suffixes).search if d.suffixes else None,
             infix_finditer=util.compile_infix_regex([*(d.infixes or ()), *RADIOLOGY_INFIXES]).finditer,
             token_match=d.token_match,
             url_match=None,  # see customize_tokenizer
+            max_cache_size=CACHE_SIZE,
         )
 
     return factory
@@ -51,5 +64,6 @@ def customize_tokenizer(tokenizer: Tokenizer) -> None:
     if tokenizer.url_match is not None:  # every setter re-adds all special cases: set only what changes
         tokenizer.url_match = None  # "effusion.no" is not a Norwegian domain; reports carry no URLs
     rules = tokenizer.rules or {}
-    if any(case not in rules for case in SPECIAL_CASES):
-        tokenizer.rules = {**rules, **{case: [{ORTH: case}] for case in SPECIAL_CASES}}
+    if any(case not in rules for case in SPECIAL_CASES) or any(case in rules for case in DROPPED_CASES):
+        tokenizer.rules = _rules(rules)
+    tokenizer.max_cache_size = max(tokenizer.max_cache_size, CACHE_SIZE)

@@ -1,12 +1,12 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
-from itertools import accumulate, compress
-from operator import add
-from typing import Any, NamedTuple, Optional
+from itertools import accumulate, chain, compress, islice, repeat
+from operator import add, sub
+from typing import Any, Container, NamedTuple, Optional
 
 import numpy
-from spacy.attrs import IS_SPACE, ORTH, SENT_START, SPACY
+from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
 from spacy.tokens import Doc
 
 if not Doc.has_extension("asg_tokens"):
@@ -72,25 +72,33 @@ _LEXEMES = _Lexemes()
 _LEXEMES_MAX = 500_000  # distinct token strings kept (a long run sees ids and numbers once each)
 _TABLE_KEY = ext_key("asg_tokens")
 _WS = ("", " ")
+_TABLE_ATTRS = [ORTH, SPACY, IDX]
 
 
 def tokens(doc: Doc) -> TokenTable:
     """The doc's token table, built on first use from one `to_array` call (no Token objects)."""
     table = doc.user_data.get(_TABLE_KEY)
-    if table is None or len(table.text) != len(doc):
-        if not len(doc):
+    n = len(doc)
+    if table is None or len(table.text) != n:
+        if not n:
             table = TokenTable([], [], [], [], [], [], [], [0], "")
         else:
             if len(_LEXEMES) > _LEXEMES_MAX:
                 _LEXEMES.clear()
             _LEXEMES.vocab = doc.vocab
-            orth, spacy_ = doc.to_array([ORTH, SPACY]).T.tolist()
+            orth, spacy_, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
             text, lower, space, punct, alpha, newlines = map(list, zip(*map(_LEXEMES.__getitem__, orth)))
             ws = list(map(_WS.__getitem__, spacy_))
+            pieces = [""] * (2 * n)  # text and whitespace interleaved: one join builds the doc's text
+            pieces[::2] = text
+            pieces[1::2] = ws
+            string = "".join(pieces)
+            if idx[0] or idx[-1] + len(text[-1]) + spacy_[-1] != len(string):  # offsets not of this text
+                idx = list(accumulate(map(add, map(len, text), spacy_), initial=0))
+            else:
+                idx.append(len(string))
             # the flags stay 0/1 ints (truthy like bools); idx ends with the text length
-            table = TokenTable(text, lower, space, punct, alpha, newlines, ws,
-                               list(accumulate(map(add, map(len, text), spacy_), initial=0)),
-                               "".join(map(str.__add__, text, ws)))
+            table = TokenTable(text, lower, space, punct, alpha, newlines, ws, idx, string)
         doc.user_data[_TABLE_KEY] = table
     return table
 
@@ -114,20 +122,42 @@ class SentenceIndex(NamedTuple):
     inner_space: bool
 
 
+_INDEX_ATTRS = [SENT_START, IS_SPACE]
+
+
 def sentence_index(doc: Doc) -> SentenceIndex:
     """The `SentenceIndex` of `doc` from its sentence starts (one `to_array` call)."""
     n = len(doc)
     if not n:
         return SentenceIndex([0], [], False)
-    arr = doc.to_array([SENT_START, IS_SPACE])
-    first = arr[:, 0] == 1
-    first[0] = True
-    starts = numpy.flatnonzero(first).tolist()
-    starts.append(n)
-    inner = (arr[:, 1] == 1) & ~first  # whitespace tokens that neither start nor end a sentence
-    inner[-1:] = False
-    inner[:-1] &= ~first[1:]
-    return SentenceIndex(starts, (numpy.cumsum(first) - 1).tolist(), bool(inner.any()))
+    sent_start, space = doc.to_array(_INDEX_ATTRS).T.tolist()
+    starts = list(compress(range(1, n), map((1).__eq__, islice(sent_start, 1, None))))
+    starts.insert(0, 0)
+    return _index(starts, n, space, set(starts))
+
+
+def _index(first: list[int], n: int, space: list[int], is_start: Container[int]) -> SentenceIndex:
+    """The `SentenceIndex` of sentences starting at `first` (ascending, from 0), `space` flagging whitespace tokens;
+    `is_start` answers whether a token below n starts a sentence."""
+    # sentence k repeated over its tokens
+    ids = list(chain.from_iterable(map(repeat, range(len(first)), map(sub, [*first[1:], n], first))))
+    inner = False  # a whitespace token that neither starts nor ends a sentence
+    for i in compress(range(n - 1), space):
+        if i not in is_start and i + 1 not in is_start:
+            inner = True
+            break
+    first.append(n)
+    return SentenceIndex(first, ids, inner)
+
+
+def _sorted_starts(starts: set[int], n: int) -> list[int]:
+    """The token indices of `starts` inside [0, n) in order, token 0 included."""
+    first = sorted(starts)
+    while first and first[-1] >= n:
+        first.pop()
+    if not first or first[0] != 0:  # token 0 missing, or indices below it
+        first = sorted({0, *(i for i in first if i > 0)})
+    return first
 
 
 def index_of_starts(tt: TokenTable, starts: set[int]) -> SentenceIndex:
@@ -136,18 +166,20 @@ def index_of_starts(tt: TokenTable, starts: set[int]) -> SentenceIndex:
     n = len(tt.text)
     if not n:
         return SentenceIndex([0], [], False)
-    first = sorted({0, *(i for i in starts if 0 < i < n)})
-    bounds = [*first, n]
-    ids: list[int] = []
-    for k in range(len(first)):
-        ids += [k] * (bounds[k + 1] - bounds[k])
-    is_start = set(first)
-    inner = any(i not in is_start and i + 1 not in is_start for i in compress(range(n - 1), tt.space))
-    return SentenceIndex(bounds, ids, inner)
+    first = _sorted_starts(starts, n)
+    return _index(first, n, tt.space, starts if 0 in starts else set(first))
+
+
+_SENT_START_ATTRS = [SENT_START]
+_NOT_START = numpy.array([-1], dtype="int64").astype("uint64").tobytes()  # a token's SENT_START value -1
+_IS_START = numpy.array([1], dtype="uint64").tobytes()
 
 
 def set_sentence_starts_array(doc: Doc, starts: set[int]) -> None:
     """Set every token's sentence-start flag in one array write."""
-    arr = numpy.full((len(doc), 1), -1, dtype="int64")
-    arr[[i for i in starts if 0 <= i < len(doc)], 0] = 1
-    doc.from_array([SENT_START], arr.astype("uint64"))
+    n = len(doc)
+    values = bytearray(_NOT_START * n)  # the uint64 array, written in place
+    for i in starts:
+        if 0 <= i < n:
+            values[8 * i:8 * i + 8] = _IS_START
+    doc.from_array(_SENT_START_ATTRS, numpy.frombuffer(values, dtype="uint64").reshape(n, 1))
