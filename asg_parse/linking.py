@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
-from .matching import Context, M, Matcher, tokens_of
+from .matching import Context, M, Matcher, _new_m, tokens_of
 from .tokens import SentenceIndex
 
 SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
@@ -64,6 +64,7 @@ class _Anatomy(NamedTuple):
     unsided: list[bool]            # a zone word with no side of its own ("the chest wall")
     phrase_start: list[int]        # where spans[k]'s phrase starts ("right lower lung" starts at "right")
     joined: list[bool]  # joined[k]: spans[k] and spans[k + 1] are coordinated ("heart and mediastinum")
+    coordination: bool  # any of them
 
 
 class Linker:
@@ -95,6 +96,7 @@ class Linker:
                 self.anatomy_kinds[label] = (kind, value, kind == "G" and not onto.groups[value].regions)
                 for side in (None, "left", "right", "both"):
                     self.anatomy_regions[(label, side)] = tuple(self._regions(kind, value, side))
+        self.unsided_regions = {label: self.anatomy_regions[(label, None)] for label in self.anatomy_kinds}
 
     # ---------------------------------------------------------------- helpers
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -132,19 +134,6 @@ class Linker:
             return None
         ctx.used_sides.add(best[1].start)
         return best[1]
-
-    @staticmethod
-    def _joined(ctx: Context, anatomy: list[M], phrase_start: list[int]) -> list[bool]:
-        """For each neighbouring pair of (start-sorted) anatomy mentions, whether "and", "or", "/" or "," joins
-        them ("heart size and mediastinal contours", "mediastinal and right hilar": the second phrase starts at
-        its side word)."""
-        lower = ctx.lower
-        out = []
-        for k in range(1, len(anatomy)):
-            a_end, b_start = anatomy[k - 1].end, phrase_start[k]
-            out.append(0 < b_start - a_end <= 2 and (lower[a_end] in _ZONE_JOIN if b_start - a_end == 1
-                                                     else _ZONE_JOIN.issuperset(lower[a_end:b_start])))
-        return out
 
     @staticmethod
     def _coordinated(an: _Anatomy, ai: int) -> list[int]:
@@ -224,32 +213,50 @@ class Linker:
         unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
         phrase_start: dict[tuple[int, int], int] = {}
         extra: list[M] = []
-        kinds, table, lower, used = self.anatomy_kinds, self.anatomy_regions, ctx.lower, ctx.used_sides
-        span_regions: list[list[str]] = []  # per mention, while no zone adjective adds one ("middle and lower lobes")
+        kinds, table, plain = self.anatomy_kinds, self.anatomy_regions, self.unsided_regions
+        lower, used = ctx.lower, ctx.used_sides
+        # per mention, while no zone adjective adds one ("middle and lower lobes")
+        span_regions: list[list[str]] = []
+        starts: list[int] = []
+        loose: list[bool] = []
         for a in anatomy:
-            kind, value, outside = kinds[a.label]
-            key = (a.start, a.end)
+            a_start, a_end, label = a
+            kind, value, outside = kinds[label]
+            key = (a_start, a_end)
             side_span = None
             if sides:
                 if kind == "Z":
                     side_span = self._side_for(ctx, a, sides)
                 elif outside:  # "right shoulder", "left axillary": the side word right before it is its own
-                    side_span = next((s_ for s_ in sides if s_.end == a.start and s_.start not in used), None)
+                    side_span = next((s_ for s_ in sides if s_.end == a_start and s_.start not in used), None)
                     if side_span is not None:
                         used.add(side_span.start)
-            side = side_span.label if side_span is not None else None
-            areg[key] = regions = list(table[(a.label, side)])
+            if side_span is None:
+                side = None
+                areg[key] = regions = list(plain[label])
+                starts.append(a_start)
+                if kind == "Z":
+                    unsided.add(key)
+                    loose.append(True)
+                else:
+                    loose.append(False)
+                start = a_start
+            else:
+                side = side_span.label
+                areg[key] = regions = list(table[(label, side)])
+                if side_span.end <= a_start:
+                    phrase_start[key] = side_span.start  # "right lower lung" starts at "right"
+                    starts.append(side_span.start)
+                else:
+                    starts.append(a_start)
+                loose.append(False)
+                # "right middle and lower lobes": the bare adjective names a second zone on the same side;
+                # "right upper and left lower lobes": on the side said right before it
+                start = side_span.start if side_span.end == a_start else a_start
             span_regions.append(regions)
-            if side_span is not None and side_span.end <= a.start:
-                phrase_start[key] = side_span.start  # "right lower lung" starts at "right"
-            if kind == "Z" and side is None:
-                unsided.add(key)
-            # "right middle and lower lobes": the bare adjective names a second zone on the same side;
-            # "right upper and left lower lobes": on the side said right before it
-            start = side_span.start if side_span is not None and side_span.end == a.start else a.start
             if kind == "Z" and start >= 2 and lower[start - 1] in _ZONE_JOIN:
                 zone = self.zone_adjectives.get(lower[start - 2])
-                if zone is not None and (zone != value or start != a.start):
+                if zone is not None and (zone != value or start != a_start):
                     adj = M(start - 2, start - 1, f"Z|{zone}")
                     own = next((s_ for s_ in sides if s_.end == adj.start and s_.start not in used), None)
                     if own is not None:
@@ -261,12 +268,14 @@ class Linker:
             spans = sorted(anatomy + extra, key=_start)
             keys = [(a.start, a.end) for a in spans]
             span_regions = [areg[k] for k in keys]
+            starts = [phrase_start.get(k, k[0]) for k in keys]
+            loose = [k in unsided for k in keys]
         else:
             spans = anatomy
-            keys = [(a.start, a.end) for a in spans] if phrase_start or unsided else []
-        starts = [phrase_start.get(k, k[0]) for k in keys] if phrase_start else [a.start for a in spans]
-        loose = [k in unsided for k in keys] if unsided else [False] * len(spans)
-        return _Anatomy(spans, areg, span_regions, loose, starts, self._joined(ctx, spans, starts))
+        joined = [0 < b_start - a.end <= 2 and (lower[a.end] in _ZONE_JOIN if b_start - a.end == 1
+                                                else _ZONE_JOIN.issuperset(lower[a.end:b_start]))
+                  for a, b_start in zip(spans, starts[1:])]
+        return _Anatomy(spans, areg, span_regions, loose, starts, joined, any(joined))
 
     def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
@@ -314,38 +323,49 @@ class Linker:
         anatomy, out = an.spans, []
         if not states or not anatomy:
             return out
-        lower, sent = ctx.lower, ctx.sent
+        lower, sent, boundaries, tt = ctx.lower, ctx.sent, ctx.boundaries, ctx.tt
         # a finding right after "<anatomy> and" is a coordinated subject, not a finding between anatomy and state
-        subject_and = {f.start - 1: f.end for f in findings if f.start and lower[f.start - 1] == "and"}
-        coordination = any(an.joined)
+        subject_and: Optional[dict[int, int]] = None
+        coordination = an.coordination
         for w in states:
             # the state word describes its nearest anatomy ("heart size, moderately enlarged and tortuous aorta":
             # the aorta), with no other finding between them ("chest XXXX tip low SVC")
             near = None
-            w_sent = sent[w.start]
-            for ai, a in enumerate(anatomy):
-                if sent[a.start] != w_sent:
+            w_start, w_end = w[0], w[1]
+            w_sent = sent[w_start]
+            for ai, a in enumerate(anatomy):  # in start order, so in sentence order
+                a_start, a_end = a[0], a[1]
+                a_sent = sent[a_start]
+                if a_sent != w_sent:
+                    if a_sent > w_sent:
+                        break
                     continue
-                d = max(0, w.start - a.end, a.start - w.end)
+                d = w_start - a_end if w_start > a_end else a_start - w_end if a_start > w_end else 0
                 if d > STATE_WINDOW:
                     continue
-                lo, hi = min(a.end, w.end), max(a.start, w.start)
-                ok, commas = ctx.between(lo, hi)
-                if not ok or (near is not None and d + 3 * commas >= near[0]):
+                lo = a_end if a_end < w_end else w_end
+                hi = a_start if a_start > w_start else w_start
+                words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
+                if not boundaries.isdisjoint(words):
+                    continue
+                cost = d + 3 * words.count(",") if words else d
+                if near is not None and cost >= near[0]:
                     continue
                 if lo < hi and not in_finding.isdisjoint(range(lo, hi)):
                     # finding words between them may only be the anatomy's own premodifiers ("tortuous calcified
                     # aorta") or "heart size and <finding> are normal"
-                    own = a.start
+                    own = a_start
                     while own > 0 and own - 1 in in_finding:
                         own -= 1
-                    and_end = subject_and.get(a.end)
+                    if subject_and is None:
+                        subject_and = {f.start - 1: f.end for f in findings if f.start and lower[f.start - 1] == "and"}
+                    and_end = subject_and.get(a_end)
                     if and_end is not None and not self._opens_sentence(ctx, an.phrase_start[ai]):
                         and_end = None
-                    if any(i in in_finding and not own <= i < a.start
-                           and (and_end is None or not a.end + 1 <= i < and_end) for i in range(lo, hi)):
+                    if any(i in in_finding and not own <= i < a_start
+                           and (and_end is None or not a_end + 1 <= i < and_end) for i in range(lo, hi)):
                         continue
-                near = (d + 3 * commas, ai)
+                near = (cost, ai)
             if near is None:
                 continue
             # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
@@ -358,16 +378,19 @@ class Linker:
                         break
                 else:
                     continue
-                a = anatomy[ai]
                 # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
                 # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
-                span = M(min(a.start, w.start), max(a.end, w.end), rule.finding) if rule.existence \
-                    else M(w.start, w.end, rule.finding)
-                forced = None
                 if rule.existence:
+                    a = anatomy[ai]
+                    span = _new_m((a[0] if a[0] < w_start else w_start, a[1] if a[1] > w_end else w_end, rule.finding))
                     if cue is None:
-                        cue = (ctx.tt.span_text(w.start, w.end), *ctx.tt.char_span(w.start, w.end))
+                        start_char = tt.idx[w_start]
+                        end_char = tt.idx[w_end - 1] + len(tt.text[w_end - 1])
+                        cue = (tt.string[start_char:end_char], start_char, end_char)
                     forced = {"existence": rule.existence, "text": cue[0], "start": cue[1], "end": cue[2]}
+                else:
+                    span = _new_m((w_start, w_end, rule.finding))
+                    forced = None
                 out.append((span, regions, forced, ai))
         return out
 
@@ -432,7 +455,7 @@ class Linker:
         for fi, f in enumerate(findings):
             by_sentence.setdefault(sent[f.start], []).append(fi)
         done: set[int] = set(consumed)
-        coordination = any(an.joined)
+        coordination = an.coordination
         for ai in range(len(anatomy)):
             if ai in done:
                 continue
@@ -469,6 +492,8 @@ class Linker:
                 own = a.start  # the run of finding words right before it
                 while own > 0 and own - 1 in in_finding:
                     own -= 1
+                if own == a.start and not of_named:
+                    continue  # no finding ends in [own, a.start]: one would end at a.start, making own smaller
                 for fj, f in enumerate(findings):
                     if fj != fi and (own <= f.end <= a.start or of_named and f.end == start - 1):
                         more = self._allowed_part(f.label, a_regions)
@@ -550,25 +575,43 @@ class Linker:
         an = self._anatomy(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans)
         statements = self._statements(ctx, states, an, findings, in_finding)
-        n = len(findings)
-        links: dict[int, list[str]] = {n + k: s[1] for k, s in enumerate(statements)}
-        forced = {n + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
-        consumed = {s[3] for s in statements}
+        links: dict[int, list[str]] = {}  # finding index -> its regions from the text
         generic_links: set[int] = set()
-        for fi, parts in self._link(ctx, an, findings, finding_side, consumed, in_finding).items():
-            side = finding_side.get(fi)
+        for fi, parts in self._link(ctx, an, findings, finding_side, {s[3] for s in statements}, in_finding).items():
+            side = finding_side.get(fi) if finding_side else None
             if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words
                 parts = [(self._side_part(rs, side, loose), loose, generic, subject)
                          for rs, loose, generic, subject in parts]
-            links[fi] = self._merge(parts, links.get(fi, []))
-            if all(p[3] for p in parts):
-                generic_links.add(fi)
+            if len(parts) == 1:  # one anatomy: nothing to weigh against
+                links[fi] = list(parts[0][0])
+                if parts[0][3]:
+                    generic_links.add(fi)
+            else:
+                links[fi] = self._merge(parts, [])
+                if all(p[3] for p in parts):
+                    generic_links.add(fi)
         self._device_at_its_tip(ctx, findings, links, finding_side)
         out: dict[tuple[int, int, str], Link] = {}
-        all_findings = findings + [s[0] for s in statements] if statements else list(findings)
-        for fi, f in enumerate(all_findings):
-            regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)
-            out[f] = _new_link((regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None))
-        # the matcher's findings are in (start, end) order already
-        return Found(sorted(all_findings, key=_start_end) if statements else all_findings, an.spans, out, an.regions,
+        defaults = self.defaults
+        if not sides:  # no side word: a mention has its links or its defaults
+            for fi, f in enumerate(findings):
+                regions = links.get(fi)
+                out[f] = _new_link((regions, None, True, fi in generic_links) if regions is not None
+                                   else (list(defaults[f[2]]), None, False, False))
+        else:
+            for fi, f in enumerate(findings):
+                regions = links.get(fi)
+                side = finding_side.get(fi)
+                if regions is not None and side != "both":
+                    located = True
+                elif regions is None and side is None and not self._lateral(ctx, f):
+                    regions, located = list(defaults[f[2]]), False
+                else:
+                    regions, located = self._place(ctx, f, fi, regions, finding_side, sides)
+                out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
+        if not statements:  # the matcher's findings are in (start, end) order already
+            return Found(findings, an.spans, out, an.regions, ctx.warnings)
+        for span, regions, forced, _ in statements:  # located by their anatomy, with any existence cue
+            out[span] = _new_link((regions, forced, True, False))
+        return Found(sorted(findings + [s[0] for s in statements], key=_start_end), an.spans, out, an.regions,
                      ctx.warnings)
