@@ -67,6 +67,10 @@ class _Anatomy(NamedTuple):
     coordination: bool  # any of them
 
 
+_new_found = partial(tuple.__new__, Found)  # as `_new_link`
+_new_anatomy = partial(tuple.__new__, _Anatomy)
+
+
 class Linker:
     """Finds a doc's mentions and links each finding to its regions; built once from the ontology."""
 
@@ -112,23 +116,29 @@ class Linker:
     def _side_for(ctx: Context, target: M, sides: list[M]) -> Optional[M]:
         """The nearest unused side word of `target`'s sentence that modifies it (and mark it used)."""
         best: Optional[tuple[int, M]] = None
+        t_start, t_end = target[0], target[1]
+        lower, sent, used = ctx.lower, ctx.sent, ctx.used_sides
         for s in sides:
-            if s.start in ctx.used_sides or ctx.sent[s.start] != ctx.sent[target.start]:
-                continue
-            if s.end <= target.start:
-                if _trailing_comparison(ctx.lower, s, target.start):
-                    continue
-                dist = target.start - s.end
-            elif s.start >= target.end:
-                dist = s.start - target.end
-                before = ctx.lower[s.start - 1] if s.start else ""
-                if before not in _AFTER_SIDE and not ctx.lower[s.end - 1].endswith("ly"):
-                    continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
+            s_start, s_end = s[0], s[1]
+            if s_end <= t_start:
+                dist = t_start - s_end
+            elif s_start >= t_end:
+                dist = s_start - t_end
             else:
                 continue
-            ok, _ = ctx.between(s.end if s.end <= target.start else target.end,
-                                target.start if s.end <= target.start else s.start)
-            if dist <= SIDE_WINDOW and ok and (best is None or dist < best[0]):
+            if dist > SIDE_WINDOW or (best is not None and dist >= best[0]) or s_start in used \
+                    or sent[s_start] != sent[t_start]:
+                continue
+            if s_end <= t_start:
+                if _trailing_comparison(lower, s, t_start):
+                    continue
+                lo, hi = s_end, t_start
+            else:
+                before = lower[s_start - 1] if s_start else ""
+                if before not in _AFTER_SIDE and not lower[s_end - 1].endswith("ly"):
+                    continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
+                lo, hi = t_end, s_start
+            if ctx.boundaries.isdisjoint(lower[lo:hi]):
                 best = (dist, s)
         if best is None:
             return None
@@ -275,7 +285,7 @@ class Linker:
         joined = [0 < b_start - a.end <= 2 and (lower[a.end] in _ZONE_JOIN if b_start - a.end == 1
                                                 else _ZONE_JOIN.issuperset(lower[a.end:b_start]))
                   for a, b_start in zip(spans, starts[1:])]
-        return _Anatomy(spans, areg, span_regions, loose, starts, joined, any(joined))
+        return _new_anatomy((spans, areg, span_regions, loose, starts, joined, any(joined)))
 
     def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
@@ -400,34 +410,42 @@ class Linker:
         findings of its sentence)."""
         best = None
         a = an.spans[ai]
-        a_start, a_end = an.phrase_start[ai], a.end
-        access_site = a.label == "Z|lung"  # "right chest port": where a line enters, not where it lies
+        a_start, a_end = an.phrase_start[ai], a[1]
+        access_site = a[2] == "Z|lung"  # "right chest port": where a line enters, not where it lies
         a_regions = an.span_regions[ai]
-        loose = an.unsided[ai]
         lower, boundaries, allowed = ctx.lower, ctx.boundaries, self.allowed
         for fi in candidates:
             f = findings[fi]
-            if access_site and not self._lateral(ctx, f):
-                continue
-            if fi in finding_side and not self._on_side(self._side_part(a_regions, finding_side[fi], loose),
-                                                         finding_side[fi]):
-                continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
-            if f.start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
-                continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
-            lo, hi = (a_end if a_end < f.end else f.end), (a_start if a_start > f.start else f.start)
-            words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
-            if not boundaries.isdisjoint(words):
-                continue
-            commas = words.count(",")
-            gap = max(0, f.start - a_end, a_start - f.end)
-            if gap > 2 and f.end <= a_start:  # a measurement after a finding is its own ("tip 5 cm above the
-                gap -= self._measure_tokens(ctx, lo, hi)  # carina"), not the next finding's
+            f_start, f_end = f[0], f[1]
             # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
             # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
-            cost = gap + 3 * commas + (1 if gap and f.start >= a_end else 0)
-            if cost > LINK_MAX_COST:
+            if f_start >= a_end:
+                lo, hi, gap = a_end, f_start, f_start - a_end
+                words = lower[lo:hi]
+                cost = gap + 1 if gap else 0
+            else:
+                lo = a_end if a_end < f_end else f_end
+                hi = a_start if a_start > f_start else f_start
+                words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
+                gap = a_start - f_end if a_start > f_end else 0
+                if gap > 2:  # a measurement after a finding is its own ("tip 5 cm above the carina"), not the
+                    gap -= self._measure_tokens(ctx, lo, hi)  # next finding's
+                cost = gap
+            if words:
+                if not boundaries.isdisjoint(words):
+                    continue
+                cost += 3 * words.count(",")
+            if cost > LINK_MAX_COST or (cost > 1 and best is not None and cost >= best[0]):
+                continue  # (a cost of 0 or 1 may still warn below)
+            if access_site and not self._lateral(ctx, f):
                 continue
-            ok_regions = allowed[f.label]
+            if finding_side and fi in finding_side \
+                    and not self._on_side(self._side_part(a_regions, finding_side[fi], an.unsided[ai]),
+                                          finding_side[fi]):
+                continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
+            if f_start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
+                continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
+            ok_regions = allowed[f[2]]
             regions = list(a_regions) if ok_regions is None else [r for r in a_regions if r in ok_regions]
             if not regions and a_regions:  # (anatomy outside the atlas has no regions: the finding gets none)
                 if cost <= 1:
@@ -448,26 +466,35 @@ class Linker:
         """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
         anatomy = an.spans
         link_parts: dict[int, list[tuple[list[str], bool, bool, bool]]] = {}
-        if not findings:
+        if not findings or not anatomy:
             return link_parts
         sent, lower = ctx.sent, ctx.lower
         by_sentence: dict[int, list[int]] = {}  # sentence -> its findings
         for fi, f in enumerate(findings):
-            by_sentence.setdefault(sent[f.start], []).append(fi)
-        done: set[int] = set(consumed)
+            k = sent[f[0]]
+            if k in by_sentence:
+                by_sentence[k].append(fi)
+            else:
+                by_sentence[k] = [fi]
         coordination = an.coordination
+        done: set[int] = set(consumed) if coordination else consumed
         for ai in range(len(anatomy)):
             if ai in done:
                 continue
             # coordinated anatomy ("right mid and upper lung zone") locates one finding together
-            group = [j for j in self._coordinated(an, ai) if j not in consumed] if coordination else [ai]
-            done.update(group)
-            best = None
-            for j in group:
-                candidates = by_sentence.get(sent[anatomy[j].start])
-                b = self._best_finding(ctx, an, j, findings, candidates, finding_side) if candidates else None
-                if b is not None and (best is None or b[0] < best[0]):
-                    best = b
+            if coordination:
+                group = [j for j in self._coordinated(an, ai) if j not in consumed]
+                done.update(group)
+                best = None
+                for j in group:
+                    candidates = by_sentence.get(sent[anatomy[j][0]])
+                    b = self._best_finding(ctx, an, j, findings, candidates, finding_side) if candidates else None
+                    if b is not None and (best is None or b[0] < best[0]):
+                        best = b
+            else:
+                group = (ai,)
+                candidates = by_sentence.get(sent[anatomy[ai][0]])
+                best = self._best_finding(ctx, an, ai, findings, candidates, finding_side) if candidates else None
             if best is None:
                 continue
             fi = best[1]
@@ -573,8 +600,8 @@ class Linker:
         findings, anatomy, sides, states = self.matcher.match(doc, ctx)
         in_finding = ctx.in_finding
         an = self._anatomy(ctx, anatomy, sides)
-        finding_side = self._finding_sides(ctx, findings, sides, an.spans)
-        statements = self._statements(ctx, states, an, findings, in_finding)
+        finding_side = self._finding_sides(ctx, findings, sides, an.spans) if sides else {}
+        statements = self._statements(ctx, states, an, findings, in_finding) if states and an.spans else []
         links: dict[int, list[str]] = {}  # finding index -> its regions from the text
         generic_links: set[int] = set()
         for fi, parts in self._link(ctx, an, findings, finding_side, {s[3] for s in statements}, in_finding).items():
@@ -590,7 +617,8 @@ class Linker:
                 links[fi] = self._merge(parts, [])
                 if all(p[3] for p in parts):
                     generic_links.add(fi)
-        self._device_at_its_tip(ctx, findings, links, finding_side)
+        if finding_side:
+            self._device_at_its_tip(ctx, findings, links, finding_side)
         out: dict[tuple[int, int, str], Link] = {}
         defaults = self.defaults
         if not sides:  # no side word: a mention has its links or its defaults
@@ -610,8 +638,8 @@ class Linker:
                     regions, located = self._place(ctx, f, fi, regions, finding_side, sides)
                 out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
         if not statements:  # the matcher's findings are in (start, end) order already
-            return Found(findings, an.spans, out, an.regions, ctx.warnings)
+            return _new_found((findings, an.spans, out, an.regions, ctx.warnings))
         for span, regions, forced, _ in statements:  # located by their anatomy, with any existence cue
             out[span] = _new_link((regions, forced, True, False))
-        return Found(sorted(findings + [s[0] for s in statements], key=_start_end), an.spans, out, an.regions,
-                     ctx.warnings)
+        return _new_found((sorted(findings + [s[0] for s in statements], key=_start_end), an.spans, out, an.regions,
+                           ctx.warnings))

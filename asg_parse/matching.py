@@ -3,6 +3,7 @@ non-overlapping, from the ontology's surface forms (`linking.Linker` then links 
 from __future__ import annotations
 
 from functools import partial
+from itertools import chain
 from operator import itemgetter
 from typing import NamedTuple, Optional, Union
 
@@ -38,6 +39,9 @@ def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> li
     return _longest_ids([(k, s, e) for k, (s, e, _) in enumerate(matches)], [m[2] for m in matches], head_final)
 
 
+_STOP = ((0, 1 << 62, 1 << 62),)  # a match after all others, which closes the last run
+
+
 def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, str], list[str]],
                  head_final: bool = False) -> list[M]:
     """`longest` over PhraseMatcher (match id, start, end) triples; `labels`: match id -> label. Matches in start
@@ -48,16 +52,22 @@ def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, st
     first: Optional[tuple[int, int, int]] = None  # the first match of the current run
     run: Optional[list[tuple[int, int, int]]] = None  # the whole run, once it has more than one match
     end = last = -1
-    for m in matches:
+    for m in chain(matches, _STOP):
         start = m[1]
         if start < last:  # not in start order
             return _resolve([(s, e, labels[i]) for i, s, e in matches], head_final)
         last = start
         if start >= end:  # overlaps nothing before it: the run before it is complete
-            if run is not None:
-                _add_run(out, run, labels, head_final)
-            elif first is not None:
-                append(_new_m((first[1], first[2], labels[first[0]])))
+            if run is None:
+                if first is not None:
+                    append(_new_m((first[1], first[2], labels[first[0]])))
+            elif len(run) == 2:  # the longer, or on a tie the earlier (with `head_final` the later) one
+                a, b = run
+                la, lb = a[2] - a[1], b[2] - b[1]
+                a = b if lb > la or (lb == la and head_final and b[2] > a[2]) else a
+                append(_new_m((a[1], a[2], labels[a[0]])))
+            else:
+                _add_run(out, run, end, labels, head_final)
             first, run, end = m, None, m[2]
         else:
             if run is None:
@@ -66,23 +76,20 @@ def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, st
                 run.append(m)
             if m[2] > end:
                 end = m[2]
-    if run is not None:
-        _add_run(out, run, labels, head_final)
-    elif first is not None:
-        append(_new_m((first[1], first[2], labels[first[0]])))
     return out
 
 
-def _add_run(out: list[M], run: list[tuple[int, int, int]], labels: Union[dict[int, str], list[str]],
+def _add_run(out: list[M], run: list[tuple[int, int, int]], end: int, labels: Union[dict[int, str], list[str]],
              head_final: bool) -> None:
-    """Append what `longest` keeps of one run of overlapping (match id, start, end) matches in start order."""
-    if len(run) == 2:  # one of the two: the longer, or on a tie the earlier (with `head_final` the later) one
-        a, b = run
-        la, lb = a[2] - a[1], b[2] - b[1]
-        m = b if lb > la or (lb == la and head_final and b[2] > a[2]) else a
-        out.append(_new_m((m[1], m[2], labels[m[0]])))
-    else:
-        out += _resolve([(s, e, labels[i]) for i, s, e in run], head_final)
+    """Append what `longest` keeps of a run of three or more overlapping (match id, start, end) matches in start
+    order, which ends at `end`: the first match spanning the whole run (it overlaps all the others, and no other
+    is longer), else as `_resolve` picks them."""
+    start = run[0][1]
+    for m in run:
+        if m[1] == start and m[2] == end:
+            out.append(_new_m((start, end, labels[m[0]])))
+            return
+    out += _resolve([(s, e, labels[i]) for i, s, e in run], head_final)
 
 
 def _longest_key(m: tuple[int, int, str]) -> tuple[int, int]:
