@@ -220,7 +220,6 @@ class Linker:
     def _anatomy(self, ctx: Context, anatomy: list[M], sides: list[M]) -> _Anatomy:
         """Regions of every anatomy mention (zones take the side said with them)."""
         areg: dict[tuple[int, int], list[str]] = {}
-        unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
         phrase_start: dict[tuple[int, int], int] = {}
         extra: list[M] = []
         kinds, table, plain = self.anatomy_kinds, self.anatomy_regions, self.unsided_regions
@@ -228,7 +227,7 @@ class Linker:
         # per mention, while no zone adjective adds one ("middle and lower lobes")
         span_regions: list[list[str]] = []
         starts: list[int] = []
-        loose: list[bool] = []
+        loose: list[bool] = []  # zone words with no side of their own ("the chest wall")
         for a in anatomy:
             a_start, a_end, label = a
             kind, value, outside = kinds[label]
@@ -245,11 +244,7 @@ class Linker:
                 side = None
                 areg[key] = regions = list(plain[label])
                 starts.append(a_start)
-                if kind == "Z":
-                    unsided.add(key)
-                    loose.append(True)
-                else:
-                    loose.append(False)
+                loose.append(kind == "Z")
                 start = a_start
             else:
                 side = side_span.label
@@ -276,6 +271,7 @@ class Linker:
                     areg[(adj.start, adj.end)] = list(table[(adj.label, own.label if own is not None else side)])
         if extra:
             spans = sorted(anatomy + extra, key=_start)
+            unsided = {(a.start, a.end) for a, zone_word in zip(anatomy, loose) if zone_word}
             keys = [(a.start, a.end) for a in spans]
             span_regions = [areg[k] for k in keys]
             starts = [phrase_start.get(k, k[0]) for k in keys]
@@ -383,8 +379,8 @@ class Linker:
             cue = None
             for rule in self.lex.states[w.label]:
                 for ai in coordinated:
-                    regions = [r for r in an.span_regions[ai] if r in rule.regions]
-                    if regions:
+                    if not rule.regions.isdisjoint(an.span_regions[ai]):
+                        regions = [r for r in an.span_regions[ai] if r in rule.regions]
                         break
                 else:
                     continue
@@ -546,21 +542,15 @@ class Linker:
                        and not (loose and inside[r] & precise)]  # "pleural opacity in the left upper lobe"
         return merged
 
-    def _place(self, ctx: Context, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],
-               sides: list[M]) -> tuple[list[str], bool]:
-        """Final (regions, located) of a mention: bilateral additions, or its defaults on the side said."""
-        side = finding_side.get(fi)
+    def _place(self, f: M, regions: Optional[list[str]], side: Optional[str]) -> tuple[list[str], bool]:
+        """Final (regions, located) of a mention with a side word: bilateral additions to the regions it has, else
+        its defaults on the side said."""
         if regions is not None:  # [] when the anatomy lies outside the atlas
             if regions and side == "both":
                 # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
                 both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
                 return both + regions, True
             return regions, True
-        if side is None and sides and self._lateral(ctx, f):
-            side_span = self._side_for(ctx, f, sides)
-            side = side_span.label if side_span is not None else None
-        if side is None:
-            return list(self.defaults[f.label]), False
         if side in ("left", "right"):
             return self._sided(f.label, side), True
         if side == "both":  # "bilateral chest tubes"
@@ -632,10 +622,14 @@ class Linker:
                 side = finding_side.get(fi)
                 if regions is not None and side != "both":
                     located = True
-                elif regions is None and side is None and not self._lateral(ctx, f):
-                    regions, located = list(defaults[f[2]]), False
+                elif side is not None:
+                    regions, located = self._place(f, regions, side)
+                elif regions is None and self._lateral(ctx, f):  # a side word nearby: "effusion on the left"
+                    side_span = self._side_for(ctx, f, sides)
+                    regions, located = self._place(f, None, side_span.label) if side_span is not None \
+                        else (list(defaults[f[2]]), False)
                 else:
-                    regions, located = self._place(ctx, f, fi, regions, finding_side, sides)
+                    regions, located = list(defaults[f[2]]), False
                 out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
         if not statements:  # the matcher's findings are in (start, end) order already
             return _new_found((findings, an.spans, out, an.regions, ctx.warnings))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 from itertools import chain
-from operator import itemgetter
 from typing import NamedTuple, Optional, Union
 
 from spacy.language import Language
@@ -29,7 +28,7 @@ class M(NamedTuple):
 
 # an M from a (start, end, label) tuple, without the Python-level M.__new__
 _new_m = partial(tuple.__new__, M)
-_first = itemgetter(0)
+_MODIFIERS = 4  # the matcher bucket of findings that only modify others (findings are bucket 0)
 
 
 def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
@@ -156,11 +155,12 @@ class Matcher:
                         for mid, (kind, value) in self.lex.kinds.items()}
         # finding id -> the findings it only modifies (those with any)
         self.modifier_of = {f.id: set(f.modifier_of) for f in ontology.findings.values() if f.modifier_of}
-        # match id -> its bucket and its label, and the match ids of the findings that only modify others
-        self.bucket_of = {mid: bucket for mid, (bucket, _) in self.buckets.items()}
+        # match id -> its bucket (the findings that only modify others apart: _MODIFIERS) and its label
+        modifier_ids = {mid for mid, (kind, value) in self.lex.kinds.items()
+                        if kind == "F" and value in self.modifier_of}
+        self.bucket_of = {mid: _MODIFIERS if mid in modifier_ids else bucket
+                          for mid, (bucket, _) in self.buckets.items()}
         self.label_of = {mid: label for mid, (_, label) in self.buckets.items()}
-        self.modifier_ids = frozenset(mid for mid, (kind, value) in self.lex.kinds.items()
-                                      if kind == "F" and value in self.modifier_of)
 
     def match(self, doc: Doc, ctx: Context) -> tuple[list[M], list[M], list[M], list[M]]:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
@@ -168,13 +168,17 @@ class Matcher:
         places: list[tuple[int, int, int]] = []
         side_words: list[tuple[int, int, int]] = []
         state_words: list[tuple[int, int, int]] = []
-        add = (found.append, places.append, side_words.append, state_words.append)
+        modifiers: list[tuple[int, int, int]] = []
+        add = (found.append, places.append, side_words.append, state_words.append, modifiers.append)
         bucket_of, labels = self.bucket_of, self.label_of
-        for m in self.lex.matcher(doc):
+        matches = self.lex.matcher(doc)
+        for m in matches:
             add[bucket_of[m[0]]](m)
-        findings = _longest_ids(found, labels)
-        if not self.modifier_ids.isdisjoint(map(_first, found)):
-            findings = self._drop_modifiers(ctx, findings, places, side_words)
+        if modifiers:  # all the findings, in the matcher's order
+            found = [m for m in matches if bucket_of[m[0]] in (0, _MODIFIERS)]
+            findings = self._drop_modifiers(ctx, _longest_ids(found, labels), places, side_words)
+        else:
+            findings = _longest_ids(found, labels)
         findings = self._elliptical(ctx, findings)
         in_finding = {i for f in findings for i in range(f.start, f.end)}
         names, exam, lower = self.ontology.name_words, self.ontology.exam_words, ctx.lower
@@ -219,15 +223,15 @@ class Matcher:
         """Add the finding named by a coordinated modifier that shares the next mention's head: "no pleural or
         pericardial effusion" holds a pleural effusion too ("pleural" + "effusion" is a form of it)."""
         lower, forms, extra = ctx.lower, self.lex.finding_forms, []
-        taken: Optional[set[int]] = None
+        # mentions of several words after "and", "or" or "/"
+        joined = [f for f in findings if f[1] - f[0] > 1 and f[0] > 1 and lower[f[0] - 1] in _ELLIPSIS_JOIN]
+        if not joined:
+            return findings
+        taken = tokens_of(findings)
         alpha = ctx.tt.alpha
-        for f in findings:
+        for f in joined:
             j = f.start - 2
-            if f.end - f.start < 2 or j < 0 or lower[j + 1] not in _ELLIPSIS_JOIN or not alpha[j]:
-                continue
-            if taken is None:
-                taken = tokens_of(findings)
-            if j in taken:
+            if not alpha[j] or j in taken:
                 continue
             label = forms.get(" ".join([lower[j], *lower[f.start + 1:f.end]]))
             if label is not None:
