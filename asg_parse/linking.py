@@ -3,7 +3,7 @@ and state words (`matching.Matcher` finds them)."""
 from __future__ import annotations
 
 from functools import partial
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
@@ -21,6 +21,7 @@ _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
 _start, _start_end = itemgetter(0), itemgetter(0, 1)  # sort keys of mentions
+_no_point = methodcaller("replace", ".", "", 1)  # "2.5" -> "25": a number is then all digits
 
 
 class Link(NamedTuple):
@@ -101,6 +102,8 @@ class Linker:
                 for side in (None, "left", "right", "both"):
                     self.anatomy_regions[(label, side)] = tuple(self._regions(kind, value, side))
         self.unsided_regions = {label: self.anatomy_regions[(label, None)] for label in self.anatomy_kinds}
+        # whether a measure word reads as a number ("_measure_tokens")
+        self.numeric_measure_words = any(_no_point(w).isdigit() for w in onto.measure_words)
 
     # ---------------------------------------------------------------- helpers
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -196,11 +199,14 @@ class Linker:
     def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
         """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
         words, text, lower = self.ontology.measure_words, ctx.tt.text, ctx.lower
-        n = 0
-        for i in range(lo, hi):
-            if lower[i] in words or text[i].replace(".", "", 1).isdigit():
-                n += 1
-        return n
+        if self.numeric_measure_words:  # a token could be both: count it once
+            n = 0
+            for i in range(lo, hi):
+                if lower[i] in words or text[i].replace(".", "", 1).isdigit():
+                    n += 1
+            return n
+        # a number has no case, so a number's lower-cased form is not a measure word
+        return sum(map(words.__contains__, lower[lo:hi])) + sum(map(str.isdigit, map(_no_point, text[lo:hi])))
 
     @staticmethod
     def _opens_sentence(ctx: Context, start: int) -> bool:
@@ -495,10 +501,11 @@ class Linker:
                 continue
             fi = best[1]
             target = findings[fi]
+            allowed = self.allowed[target[2]]
             for j in group:
                 a = anatomy[j]
                 a_regions = an.span_regions[j]
-                regions = self._allowed_part(target.label, a_regions)
+                regions = list(a_regions) if allowed is None else [r for r in a_regions if r in allowed]
                 if not regions and a_regions:
                     continue
                 generic = a.label in self.generic_anatomy
