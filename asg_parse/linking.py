@@ -101,7 +101,9 @@ class Linker:
                 self.anatomy_kinds[label] = (kind, value, kind == "G" and not onto.groups[value].regions)
                 for side in (None, "left", "right", "both"):
                     self.anatomy_regions[(label, side)] = tuple(self._regions(kind, value, side))
-        self.unsided_regions = {label: self.anatomy_regions[(label, None)] for label in self.anatomy_kinds}
+        # anatomy label -> (kind, value, outside the atlas, its regions without a side)
+        self.anatomy_info = {label: (*kinds, self.anatomy_regions[(label, None)])
+                             for label, kinds in self.anatomy_kinds.items()}
         # whether a measure word reads as a number ("_measure_tokens")
         self.numeric_measure_words = any(_no_point(w).isdigit() for w in onto.measure_words)
 
@@ -228,7 +230,7 @@ class Linker:
         areg: dict[tuple[int, int], list[str]] = {}
         phrase_start: dict[tuple[int, int], int] = {}
         extra: list[M] = []
-        kinds, table, plain = self.anatomy_kinds, self.anatomy_regions, self.unsided_regions
+        info, table = self.anatomy_info, self.anatomy_regions
         lower, used = ctx.lower, ctx.used_sides
         # per mention, while no zone adjective adds one ("middle and lower lobes")
         span_regions: list[list[str]] = []
@@ -236,7 +238,7 @@ class Linker:
         loose: list[bool] = []  # zone words with no side of their own ("the chest wall")
         for a in anatomy:
             a_start, a_end, label = a
-            kind, value, outside = kinds[label]
+            kind, value, outside, unsided_regions = info[label]
             key = (a_start, a_end)
             side_span = None
             if sides:
@@ -248,7 +250,7 @@ class Linker:
                         used.add(side_span.start)
             if side_span is None:
                 side = None
-                areg[key] = regions = list(plain[label])
+                areg[key] = regions = list(unsided_regions)
                 starts.append(a_start)
                 loose.append(kind == "Z")
                 start = a_start
@@ -284,9 +286,9 @@ class Linker:
             loose = [k in unsided for k in keys]
         else:
             spans = anatomy
-        joined = [0 < b_start - a.end <= 2 and (lower[a.end] in _ZONE_JOIN if b_start - a.end == 1
-                                                else _ZONE_JOIN.issuperset(lower[a.end:b_start]))
-                  for a, b_start in zip(spans, starts[1:])]
+        joined = [0 < b_start - a[1] <= 2 and (lower[a[1]] in _ZONE_JOIN if b_start - a[1] == 1
+                                               else _ZONE_JOIN.issuperset(lower[a[1]:b_start]))
+                  for a, b_start in zip(spans, starts[1:])] if len(spans) > 1 else []
         return _new_anatomy((spans, areg, span_regions, loose, starts, joined, any(joined)))
 
     def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
