@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
-from .matching import Context, M, Matcher, _new_m, tokens_of
+from .matching import Context, M, Matcher, tokens_of
 from .tokens import SentenceIndex
 
 SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
@@ -43,6 +43,7 @@ def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
 
 
 _new_link = partial(tuple.__new__, Link)  # a Link from a full tuple, without the Python-level Link.__new__
+_new_m = partial(tuple.__new__, M)  # likewise an M
 
 
 class Found(NamedTuple):
