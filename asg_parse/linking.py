@@ -3,7 +3,7 @@ and state words (`matching.Matcher` finds them)."""
 from __future__ import annotations
 
 from functools import partial
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
@@ -21,6 +21,7 @@ _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
 _start, _start_end = itemgetter(0), itemgetter(0, 1)  # sort keys of mentions
+_no_point = methodcaller("replace", ".", "", 1)  # "2.5" -> "25": a number is then all digits
 
 
 class Link(NamedTuple):
@@ -42,6 +43,7 @@ def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
 
 
 _new_link = partial(tuple.__new__, Link)  # a Link from a full tuple, without the Python-level Link.__new__
+_new_m = partial(tuple.__new__, M)  # likewise an M
 
 
 class Found(NamedTuple):
@@ -64,6 +66,11 @@ class _Anatomy(NamedTuple):
     unsided: list[bool]            # a zone word with no side of its own ("the chest wall")
     phrase_start: list[int]        # where spans[k]'s phrase starts ("right lower lung" starts at "right")
     joined: list[bool]  # joined[k]: spans[k] and spans[k + 1] are coordinated ("heart and mediastinum")
+    coordination: bool  # any of them
+
+
+_new_found = partial(tuple.__new__, Found)  # as `_new_link`
+_new_anatomy = partial(tuple.__new__, _Anatomy)
 
 
 class Linker:
@@ -95,6 +102,11 @@ class Linker:
                 self.anatomy_kinds[label] = (kind, value, kind == "G" and not onto.groups[value].regions)
                 for side in (None, "left", "right", "both"):
                     self.anatomy_regions[(label, side)] = tuple(self._regions(kind, value, side))
+        # anatomy label -> (kind, value, outside the atlas, its regions without a side)
+        self.anatomy_info = {label: (*kinds, self.anatomy_regions[(label, None)])
+                             for label, kinds in self.anatomy_kinds.items()}
+        # whether a measure word reads as a number ("_measure_tokens")
+        self.numeric_measure_words = any(_no_point(w).isdigit() for w in onto.measure_words)
 
     # ---------------------------------------------------------------- helpers
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -110,41 +122,34 @@ class Linker:
     def _side_for(ctx: Context, target: M, sides: list[M]) -> Optional[M]:
         """The nearest unused side word of `target`'s sentence that modifies it (and mark it used)."""
         best: Optional[tuple[int, M]] = None
+        t_start, t_end = target[0], target[1]
+        lower, sent, used = ctx.lower, ctx.sent, ctx.used_sides
         for s in sides:
-            if s.start in ctx.used_sides or ctx.sent[s.start] != ctx.sent[target.start]:
-                continue
-            if s.end <= target.start:
-                if _trailing_comparison(ctx.lower, s, target.start):
-                    continue
-                dist = target.start - s.end
-            elif s.start >= target.end:
-                dist = s.start - target.end
-                before = ctx.lower[s.start - 1] if s.start else ""
-                if before not in _AFTER_SIDE and not ctx.lower[s.end - 1].endswith("ly"):
-                    continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
+            s_start, s_end = s[0], s[1]
+            if s_end <= t_start:
+                dist = t_start - s_end
+            elif s_start >= t_end:
+                dist = s_start - t_end
             else:
                 continue
-            ok, _ = ctx.between(s.end if s.end <= target.start else target.end,
-                                target.start if s.end <= target.start else s.start)
-            if dist <= SIDE_WINDOW and ok and (best is None or dist < best[0]):
+            if dist > SIDE_WINDOW or (best is not None and dist >= best[0]) or s_start in used \
+                    or sent[s_start] != sent[t_start]:
+                continue
+            if s_end <= t_start:
+                if _trailing_comparison(lower, s, t_start):
+                    continue
+                lo, hi = s_end, t_start
+            else:
+                before = lower[s_start - 1] if s_start else ""
+                if before not in _AFTER_SIDE and not lower[s_end - 1].endswith("ly"):
+                    continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
+                lo, hi = t_end, s_start
+            if ctx.boundaries.isdisjoint(lower[lo:hi]):
                 best = (dist, s)
         if best is None:
             return None
         ctx.used_sides.add(best[1].start)
         return best[1]
-
-    @staticmethod
-    def _joined(ctx: Context, anatomy: list[M], phrase_start: list[int]) -> list[bool]:
-        """For each neighbouring pair of (start-sorted) anatomy mentions, whether "and", "or", "/" or "," joins
-        them ("heart size and mediastinal contours", "mediastinal and right hilar": the second phrase starts at
-        its side word)."""
-        lower = ctx.lower
-        out = []
-        for k in range(1, len(anatomy)):
-            a_end, b_start = anatomy[k - 1].end, phrase_start[k]
-            out.append(0 < b_start - a_end <= 2 and (lower[a_end] in _ZONE_JOIN if b_start - a_end == 1
-                                                     else _ZONE_JOIN.issuperset(lower[a_end:b_start])))
-        return out
 
     @staticmethod
     def _coordinated(an: _Anatomy, ai: int) -> list[int]:
@@ -197,11 +202,14 @@ class Linker:
     def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
         """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
         words, text, lower = self.ontology.measure_words, ctx.tt.text, ctx.lower
-        n = 0
-        for i in range(lo, hi):
-            if lower[i] in words or text[i].replace(".", "", 1).isdigit():
-                n += 1
-        return n
+        if self.numeric_measure_words:  # a token could be both: count it once
+            n = 0
+            for i in range(lo, hi):
+                if lower[i] in words or text[i].replace(".", "", 1).isdigit():
+                    n += 1
+            return n
+        # a number has no case, so a number's lower-cased form is not a measure word
+        return sum(map(words.__contains__, lower[lo:hi])) + sum(map(str.isdigit, map(_no_point, text[lo:hi])))
 
     @staticmethod
     def _opens_sentence(ctx: Context, start: int) -> bool:
@@ -221,35 +229,48 @@ class Linker:
     def _anatomy(self, ctx: Context, anatomy: list[M], sides: list[M]) -> _Anatomy:
         """Regions of every anatomy mention (zones take the side said with them)."""
         areg: dict[tuple[int, int], list[str]] = {}
-        unsided: set[tuple[int, int]] = set()  # zone words with no side of their own ("the chest wall")
         phrase_start: dict[tuple[int, int], int] = {}
         extra: list[M] = []
-        kinds, table, lower, used = self.anatomy_kinds, self.anatomy_regions, ctx.lower, ctx.used_sides
-        span_regions: list[list[str]] = []  # per mention, while no zone adjective adds one ("middle and lower lobes")
+        info, table = self.anatomy_info, self.anatomy_regions
+        lower, used = ctx.lower, ctx.used_sides
+        # per mention, while no zone adjective adds one ("middle and lower lobes")
+        span_regions: list[list[str]] = []
+        starts: list[int] = []
+        loose: list[bool] = []  # zone words with no side of their own ("the chest wall")
         for a in anatomy:
-            kind, value, outside = kinds[a.label]
-            key = (a.start, a.end)
+            a_start, a_end, label = a
+            kind, value, outside, unsided_regions = info[label]
+            key = (a_start, a_end)
             side_span = None
             if sides:
                 if kind == "Z":
                     side_span = self._side_for(ctx, a, sides)
                 elif outside:  # "right shoulder", "left axillary": the side word right before it is its own
-                    side_span = next((s_ for s_ in sides if s_.end == a.start and s_.start not in used), None)
+                    side_span = next((s_ for s_ in sides if s_.end == a_start and s_.start not in used), None)
                     if side_span is not None:
                         used.add(side_span.start)
-            side = side_span.label if side_span is not None else None
-            areg[key] = regions = list(table[(a.label, side)])
+            if side_span is None:
+                side = None
+                areg[key] = regions = list(unsided_regions)
+                starts.append(a_start)
+                loose.append(kind == "Z")
+                start = a_start
+            else:
+                side = side_span.label
+                areg[key] = regions = list(table[(label, side)])
+                if side_span.end <= a_start:
+                    phrase_start[key] = side_span.start  # "right lower lung" starts at "right"
+                    starts.append(side_span.start)
+                else:
+                    starts.append(a_start)
+                loose.append(False)
+                # "right middle and lower lobes": the bare adjective names a second zone on the same side;
+                # "right upper and left lower lobes": on the side said right before it
+                start = side_span.start if side_span.end == a_start else a_start
             span_regions.append(regions)
-            if side_span is not None and side_span.end <= a.start:
-                phrase_start[key] = side_span.start  # "right lower lung" starts at "right"
-            if kind == "Z" and side is None:
-                unsided.add(key)
-            # "right middle and lower lobes": the bare adjective names a second zone on the same side;
-            # "right upper and left lower lobes": on the side said right before it
-            start = side_span.start if side_span is not None and side_span.end == a.start else a.start
             if kind == "Z" and start >= 2 and lower[start - 1] in _ZONE_JOIN:
                 zone = self.zone_adjectives.get(lower[start - 2])
-                if zone is not None and (zone != value or start != a.start):
+                if zone is not None and (zone != value or start != a_start):
                     adj = M(start - 2, start - 1, f"Z|{zone}")
                     own = next((s_ for s_ in sides if s_.end == adj.start and s_.start not in used), None)
                     if own is not None:
@@ -259,14 +280,17 @@ class Linker:
                     areg[(adj.start, adj.end)] = list(table[(adj.label, own.label if own is not None else side)])
         if extra:
             spans = sorted(anatomy + extra, key=_start)
+            unsided = {(a.start, a.end) for a, zone_word in zip(anatomy, loose) if zone_word}
             keys = [(a.start, a.end) for a in spans]
             span_regions = [areg[k] for k in keys]
+            starts = [phrase_start.get(k, k[0]) for k in keys]
+            loose = [k in unsided for k in keys]
         else:
             spans = anatomy
-            keys = [(a.start, a.end) for a in spans] if phrase_start or unsided else []
-        starts = [phrase_start.get(k, k[0]) for k in keys] if phrase_start else [a.start for a in spans]
-        loose = [k in unsided for k in keys] if unsided else [False] * len(spans)
-        return _Anatomy(spans, areg, span_regions, loose, starts, self._joined(ctx, spans, starts))
+        joined = [0 < b_start - a[1] <= 2 and (lower[a[1]] in _ZONE_JOIN if b_start - a[1] == 1
+                                               else _ZONE_JOIN.issuperset(lower[a[1]:b_start]))
+                  for a, b_start in zip(spans, starts[1:])] if len(spans) > 1 else []
+        return _new_anatomy((spans, areg, span_regions, loose, starts, joined, any(joined)))
 
     def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
@@ -314,38 +338,49 @@ class Linker:
         anatomy, out = an.spans, []
         if not states or not anatomy:
             return out
-        lower, sent = ctx.lower, ctx.sent
+        lower, sent, boundaries, tt = ctx.lower, ctx.sent, ctx.boundaries, ctx.tt
         # a finding right after "<anatomy> and" is a coordinated subject, not a finding between anatomy and state
-        subject_and = {f.start - 1: f.end for f in findings if f.start and lower[f.start - 1] == "and"}
-        coordination = any(an.joined)
+        subject_and: Optional[dict[int, int]] = None
+        coordination = an.coordination
         for w in states:
             # the state word describes its nearest anatomy ("heart size, moderately enlarged and tortuous aorta":
             # the aorta), with no other finding between them ("chest XXXX tip low SVC")
             near = None
-            w_sent = sent[w.start]
-            for ai, a in enumerate(anatomy):
-                if sent[a.start] != w_sent:
+            w_start, w_end = w[0], w[1]
+            w_sent = sent[w_start]
+            for ai, a in enumerate(anatomy):  # in start order, so in sentence order
+                a_start, a_end = a[0], a[1]
+                a_sent = sent[a_start]
+                if a_sent != w_sent:
+                    if a_sent > w_sent:
+                        break
                     continue
-                d = max(0, w.start - a.end, a.start - w.end)
+                d = w_start - a_end if w_start > a_end else a_start - w_end if a_start > w_end else 0
                 if d > STATE_WINDOW:
                     continue
-                lo, hi = min(a.end, w.end), max(a.start, w.start)
-                ok, commas = ctx.between(lo, hi)
-                if not ok or (near is not None and d + 3 * commas >= near[0]):
+                lo = a_end if a_end < w_end else w_end
+                hi = a_start if a_start > w_start else w_start
+                words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
+                if not boundaries.isdisjoint(words):
+                    continue
+                cost = d + 3 * words.count(",") if words else d
+                if near is not None and cost >= near[0]:
                     continue
                 if lo < hi and not in_finding.isdisjoint(range(lo, hi)):
                     # finding words between them may only be the anatomy's own premodifiers ("tortuous calcified
                     # aorta") or "heart size and <finding> are normal"
-                    own = a.start
+                    own = a_start
                     while own > 0 and own - 1 in in_finding:
                         own -= 1
-                    and_end = subject_and.get(a.end)
+                    if subject_and is None:
+                        subject_and = {f.start - 1: f.end for f in findings if f.start and lower[f.start - 1] == "and"}
+                    and_end = subject_and.get(a_end)
                     if and_end is not None and not self._opens_sentence(ctx, an.phrase_start[ai]):
                         and_end = None
-                    if any(i in in_finding and not own <= i < a.start
-                           and (and_end is None or not a.end + 1 <= i < and_end) for i in range(lo, hi)):
+                    if any(i in in_finding and not own <= i < a_start
+                           and (and_end is None or not a_end + 1 <= i < and_end) for i in range(lo, hi)):
                         continue
-                near = (d + 3 * commas, ai)
+                near = (cost, ai)
             if near is None:
                 continue
             # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
@@ -353,21 +388,24 @@ class Linker:
             cue = None
             for rule in self.lex.states[w.label]:
                 for ai in coordinated:
-                    regions = [r for r in an.span_regions[ai] if r in rule.regions]
-                    if regions:
+                    if not rule.regions.isdisjoint(an.span_regions[ai]):
+                        regions = [r for r in an.span_regions[ai] if r in rule.regions]
                         break
                 else:
                     continue
-                a = anatomy[ai]
                 # a normal statement spans "heart size is normal"; a state word alone carries the finding, so
                 # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
-                span = M(min(a.start, w.start), max(a.end, w.end), rule.finding) if rule.existence \
-                    else M(w.start, w.end, rule.finding)
-                forced = None
                 if rule.existence:
+                    a = anatomy[ai]
+                    span = _new_m((a[0] if a[0] < w_start else w_start, a[1] if a[1] > w_end else w_end, rule.finding))
                     if cue is None:
-                        cue = (ctx.tt.span_text(w.start, w.end), *ctx.tt.char_span(w.start, w.end))
+                        start_char = tt.idx[w_start]
+                        end_char = tt.idx[w_end - 1] + len(tt.text[w_end - 1])
+                        cue = (tt.string[start_char:end_char], start_char, end_char)
                     forced = {"existence": rule.existence, "text": cue[0], "start": cue[1], "end": cue[2]}
+                else:
+                    span = _new_m((w_start, w_end, rule.finding))
+                    forced = None
                 out.append((span, regions, forced, ai))
         return out
 
@@ -377,34 +415,42 @@ class Linker:
         findings of its sentence)."""
         best = None
         a = an.spans[ai]
-        a_start, a_end = an.phrase_start[ai], a.end
-        access_site = a.label == "Z|lung"  # "right chest port": where a line enters, not where it lies
+        a_start, a_end = an.phrase_start[ai], a[1]
+        access_site = a[2] == "Z|lung"  # "right chest port": where a line enters, not where it lies
         a_regions = an.span_regions[ai]
-        loose = an.unsided[ai]
         lower, boundaries, allowed = ctx.lower, ctx.boundaries, self.allowed
         for fi in candidates:
             f = findings[fi]
-            if access_site and not self._lateral(ctx, f):
-                continue
-            if fi in finding_side and not self._on_side(self._side_part(a_regions, finding_side[fi], loose),
-                                                         finding_side[fi]):
-                continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
-            if f.start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
-                continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
-            lo, hi = (a_end if a_end < f.end else f.end), (a_start if a_start > f.start else f.start)
-            words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
-            if not boundaries.isdisjoint(words):
-                continue
-            commas = words.count(",")
-            gap = max(0, f.start - a_end, a_start - f.end)
-            if gap > 2 and f.end <= a_start:  # a measurement after a finding is its own ("tip 5 cm above the
-                gap -= self._measure_tokens(ctx, lo, hi)  # carina"), not the next finding's
+            f_start, f_end = f[0], f[1]
             # a prepositional phrase attaches to the finding before it ("tube passes below the diaphragm
             # with the tip ..."); anatomy right before a finding premodifies it ("left basilar opacity")
-            cost = gap + 3 * commas + (1 if gap and f.start >= a_end else 0)
-            if cost > LINK_MAX_COST:
+            if f_start >= a_end:
+                lo, hi, gap = a_end, f_start, f_start - a_end
+                words = lower[lo:hi]
+                cost = gap + 1 if gap else 0
+            else:
+                lo = a_end if a_end < f_end else f_end
+                hi = a_start if a_start > f_start else f_start
+                words = lower[lo:hi] if lo <= hi else lower[hi:lo]  # as Context.between
+                gap = a_start - f_end if a_start > f_end else 0
+                if gap > 2:  # a measurement after a finding is its own ("tip 5 cm above the carina"), not the
+                    gap -= self._measure_tokens(ctx, lo, hi)  # next finding's
+                cost = gap
+            if words:
+                if not boundaries.isdisjoint(words):
+                    continue
+                cost += 3 * words.count(",")
+            if cost > LINK_MAX_COST or (cost > 1 and best is not None and cost >= best[0]):
+                continue  # (a cost of 0 or 1 may still warn below)
+            if access_site and not self._lateral(ctx, f):
                 continue
-            ok_regions = allowed[f.label]
+            if finding_side and fi in finding_side \
+                    and not self._on_side(self._side_part(a_regions, finding_side[fi], an.unsided[ai]),
+                                          finding_side[fi]):
+                continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
+            if f_start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
+                continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
+            ok_regions = allowed[f[2]]
             regions = list(a_regions) if ok_regions is None else [r for r in a_regions if r in ok_regions]
             if not regions and a_regions:  # (anatomy outside the atlas has no regions: the finding gets none)
                 if cost <= 1:
@@ -425,34 +471,44 @@ class Linker:
         """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
         anatomy = an.spans
         link_parts: dict[int, list[tuple[list[str], bool, bool, bool]]] = {}
-        if not findings:
+        if not findings or not anatomy:
             return link_parts
         sent, lower = ctx.sent, ctx.lower
         by_sentence: dict[int, list[int]] = {}  # sentence -> its findings
         for fi, f in enumerate(findings):
-            by_sentence.setdefault(sent[f.start], []).append(fi)
-        done: set[int] = set(consumed)
-        coordination = any(an.joined)
+            k = sent[f[0]]
+            if k in by_sentence:
+                by_sentence[k].append(fi)
+            else:
+                by_sentence[k] = [fi]
+        coordination = an.coordination
+        done: set[int] = set(consumed) if coordination else consumed
         for ai in range(len(anatomy)):
             if ai in done:
                 continue
             # coordinated anatomy ("right mid and upper lung zone") locates one finding together
-            group = [j for j in self._coordinated(an, ai) if j not in consumed] if coordination else [ai]
-            done.update(group)
-            best = None
-            for j in group:
-                candidates = by_sentence.get(sent[anatomy[j].start])
-                b = self._best_finding(ctx, an, j, findings, candidates, finding_side) if candidates else None
-                if b is not None and (best is None or b[0] < best[0]):
-                    best = b
+            if coordination:
+                group = [j for j in self._coordinated(an, ai) if j not in consumed]
+                done.update(group)
+                best = None
+                for j in group:
+                    candidates = by_sentence.get(sent[anatomy[j][0]])
+                    b = self._best_finding(ctx, an, j, findings, candidates, finding_side) if candidates else None
+                    if b is not None and (best is None or b[0] < best[0]):
+                        best = b
+            else:
+                group = (ai,)
+                candidates = by_sentence.get(sent[anatomy[ai][0]])
+                best = self._best_finding(ctx, an, ai, findings, candidates, finding_side) if candidates else None
             if best is None:
                 continue
             fi = best[1]
             target = findings[fi]
+            allowed = self.allowed[target[2]]
             for j in group:
                 a = anatomy[j]
                 a_regions = an.span_regions[j]
-                regions = self._allowed_part(target.label, a_regions)
+                regions = list(a_regions) if allowed is None else [r for r in a_regions if r in allowed]
                 if not regions and a_regions:
                     continue
                 generic = a.label in self.generic_anatomy
@@ -469,6 +525,8 @@ class Linker:
                 own = a.start  # the run of finding words right before it
                 while own > 0 and own - 1 in in_finding:
                     own -= 1
+                if own == a.start and not of_named:
+                    continue  # no finding ends in [own, a.start]: one would end at a.start, making own smaller
                 for fj, f in enumerate(findings):
                     if fj != fi and (own <= f.end <= a.start or of_named and f.end == start - 1):
                         more = self._allowed_part(f.label, a_regions)
@@ -494,21 +552,15 @@ class Linker:
                        and not (loose and inside[r] & precise)]  # "pleural opacity in the left upper lobe"
         return merged
 
-    def _place(self, ctx: Context, f: M, fi: int, regions: Optional[list[str]], finding_side: dict[int, str],
-               sides: list[M]) -> tuple[list[str], bool]:
-        """Final (regions, located) of a mention: bilateral additions, or its defaults on the side said."""
-        side = finding_side.get(fi)
+    def _place(self, f: M, regions: Optional[list[str]], side: Optional[str]) -> tuple[list[str], bool]:
+        """Final (regions, located) of a mention with a side word: bilateral additions to the regions it has, else
+        its defaults on the side said."""
         if regions is not None:  # [] when the anatomy lies outside the atlas
             if regions and side == "both":
                 # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
                 both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
                 return both + regions, True
             return regions, True
-        if side is None and sides and self._lateral(ctx, f):
-            side_span = self._side_for(ctx, f, sides)
-            side = side_span.label if side_span is not None else None
-        if side is None:
-            return list(self.defaults[f.label]), False
         if side in ("left", "right"):
             return self._sided(f.label, side), True
         if side == "both":  # "bilateral chest tubes"
@@ -548,27 +600,50 @@ class Linker:
         findings, anatomy, sides, states = self.matcher.match(doc, ctx)
         in_finding = ctx.in_finding
         an = self._anatomy(ctx, anatomy, sides)
-        finding_side = self._finding_sides(ctx, findings, sides, an.spans)
-        statements = self._statements(ctx, states, an, findings, in_finding)
-        n = len(findings)
-        links: dict[int, list[str]] = {n + k: s[1] for k, s in enumerate(statements)}
-        forced = {n + k: s[2] for k, s in enumerate(statements) if s[2] is not None}
-        consumed = {s[3] for s in statements}
+        finding_side = self._finding_sides(ctx, findings, sides, an.spans) if sides else {}
+        statements = self._statements(ctx, states, an, findings, in_finding) if states and an.spans else []
+        links: dict[int, list[str]] = {}  # finding index -> its regions from the text
         generic_links: set[int] = set()
-        for fi, parts in self._link(ctx, an, findings, finding_side, consumed, in_finding).items():
-            side = finding_side.get(fi)
+        for fi, parts in self._link(ctx, an, findings, finding_side, {s[3] for s in statements}, in_finding).items():
+            side = finding_side.get(fi) if finding_side else None
             if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words
                 parts = [(self._side_part(rs, side, loose), loose, generic, subject)
                          for rs, loose, generic, subject in parts]
-            links[fi] = self._merge(parts, links.get(fi, []))
-            if all(p[3] for p in parts):
-                generic_links.add(fi)
-        self._device_at_its_tip(ctx, findings, links, finding_side)
+            if len(parts) == 1:  # one anatomy: nothing to weigh against
+                links[fi] = list(parts[0][0])
+                if parts[0][3]:
+                    generic_links.add(fi)
+            else:
+                links[fi] = self._merge(parts, [])
+                if all(p[3] for p in parts):
+                    generic_links.add(fi)
+        if finding_side:
+            self._device_at_its_tip(ctx, findings, links, finding_side)
         out: dict[tuple[int, int, str], Link] = {}
-        all_findings = findings + [s[0] for s in statements] if statements else list(findings)
-        for fi, f in enumerate(all_findings):
-            regions, located = self._place(ctx, f, fi, links.get(fi), finding_side, sides)
-            out[f] = _new_link((regions, forced.get(fi), located, fi in generic_links and finding_side.get(fi) is None))
-        # the matcher's findings are in (start, end) order already
-        return Found(sorted(all_findings, key=_start_end) if statements else all_findings, an.spans, out, an.regions,
-                     ctx.warnings)
+        defaults = self.defaults
+        if not sides:  # no side word: a mention has its links or its defaults
+            for fi, f in enumerate(findings):
+                regions = links.get(fi)
+                out[f] = _new_link((regions, None, True, fi in generic_links) if regions is not None
+                                   else (list(defaults[f[2]]), None, False, False))
+        else:
+            for fi, f in enumerate(findings):
+                regions = links.get(fi)
+                side = finding_side.get(fi)
+                if regions is not None and side != "both":
+                    located = True
+                elif side is not None:
+                    regions, located = self._place(f, regions, side)
+                elif regions is None and self._lateral(ctx, f):  # a side word nearby: "effusion on the left"
+                    side_span = self._side_for(ctx, f, sides)
+                    regions, located = self._place(f, None, side_span.label) if side_span is not None \
+                        else (list(defaults[f[2]]), False)
+                else:
+                    regions, located = list(defaults[f[2]]), False
+                out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
+        if not statements:  # the matcher's findings are in (start, end) order already
+            return _new_found((findings, an.spans, out, an.regions, ctx.warnings))
+        for span, regions, forced, _ in statements:  # located by their anatomy, with any existence cue
+            out[span] = _new_link((regions, forced, True, False))
+        return _new_found((sorted(findings + [s[0] for s in statements], key=_start_end), an.spans, out, an.regions,
+                           ctx.warnings))

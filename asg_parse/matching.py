@@ -3,7 +3,8 @@ non-overlapping, from the ontology's surface forms (`linking.Linker` then links 
 from __future__ import annotations
 
 from functools import partial
-from typing import NamedTuple, Optional
+from itertools import chain
+from typing import NamedTuple, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -27,44 +28,67 @@ class M(NamedTuple):
 
 # an M from a (start, end, label) tuple, without the Python-level M.__new__
 _new_m = partial(tuple.__new__, M)
+_MODIFIERS = 4  # the matcher bucket of findings that only modify others (findings are bucket 0)
 
 
 def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
     """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
     `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
-    with side "right", not the region "right lung" plus "base"). Matches in start order (as a PhraseMatcher gives
-    them) are resolved one run of overlapping matches at a time, which picks the same ones."""
+    with side "right", not the region "right lung" plus "base")."""
+    return _longest_ids([(k, s, e) for k, (s, e, _) in enumerate(matches)], [m[2] for m in matches], head_final)
+
+
+_STOP = ((0, 1 << 62, 1 << 62),)  # a match after all others, which closes the last run
+
+
+def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, str], list[str]],
+                 head_final: bool = False) -> list[M]:
+    """`longest` over PhraseMatcher (match id, start, end) triples; `labels`: match id -> label. Matches in start
+    order (as a PhraseMatcher gives them) are resolved one run of overlapping matches at a time, which picks the
+    same ones."""
     out: list[M] = []
-    run: list[tuple[int, int, str]] = []
+    append = out.append
+    first: Optional[tuple[int, int, int]] = None  # the first match of the current run
+    run: Optional[list[tuple[int, int, int]]] = None  # the whole run, once it has more than one match
     end = last = -1
-    for m in matches:
-        start = m[0]
+    for m in chain(matches, _STOP):
+        start = m[1]
         if start < last:  # not in start order
-            return _resolve(matches, head_final)
+            return _resolve([(s, e, labels[i]) for i, s, e in matches], head_final)
         last = start
-        if start >= end:  # overlaps nothing before it
-            if run:
-                _add_run(out, run, head_final)
-            run = [m]
+        if start >= end:  # overlaps nothing before it: the run before it is complete
+            if run is None:
+                if first is not None:
+                    append(_new_m((first[1], first[2], labels[first[0]])))
+            elif len(run) == 2:  # the longer, or on a tie the earlier (with `head_final` the later) one
+                a, b = run
+                la, lb = a[2] - a[1], b[2] - b[1]
+                a = b if lb > la or (lb == la and head_final and b[2] > a[2]) else a
+                append(_new_m((a[1], a[2], labels[a[0]])))
+            else:
+                _add_run(out, run, end, labels, head_final)
+            first, run, end = m, None, m[2]
         else:
-            run.append(m)
-        if m[1] > end:
-            end = m[1]
-    if run:
-        _add_run(out, run, head_final)
+            if run is None:
+                run = [first, m]
+            else:
+                run.append(m)
+            if m[2] > end:
+                end = m[2]
     return out
 
 
-def _add_run(out: list[M], run: list[tuple[int, int, str]], head_final: bool) -> None:
-    """Append what `longest` keeps of one run of overlapping matches in start order to `out`."""
-    if len(run) == 1:
-        out.append(_new_m(run[0]))
-    elif len(run) == 2:  # one of the two: the longer, or on a tie the earlier (with `head_final` the later) one
-        a, b = run
-        la, lb = a[1] - a[0], b[1] - b[0]
-        out.append(_new_m(b if lb > la or (lb == la and head_final and b[1] > a[1]) else a))
-    else:
-        out += _resolve(run, head_final)
+def _add_run(out: list[M], run: list[tuple[int, int, int]], end: int, labels: Union[dict[int, str], list[str]],
+             head_final: bool) -> None:
+    """Append what `longest` keeps of a run of three or more overlapping (match id, start, end) matches in start
+    order, which ends at `end`: the first match spanning the whole run (it overlaps all the others, and no other
+    is longer), else as `_resolve` picks them."""
+    start = run[0][1]
+    for m in run:
+        if m[1] == start and m[2] == end:
+            out.append(_new_m((start, end, labels[m[0]])))
+            return
+    out += _resolve([(s, e, labels[i]) for i, s, e in run], head_final)
 
 
 def _longest_key(m: tuple[int, int, str]) -> tuple[int, int]:
@@ -96,11 +120,13 @@ def tokens_of(spans) -> set[int]:
 class Context:
     """Per-document state shared by the matching and linking steps."""
 
+    __slots__ = ("doc", "tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding")
+
     def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
         self.doc = doc
-        self.tt = tokens(doc)
-        self.sent = (index or sentence_index(doc)).ids
-        self.lower = self.tt.lower
+        self.tt = tt = tokens(doc)
+        self.sent = (index if index is not None else sentence_index(doc)).ids
+        self.lower = tt.lower
         self.boundaries = lex.boundaries
         self.warnings: list[str] = []
         self.used_sides: set[int] = set()
@@ -129,29 +155,46 @@ class Matcher:
                         for mid, (kind, value) in self.lex.kinds.items()}
         # finding id -> the findings it only modifies (those with any)
         self.modifier_of = {f.id: set(f.modifier_of) for f in ontology.findings.values() if f.modifier_of}
+        # match id -> its bucket (the findings that only modify others apart: _MODIFIERS) and its label
+        modifier_ids = {mid for mid, (kind, value) in self.lex.kinds.items()
+                        if kind == "F" and value in self.modifier_of}
+        self.bucket_of = {mid: _MODIFIERS if mid in modifier_ids else bucket
+                          for mid, (bucket, _) in self.buckets.items()}
+        self.label_of = {mid: label for mid, (_, label) in self.buckets.items()}
 
     def match(self, doc: Doc, ctx: Context) -> tuple[list[M], list[M], list[M], list[M]]:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
-        buckets = self.buckets
-        raw: tuple[list[tuple[int, int, str]], ...] = ([], [], [], [])
-        add = tuple(r.append for r in raw)
-        for match_id, start, end in self.lex.matcher(doc):
-            bucket, label = buckets[match_id]
-            add[bucket]((start, end, label))
-        found, places, side_words, state_words = raw
-        findings = longest(found)
-        if self.modifier_of:
-            findings = self._drop_modifiers(ctx, findings, places, side_words)
+        found: list[tuple[int, int, int]] = []  # the matcher's (match id, start, end) of each bucket
+        places: list[tuple[int, int, int]] = []
+        side_words: list[tuple[int, int, int]] = []
+        state_words: list[tuple[int, int, int]] = []
+        modifiers: list[tuple[int, int, int]] = []
+        add = (found.append, places.append, side_words.append, state_words.append, modifiers.append)
+        bucket_of, labels = self.bucket_of, self.label_of
+        matches = self.lex.matcher(doc)
+        for m in matches:
+            add[bucket_of[m[0]]](m)
+        if modifiers:  # all the findings, in the matcher's order
+            found = [m for m in matches if bucket_of[m[0]] in (0, _MODIFIERS)]
+            findings = self._drop_modifiers(ctx, _longest_ids(found, labels), places, side_words)
+        else:
+            findings = _longest_ids(found, labels)
         findings = self._elliptical(ctx, findings)
-        in_finding = tokens_of(findings)
+        in_finding = {i for f in findings for i in range(f.start, f.end)}
         names, exam, lower = self.ontology.name_words, self.ontology.exam_words, ctx.lower
         n = len(lower)
         anatomy = []
-        for m in longest(places, head_final=True):
+        long_names = False
+        for m in _longest_ids(places, labels, head_final=True):
             s, e = m[0], m[1]
-            if (s in in_finding if e - s == 1 else in_finding.issuperset(range(s, e))) \
-                    and (lower[s] if e - s == 1 else " ".join(lower[s:e])) in names:
-                continue  # a finding's own word naming the organ ("heart" in "heart size is enlarged")
+            if e - s == 1:
+                if s in in_finding and lower[s] in names:
+                    continue  # a finding's own word naming the organ ("heart" in "heart size is enlarged")
+            elif not in_finding.isdisjoint(range(s, e)):
+                if in_finding.issuperset(range(s, e)) and " ".join(lower[s:e]) in names:
+                    continue
+                if m[2][0] != "Z":
+                    long_names = True  # a region or group name of several words with a finding word in it
             # what was imaged: "views of (the) chest", "chest x-ray"
             i = s - 2 if s >= 1 and lower[s - 1] == "the" else s - 1
             if (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (e < n and lower[e] in exam):
@@ -159,17 +202,19 @@ class Matcher:
             anatomy.append(m)
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")
-        long_names = [a for a in anatomy if a.end - a.start > 1 and a.label[0] != "Z"]
-        inside = [f for f in findings for a in long_names
-                  if a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start] if long_names else []
-        if inside:
-            findings = [f for f in findings if f not in inside]
-            in_finding = tokens_of(findings)
-        sides = longest(side_words) if side_words else []
+        if long_names:
+            long_ = [a for a in anatomy if a.end - a.start > 1 and a.label[0] != "Z"]
+            inside = [f for f in findings for a in long_
+                      if a.start <= f.start and f.end <= a.end and a.end - a.start > f.end - f.start]
+            if inside:
+                findings = [f for f in findings if f not in inside]
+                in_finding = tokens_of(findings)
+        sides = _longest_ids(side_words, labels) if side_words else side_words
         if sides:
             taken = in_finding | tokens_of(anatomy)
             sides = [m for m in sides if taken.isdisjoint(range(m.start, m.end))]
-        states = [m for m in longest(state_words) if in_finding.isdisjoint(range(m.start, m.end))] \
+        states = [m for m in _longest_ids(state_words, labels)
+                  if (m[0] not in in_finding if m[1] - m[0] == 1 else in_finding.isdisjoint(range(m[0], m[1])))] \
             if state_words else []
         ctx.in_finding = in_finding
         return findings, anatomy, sides, states
@@ -178,24 +223,26 @@ class Matcher:
         """Add the finding named by a coordinated modifier that shares the next mention's head: "no pleural or
         pericardial effusion" holds a pleural effusion too ("pleural" + "effusion" is a form of it)."""
         lower, forms, extra = ctx.lower, self.lex.finding_forms, []
-        taken: Optional[set[int]] = None
-        for f in findings:
+        # mentions of several words after "and", "or" or "/"
+        joined = [f for f in findings if f[1] - f[0] > 1 and f[0] > 1 and lower[f[0] - 1] in _ELLIPSIS_JOIN]
+        if not joined:
+            return findings
+        taken = tokens_of(findings)
+        alpha = ctx.tt.alpha
+        for f in joined:
             j = f.start - 2
-            if f.end - f.start < 2 or j < 0 or lower[f.start - 1] not in _ELLIPSIS_JOIN or not ctx.tt.alpha[j]:
-                continue
-            if taken is None:
-                taken = tokens_of(findings)
-            if j in taken:
+            if not alpha[j] or j in taken:
                 continue
             label = forms.get(" ".join([lower[j], *lower[f.start + 1:f.end]]))
             if label is not None:
                 extra.append(M(j, j + 1, label))
         return sorted(findings + extra) if extra else findings
 
-    def _drop_modifiers(self, ctx: Context, findings: list[M], places: list[tuple[int, int, str]],
-                        side_words: list[tuple[int, int, str]]) -> list[M]:
+    def _drop_modifiers(self, ctx: Context, findings: list[M], places: list[tuple[int, int, int]],
+                        side_words: list[tuple[int, int, int]]) -> list[M]:
         """Drop a mention that only modifies another finding in its noun phrase ("calcified right hilar granuloma",
-        "calcified left lung and left hilar granulomas"); `places`, `side_words`: the anatomy and side matches."""
+        "calcified left lung and left hilar granulomas"); `places`, `side_words`: the anatomy and side matches
+        (match id, start, end)."""
         out = []
         modifier_of = self.modifier_of
         place_words: Optional[set[int]] = None
@@ -203,7 +250,7 @@ class Matcher:
             heads = modifier_of.get(f.label)
             if heads:
                 if place_words is None:
-                    place_words = {i for s, e, _ in places + side_words for i in range(s, e)}
+                    place_words = {i for _, s, e in places + side_words for i in range(s, e)}
                 if any(g.label in heads and self._same_phrase(ctx, f, g, place_words)
                        for g in findings[max(0, i - 2):i + 3] if g is not f):
                     continue
