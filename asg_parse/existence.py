@@ -46,6 +46,8 @@ _KIND_CODE = {"negation": _NEG, "uncertainty": _UNC, "pseudo": _PSEUDO, "termina
               "boundary": _BOUND, "predicate": _PRED, "list": _LIST}
 _FWD, _BACK = 1, 2
 _DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
+# where `_scan` files a cue: one code per (kind, direction), so that one dict look-up decides
+_C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
 _NEGATED_HEDGE_GAP = 6  # a negation ending at most this many tokens before a hedge (same clause) negates it
 
 if not Span.has_extension("asg_existence"):
@@ -90,12 +92,14 @@ class ExistenceEngine:
         # match id -> (kind, dirs); and for the triggers, match id -> (neg, dirs, window, back_window, inside)
         self._info: dict[int, tuple[int, int]] = {}
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
+        self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
         for i, cue in enumerate(cues):
             key = f"asg_cue_{i}"
             self.matcher.add(key, [tokenizer(cue.text)])
             mid = vocab.strings[key]
             kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
             self._info[mid] = (kind, dirs)
+            self._code[mid] = _code(kind, dirs)
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside)
 
@@ -198,7 +202,7 @@ class ExistenceEngine:
                                                      list[int], list[tuple[int, int, _Trigger]]]:
         """The doc's cues: triggers (sorted by start), the starts of forward / backward terminators, boundaries,
         predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
-        info, trigger = self._info, self._trigger
+        code_of, trigger = self._code, self._trigger
         matches = self._match(doc, spaces)
         trig: list[_Trigger] = []
         cut_fwd: list[int] = []
@@ -208,45 +212,34 @@ class ExistenceEngine:
         lists: list[int] = []
         pseudo: list[tuple[int, int]] = []
         overlapped = False
-        last_start = last_end = -1  # the last cue kept
-        last_buckets: tuple[list, ...] = ()  # where it went
+        last_start = last_end = last_code = -1  # the last cue kept, and where it went
         for mid, s, e in matches:  # one sweep in start order: of overlapping cues, the longest wins
             if s < last_end:
                 overlapped = True
                 if e - s <= last_end - last_start:
                     continue
-                for bucket in last_buckets:  # this longer cue replaces the last one kept
+                # this longer cue replaces the last one kept
+                for bucket in _buckets(last_code, trig, pred, bound, cut_fwd, cut_back, lists, pseudo):
                     bucket.pop()
             last_start, last_end = s, e
-            kind, dirs = info[mid]
-            if kind <= _UNC:
+            last_code = code = code_of[mid]
+            if code == _C_TRIG:
                 trig.append((s, e, *trigger[mid]))
-                last_buckets = (trig,)
-            elif kind == _BOUND:
-                bound.append(s)
-                last_buckets = (bound,)
-            elif kind == _PRED:
+            elif code == _C_PRED:
                 pred.append(s)
-                last_buckets = (pred,)
-            elif kind == _TERM:
-                if dirs == _FWD | _BACK:
-                    cut_fwd.append(s)
-                    cut_back.append(s)
-                    last_buckets = (cut_fwd, cut_back)
-                elif dirs & _FWD:
-                    cut_fwd.append(s)
-                    last_buckets = (cut_fwd,)
-                else:
-                    cut_back.append(s)
-                    last_buckets = (cut_back,)
-            elif kind == _LIST:
+            elif code == _C_BOUND:
+                bound.append(s)
+            elif code == _C_TERM:
+                cut_fwd.append(s)
+                cut_back.append(s)
+            elif code == _C_LIST:
                 lists.append(s)
-                last_buckets = (lists,)
-            elif kind == _PSEUDO:
-                pseudo.append((s, e))
-                last_buckets = (pseudo,)
+            elif code == _C_TERM_FWD:
+                cut_fwd.append(s)
+            elif code == _C_TERM_BACK:
+                cut_back.append(s)
             else:
-                last_buckets = ()
+                pseudo.append((s, e))
         shadows: list[tuple[int, int, _Trigger]] = []
         if overlapped:
             shadows = [(ps, pe, t) for ps, pe in pseudo for t in self._triggers(matches, ps, pe)]
@@ -344,6 +337,21 @@ class ExistenceEngine:
                 if first < p < hi - 1:
                     return False  # "remained afebrile and had a normal count": the cue is in a new clause
         return True
+
+
+def _code(kind: int, dirs: int) -> int:
+    """The `_C_*` code of a cue of `kind` with scope directions `dirs`."""
+    if kind <= _UNC:
+        return _C_TRIG
+    if kind == _TERM:
+        return _C_TERM if dirs == _FWD | _BACK else _C_TERM_FWD if dirs & _FWD else _C_TERM_BACK
+    return {_BOUND: _C_BOUND, _PRED: _C_PRED, _LIST: _C_LIST, _PSEUDO: _C_PSEUDO}[kind]
+
+
+def _buckets(code: int, trig: list, pred: list, bound: list, cut_fwd: list, cut_back: list, lists: list,
+             pseudo: list) -> tuple[list, ...]:
+    """The lists `_scan` filed a cue of `code` in."""
+    return ((trig,), (pred,), (bound,), (cut_fwd, cut_back), (cut_fwd,), (cut_back,), (lists,), (pseudo,))[code]
 
 
 def _first_last(positions: list[int], lo: int, hi: int) -> tuple[int, int]:

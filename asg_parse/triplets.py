@@ -23,6 +23,11 @@ for _name in OUTPUTS:
 _OUTPUT_KEYS = tuple(ext_key(name) for name in (*OUTPUTS, "asg_warnings"))  # where spaCy keeps `doc._.<name>`
 
 Label = tuple[Optional[str], Optional[dict]]  # (existence, cue) of a finding mention
+# A finding mention of the parsed sections, as a list read by unpacking in the hot loops:
+# [span, finding, sentence (output index), regions, located, existence, cue]. Its region list is shared with the
+# link or the defaults, never mutated: `_locate` replaces it (item _REGIONS).
+Mention = list
+_REGIONS = 3
 
 
 class Assembled(NamedTuple):
@@ -36,12 +41,11 @@ class Assembled(NamedTuple):
 
     def store(self, doc: Doc) -> None:
         """Set `doc._.asg_sentences`, `asg_triplets`, `asg_region_sentences`, `asg_tags` and `asg_warnings`."""
-        user_data = doc.user_data
-        for key, value in zip(_OUTPUT_KEYS, self):
-            user_data[key] = value
+        doc.user_data.update(zip(_OUTPUT_KEYS, self))
 
 
-_TAG_RANK = {1: 2, -1: 1, 0: 0}  # present beats uncertain beats absent
+_EXISTENCE_RANK = {"present": 2, "uncertain": 1, "absent": 0}  # for a tag: present beats uncertain beats absent
+_RANK_TAG = [TAG_VALUE[e] for e in sorted(_EXISTENCE_RANK, key=_EXISTENCE_RANK.__getitem__)]  # rank -> tag value
 _COORD = {"and", "or", "/", ",", "and/or", "&"}
 _BOTH_SIDES = frozenset({"left", "right"})
 _start_end = attrgetter("start", "end")
@@ -69,7 +73,8 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     """The record's sentences: the content ones (header-only and blank ones dropped), their text without surrounding
     whitespace or a leading list number ("2. ..."), with their section id; and for those of `parse_sections`, their
     number among all sentences -> their index in the record's list."""
-    sections, headers = layout.sections, set(map(_start_end, layout.headers))
+    sections = layout.sections
+    header_end = {h.start: h.end for h in layout.headers}  # headers do not overlap: one per start
     space, punct, words, idx, text = tt.space, tt.punct, tt.text, tt.idx, tt.doc_text()
     nsec, k = len(sections), 0
     end_of_doc = starts[-1]
@@ -78,10 +83,8 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     parse = label in parse_sections
     sentences: list[dict[str, Any]] = []
     parsed: dict[int, int] = {}
-    e = starts[0]
-    for raw in range(len(starts) - 1):
-        b, e = e, starts[raw + 1]
-        if (b, e) in headers:
+    for raw, (b, e) in enumerate(zip(starts, starts[1:])):
+        if b in header_end and header_end[b] == e:
             continue
         first = b
         if space[b] or punct[b]:  # else a word opens the sentence
@@ -114,6 +117,11 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     return sentences, parsed
 
 
+def _items_by(rank: dict[str, int]) -> Any:
+    """A sort key of (name, value) items: the rank of the name."""
+    return lambda item: rank[item[0]]
+
+
 class Triplets(OntologyComponent):
     """Sets `doc._.asg_sentences`, `doc._.asg_triplets`, `doc._.asg_region_sentences` and `doc._.asg_tags`."""
 
@@ -122,9 +130,11 @@ class Triplets(OntologyComponent):
         self.parse_sections = set(secs) if secs else {s.id for s in self.ontology.sections.values() if s.parse}
         self.asg_tags = set(self.ontology.asg_tags)
         self.boundaries = boundary_words(self.ontology)
+        self.interpretation = self.ontology.interpretation_words
         self.side_of = self.ontology.side_of
         self.laterality = self.ontology.laterality
         self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
+        self._region_rank = _items_by(self.region_index)
         self.silent = {f.id for f in self.ontology.findings.values() if f.silent}
         self.allowed = {f: self.ontology.allowed(f) for f in self.ontology.findings}  # None: anywhere
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
@@ -138,15 +148,15 @@ class Triplets(OntologyComponent):
         self.tag_index = {t: i for i, t in enumerate(self.tag_order)}
 
     def _mentions(self, found: Found, labels: Sequence[Label], parsed: dict[int, int], sid: list[int]
-                  ) -> list[dict[str, Any]]:
+                  ) -> tuple[list[Mention], bool]:
         """Finding mentions of the parsed sections with their link and existence (`labels`: one per finding;
-        `parsed`: sentence number -> index in the output sentences). Region lists are shared, never mutated."""
-        out = []
+        `parsed`: sentence number -> index in the output sentences), and whether all of them are located."""
+        out: list[Mention] = []
         links, defaults, implies = found.links, self.defaults, self.implies
-        implied = False
+        implied, all_located = False, True
         for f, (existence, cue) in zip(found.findings, labels):
-            idx = parsed.get(sid[f.start])
-            if idx is None:
+            sentence = parsed.get(sid[f.start])
+            if sentence is None:
                 continue
             finding = f.label
             link = links.get(f)
@@ -158,28 +168,35 @@ class Triplets(OntologyComponent):
                 regions, located = link.regions, link.located
                 if link.generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
                     regions, located = defaults[finding], False
-            out.append({"span": f, "finding": finding, "sentence": idx, "regions": regions,
-                        "located": located, "existence": existence or "present", "cue": cue})
+            out.append([f, finding, sentence, regions, located, existence or "present", cue])
+            if not located:
+                all_located = False
             if finding in implies:
                 implied = True
-        return out + self._implied(out) if implied else out
+        if implied:
+            more = self._implied(out)
+            if more:
+                out += more
+                all_located = all_located and all(m[4] for m in more)
+        return out, all_located
 
-    def _implied(self, mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _implied(self, mentions: list[Mention]) -> list[Mention]:
         """Mentions that stand for another finding too (`implies` in findings.yaml)."""
         named: dict[int, set[str]] = {}
-        for m in mentions:
-            named.setdefault(m["sentence"], set()).add(m["finding"])
+        for _, finding, sentence, *_rest in mentions:
+            named.setdefault(sentence, set()).add(finding)
         out = []
         for m in mentions:
-            imp = self.implies.get(m["finding"])
-            if imp is not None and not named[m["sentence"]] & imp[1]:
-                out.append({**m, "finding": imp[0]})
+            imp = self.implies.get(m[1])
+            if imp is not None and not named[m[2]] & imp[1]:
+                out.append([m[0], imp[0], *m[2:]])
         return out
 
-    def _side_only(self, m: dict[str, Any]) -> bool:
-        """Whether a located mention sits in its own specific default zones (placed by a side word alone)."""
-        defaults = self.specific_defaults.get(m["finding"])
-        return bool(defaults) and bool(m["regions"]) and set(m["regions"]) <= set(defaults)
+    def _side_only(self, finding: str, regions: Sequence[str]) -> bool:
+        """Whether a located mention of `finding` at `regions` sits in its own specific default zones (placed by a
+        side word alone)."""
+        defaults = self.specific_defaults.get(finding)
+        return bool(defaults) and bool(regions) and set(regions) <= set(defaults)
 
     def _sided_defaults(self, finding: str, regions: Sequence[str], own: bool = False) -> list[str]:
         """`regions` as a location for `finding`: its own default zones on the same sides when the defaults are
@@ -200,7 +217,7 @@ class Triplets(OntologyComponent):
             return list(regions)
         return [r for r in regions if r in allowed]
 
-    def _locate(self, tt: TokenTable, found: Found, mentions: list[dict[str, Any]], sid: list[int]) -> None:
+    def _locate(self, tt: TokenTable, found: Found, mentions: list[Mention], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
 
         1. A mention shares the location of the nearest located mention said before it in the same sentence, with
@@ -220,32 +237,33 @@ class Triplets(OntologyComponent):
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
-        located = [m for m in mentions if m["located"]]
-        if len(located) == len(mentions):
-            return
+        located = [m for m in mentions if m[4]]
+        hosts: dict[int, list[Mention]] = {}  # sentence -> its located mentions, in order
+        for m in located:
+            same = hosts.get(m[2])
+            if same is None:
+                hosts[m[2]] = [m]
+            else:
+                same.append(m)
         placed = list(located)  # located by the text or by the rules below, for restatements
         lower = tt.lower
         laterality = self.laterality
         boundaries = self.boundaries
-        interpretation = self.ontology.interpretation_words
+        interpretation = self.interpretation
         anatomy: Optional[list[tuple[M, list[str]]]] = None  # built for the first mention that needs it
         for m in mentions:
-            if m["located"]:
+            f, finding, sentence, own_regions, is_located, existence, _ = m
+            if is_located:
                 continue
-            f, finding, sentence, existence = m["span"], m["finding"], m["sentence"], m["existence"]
             lateral = laterality[finding]
             best = None
-            for o in located:
-                if o["sentence"] != sentence:
-                    continue
-                o_existence = o["existence"]
+            for g, o_finding, _, o_regions, _, o_existence, _ in hosts.get(sentence, ()):
                 if o_existence != existence and (o_existence == "absent" or existence == "absent"):
                     continue  # neither absent unless both are
-                o_lateral = laterality[o["finding"]]
+                o_lateral = laterality[o_finding]
                 if not lateral and o_lateral:
                     continue  # a device is not where a finding is ("right pneumothorax after chest tube placement")
                 devices = not (o_lateral or lateral)
-                g = o["span"]
                 if g.start <= f.start and f.end <= g.end:
                     continue  # inside a statement's span ("heart size and <finding> are normal"): not its host
                 lo, hi = (g.end, f.start) if g.start < f.start else (f.end, g.start)
@@ -259,11 +277,11 @@ class Triplets(OntologyComponent):
                 # (a host placed only by a side word, in its own default zone, gives only that side: "right pleural
                 # effusion or pleural thickening" -> the right lung)
                 if not interpretation.isdisjoint(lower[lo:hi]):
-                    regions = self._allowed_part(finding, o["regions"])
-                elif self._side_only(o):
-                    regions = self._sided_defaults(finding, o["regions"], own=True)
+                    regions = self._allowed_part(finding, o_regions)
+                elif self._side_only(o_finding, o_regions):
+                    regions = self._sided_defaults(finding, o_regions, own=True)
                 else:
-                    regions = self._sided_defaults(finding, o["regions"])
+                    regions = self._sided_defaults(finding, o_regions)
                 cost = 0 if coordinated else hi - lo  # "atelectasis or scar in the lung bases"
                 if regions and (best is None or cost < best[0]):
                     best = (cost, regions)
@@ -273,21 +291,21 @@ class Triplets(OntologyComponent):
                     anatomy = [(a, regions_of.get((a.start, a.end), [])) for a in found.anatomy]
                 best = self._nearest_anatomy(lower, m, anatomy, mentions, sid)
                 if best is None and self.defaults[finding]:
-                    same = [r for o in placed if o["finding"] == finding and o["existence"] == existence
-                            for r in o["regions"]]
+                    same = [r for o in placed if o[1] == finding and o[5] == existence for r in o[_REGIONS]]
                     if same:
                         best = (0, list(dict.fromkeys(same)))
             if best is not None:
-                m["regions"] = best[1]
+                m[_REGIONS] = best[1]
                 placed.append(m)  # an impression may restate it
             elif existence != "absent":
-                if _BOTH_SIDES.issubset(map(self.side_of.get, m["regions"])):
-                    m["regions"] = []
+                if _BOTH_SIDES.issubset(map(self.side_of.get, own_regions)):
+                    m[_REGIONS] = []
 
-    def _nearest_anatomy(self, lower: list[str], m: dict[str, Any], anatomy: list[tuple[M, list[str]]],
-                         mentions: list[dict[str, Any]], sid: list[int]) -> Optional[tuple[int, list[str]]]:
-        f, best = m["span"], None
-        finding, f_start, f_sent = m["finding"], f.start, sid[f.start]
+    def _nearest_anatomy(self, lower: list[str], m: Mention, anatomy: list[tuple[M, list[str]]],
+                         mentions: list[Mention], sid: list[int]) -> Optional[tuple[int, list[str]]]:
+        f, finding, sentence = m[0], m[1], m[2]
+        best = None
+        f_start, f_sent = f.start, sid[f.start]
         lateral = self.laterality[finding]
         others: Optional[list[M]] = None  # the other findings of the sentence, read when first needed
         boundaries = self.boundaries
@@ -296,7 +314,7 @@ class Triplets(OntologyComponent):
             if sid[a_start] != f_sent or (a_start < f_start and not lateral):
                 continue  # another sentence, or a device's anatomy said before it
             if others is None:
-                others = [o["span"] for o in mentions if o["span"] is not f and o["sentence"] == m["sentence"]]
+                others = [o[0] for o in mentions if o[0] is not f and o[2] == sentence]
             owned = False
             for g in others:
                 if g.start <= a_start and a_end <= g.end or g.start - 1 <= a_end <= g.start:
@@ -330,56 +348,74 @@ class Triplets(OntologyComponent):
         tt = tokens(doc)
         index = index or sentence_index(doc)
         sid = index.ids
-        text = tt.doc_text()
-        idx, words = tt.idx, tt.text
         sentences, parsed = _content_sentences(tt, index.starts, layout, self.parse_sections)
         if not parsed:
             return Assembled(sentences, [], {}, {}, found.warnings)
 
-        mentions = self._mentions(found, labels, parsed, sid)
-        self._locate(tt, found, mentions, sid)
+        mentions, all_located = self._mentions(found, labels, parsed, sid)
+        if not all_located:
+            self._locate(tt, found, mentions, sid)
+        text, idx, words = tt.doc_text(), tt.idx, tt.text
         triplets: list[dict[str, Any]] = []
-        region_map: dict[str, set[int]] = {}
-        seen: set[tuple] = set()
+        region_map: dict[str, list[int]] = {}  # region -> its sentences (each once, in no set order)
+        # (finding, existence, start, end) -> the regions given triplets: no triplet twice
+        seen: dict[tuple[str, str, int, int], Any] = {}
         silent, asg_tags = self.silent, self.asg_tags
-        tags: dict[str, int] = {}
-        for m in mentions:
-            finding = m["finding"]
+        ranks: dict[str, int] = {}  # finding -> the rank of its strongest existence (_EXISTENCE_RANK)
+        for f, finding, sent, regions, _, existence, cue in mentions:
             if finding in silent:
                 continue
-            f, sent, existence, cue = m["span"], m["sentence"], m["existence"], m["cue"]
-            start, end = idx[f.start], idx[f.end - 1] + len(words[f.end - 1])
+            last = f.end - 1
+            start, end = idx[f.start], idx[last] + len(words[last])
             span_text, cue_text = text[start:end], cue["text"] if cue else None
-            for region in m["regions"] or (None,):
-                key = (region, finding, existence, start, end)
-                if key in seen:
-                    continue
-                seen.add(key)
-                triplets.append({"region": region, "finding": finding, "existence": existence, "sentence": sent,
-                                 "start": start, "end": end, "text": span_text, "cue": cue_text})
+            key = (finding, existence, start, end)
+            if not regions:
+                regions = (None,)
+            n = len(regions)
+            if (n == 1 or n == 2 and regions[0] != regions[1]) and key not in seen:  # the usual case: no repeats
+                seen[key] = regions
+                record = {"region": regions[0], "finding": finding, "existence": existence, "sentence": sent,
+                          "start": start, "end": end, "text": span_text, "cue": cue_text}
+                triplets.append(record)
+                if n == 2:
+                    triplets.append({**record, "region": regions[1]})  # a copy keeps the key order
+                new_regions: Sequence[Optional[str]] = regions
+            else:
+                done = set(seen.get(key, ()))
+                new_regions = []
+                for region in regions:
+                    if region not in done:
+                        done.add(region)
+                        new_regions.append(region)
+                        triplets.append({"region": region, "finding": finding, "existence": existence,
+                                         "sentence": sent, "start": start, "end": end, "text": span_text,
+                                         "cue": cue_text})
+                seen[key] = done
+            for region in new_regions:
                 if region is not None:
                     sents = region_map.get(region)
                     if sents is None:
-                        region_map[region] = {sent}
-                    else:
-                        sents.add(sent)
+                        region_map[region] = [sent]
+                    elif sent not in sents:
+                        sents.append(sent)
             if finding in asg_tags:  # the tag of a finding: its strongest existence among its triplets
-                v = TAG_VALUE[existence]
-                old = tags.get(finding)
-                if old is None or _TAG_RANK[v] > _TAG_RANK[old]:
-                    tags[finding] = v
+                rank = _EXISTENCE_RANK[existence]
+                if rank > ranks.get(finding, -1):
+                    ranks[finding] = rank
         for (a_start, _), regions in found.anatomy_regions.items():
             sent = parsed.get(sid[a_start])
             if sent is not None:
                 for region in regions:
                     sents = region_map.get(region)
                     if sents is None:
-                        region_map[region] = {sent}
-                    else:
-                        sents.add(sent)
+                        region_map[region] = [sent]
+                    elif sent not in sents:
+                        sents.append(sent)
         return Assembled(sentences, triplets,
-                         {r: sorted(region_map[r]) for r in sorted(region_map, key=self.region_index.__getitem__)},
-                         {t: tags[t] for t in sorted(tags, key=self.tag_index.__getitem__)}, found.warnings)
+                         {r: sents if len(sents) == 1 else sorted(sents)
+                          for r, sents in sorted(region_map.items(), key=self._region_rank)},
+                         {t: _RANK_TAG[ranks[t]] for t in sorted(ranks, key=self.tag_index.__getitem__)},
+                         found.warnings)
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):
