@@ -290,6 +290,7 @@ CASES = [
     _case("def-tortuous-aorta", "Tortuous aorta.", {(AO, "tortuous aorta", P)}),
     _case("def-null-device", "Median sternotomy wires are intact.", {(None, "wire", P)}),
     _case("def-null-mass", "No mass.", {(None, "mass", A)}),
+    _case("upper-limits-of-normal", "Heart and mediastinum are at the upper limits of normal size.", {(CS, CMEG, A)}),
     _case("def-no-chf", "Cardiomegaly without radiographic evidence of heart failure.",
           {(CS, CMEG, P)} | both("heart failure", A)),
     # --- GUIDELINES rule 5: present/uncertain unlocated bilateral-default findings get region None
