@@ -103,6 +103,8 @@ CASES = [
     ("No effusion, possible atelectasis.", ["effusion", "atelectasis"], ["absent", "uncertain"]),
     ("Aspiration and pneumonia are considerations.", ["aspiration", "pneumonia"], ["uncertain", "uncertain"]),
     ("Globular heart; pericardial effusion should be considered.", ["effusion"], ["uncertain"]),
+    ("Superimposed pneumonia in the right upper lobe is not excluded.", ["pneumonia"], ["uncertain"]),
+    ("Organizing pneumonia is a differential consideration.", ["pneumonia"], ["uncertain"]),
     ("Mass suspicious for carcinoma, with probable hilar adenopathy.", ["carcinoma", "adenopathy"],
      ["uncertain", "present"]),
     # negated uncertainty
