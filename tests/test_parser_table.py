@@ -275,6 +275,9 @@ CASES = [
     _case("bihilar-prominence", "There is bihilar prominence.", both("lymphadenopathy", P, (RHI, LHI))),
     _case("measure-belongs-before", "Bilateral pulmonary nodules, the largest in the right lower lobe measuring 1.5 cm.",
           both("nodule", P, (RL, LL, RLZ))),
+    # circulatory support devices
+    _case("device-iabp", "Intra-aortic balloon pump tip at the aortic arch.", {(AO, "device", P), (AO, "tip", P)}),
+    _case("device-ecmo", "ECMO cannula in the SVC.", {(SVC, "catheter", P)}),
     # abdominal organ adjectives name the abdomen
     _case("abdomen-hepatic", "This may represent a calcified hepatic cyst.",
           {("abdomen", "calcification", U), ("abdomen", "cyst", U)}),
