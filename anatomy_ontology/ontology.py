@@ -154,7 +154,7 @@ class Ontology:
     def allowed_part(self, finding: str, regions: Iterable[str]) -> list[str]:
         """The `regions` where `finding` may be located, in their order."""
         allowed = self._allowed[finding]
-        return [r for r in regions if allowed is None or r in allowed]
+        return list(regions) if allowed is None else [r for r in regions if r in allowed]
 
     @cached_property
     def side_of(self) -> dict[str, str]:

@@ -89,8 +89,7 @@ class ExistenceEngine:
         self.vocab = vocab
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
         self.matcher = PhraseMatcher(vocab, attr="LOWER")
-        # match id -> (kind, dirs); and for the triggers, match id -> (neg, dirs, window, back_window, inside)
-        self._info: dict[int, tuple[int, int]] = {}
+        # for the triggers, match id -> (neg, dirs, window, back_window, inside)
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
         self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
         for i, cue in enumerate(cues):
@@ -98,7 +97,6 @@ class ExistenceEngine:
             self.matcher.add(key, [tokenizer(cue.text)])
             mid = vocab.strings[key]
             kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
-            self._info[mid] = (kind, dirs)
             self._code[mid] = _code(kind, dirs)
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside)

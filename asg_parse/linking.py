@@ -3,7 +3,7 @@ and state words (`matching.Matcher` finds them)."""
 from __future__ import annotations
 
 from functools import partial
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
-from .matching import Context, M, Matcher, tokens_of
+from .matching import Context, M, Matcher, new_m, tokens_of
 from .tokens import SentenceIndex
 
 SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
@@ -21,7 +21,6 @@ _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
 _start, _start_end = itemgetter(0), itemgetter(0, 1)  # sort keys of mentions
-_no_point = methodcaller("replace", ".", "", 1)  # "2.5" -> "25": a number is then all digits
 
 
 class Link(NamedTuple):
@@ -43,7 +42,6 @@ def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
 
 
 _new_link = partial(tuple.__new__, Link)  # a Link from a full tuple, without the Python-level Link.__new__
-_new_m = partial(tuple.__new__, M)  # likewise an M
 
 
 class Found(NamedTuple):
@@ -86,27 +84,24 @@ class Linker:
         self.generic_anatomy = {f"G|{g.id}" for g in onto.groups.values() if g.generic}  # "lung volumes", ...
         self.laterality = onto.laterality
         self.defaults = onto.default_regions
-        self.allowed = {f: onto.allowed(f) for f in onto.findings}  # finding -> its allowed regions (None: any)
+        self.allowed_part = onto.allowed_part  # the regions where a finding may be located
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         # finding -> the forms that a side word locates although the finding has no laterality (those with any)
         self.lateral_forms = {f.id: forms for f in onto.findings.values()
                               if (forms := {" ".join(x.lower().split()) for x in f.lateral_forms})}
         # a tip is part of the device it implies ("implies: {finding: device, unless: [tube, line, ...]}")
         self.part_of = {f.id: set(f.implies.unless) if f.implies else set() for f in onto.findings.values()}
-        # anatomy label -> (kind, value, outside the atlas), and (label, side) -> its regions
-        self.anatomy_kinds: dict[str, tuple[str, str, bool]] = {}
-        self.anatomy_regions: dict[tuple[str, Optional[str]], tuple[str, ...]] = {}
+        # (anatomy label, side said with it) -> its regions; anatomy label -> (kind, value, outside the atlas,
+        # its regions without a side)
+        self.sided_regions: dict[tuple[str, Optional[str]], tuple[str, ...]] = {}
+        self.anatomy_info: dict[str, tuple[str, str, bool, tuple[str, ...]]] = {}
         for kind, entries in (("R", onto.regions), ("Z", onto.zones), ("G", onto.groups)):
             for value in entries:
                 label = f"{kind}|{value}"
-                self.anatomy_kinds[label] = (kind, value, kind == "G" and not onto.groups[value].regions)
                 for side in (None, "left", "right", "both"):
-                    self.anatomy_regions[(label, side)] = tuple(self._regions(kind, value, side))
-        # anatomy label -> (kind, value, outside the atlas, its regions without a side)
-        self.anatomy_info = {label: (*kinds, self.anatomy_regions[(label, None)])
-                             for label, kinds in self.anatomy_kinds.items()}
-        # whether a measure word reads as a number ("_measure_tokens")
-        self.numeric_measure_words = any(_no_point(w).isdigit() for w in onto.measure_words)
+                    self.sided_regions[(label, side)] = tuple(self._regions(kind, value, side))
+                outside = kind == "G" and not onto.groups[value].regions
+                self.anatomy_info[label] = (kind, value, outside, self.sided_regions[(label, None)])
 
     # ---------------------------------------------------------------- helpers
     def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
@@ -202,14 +197,7 @@ class Linker:
     def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
         """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
         words, text, lower = self.ontology.measure_words, ctx.tt.text, ctx.lower
-        if self.numeric_measure_words:  # a token could be both: count it once
-            n = 0
-            for i in range(lo, hi):
-                if lower[i] in words or text[i].replace(".", "", 1).isdigit():
-                    n += 1
-            return n
-        # a number has no case, so a number's lower-cased form is not a measure word
-        return sum(map(words.__contains__, lower[lo:hi])) + sum(map(str.isdigit, map(_no_point, text[lo:hi])))
+        return sum(1 for i in range(lo, hi) if lower[i] in words or text[i].replace(".", "", 1).isdigit())
 
     @staticmethod
     def _opens_sentence(ctx: Context, start: int) -> bool:
@@ -231,7 +219,7 @@ class Linker:
         areg: dict[tuple[int, int], list[str]] = {}
         phrase_start: dict[tuple[int, int], int] = {}
         extra: list[M] = []
-        info, table = self.anatomy_info, self.anatomy_regions
+        info, table = self.anatomy_info, self.sided_regions
         lower, used = ctx.lower, ctx.used_sides
         # per mention, while no zone adjective adds one ("middle and lower lobes")
         span_regions: list[list[str]] = []
@@ -397,14 +385,14 @@ class Linker:
                 # the existence engine sees "not" in "heart is not enlarged" before the mention, where it scopes
                 if rule.existence:
                     a = anatomy[ai]
-                    span = _new_m((a[0] if a[0] < w_start else w_start, a[1] if a[1] > w_end else w_end, rule.finding))
+                    span = new_m((a[0] if a[0] < w_start else w_start, a[1] if a[1] > w_end else w_end, rule.finding))
                     if cue is None:
                         start_char = tt.idx[w_start]
                         end_char = tt.idx[w_end - 1] + len(tt.text[w_end - 1])
                         cue = (tt.string[start_char:end_char], start_char, end_char)
                     forced = {"existence": rule.existence, "text": cue[0], "start": cue[1], "end": cue[2]}
                 else:
-                    span = _new_m((w_start, w_end, rule.finding))
+                    span = new_m((w_start, w_end, rule.finding))
                     forced = None
                 out.append((span, regions, forced, ai))
         return out
@@ -418,7 +406,7 @@ class Linker:
         a_start, a_end = an.phrase_start[ai], a[1]
         access_site = a[2] == "Z|lung"  # "right chest port": where a line enters, not where it lies
         a_regions = an.span_regions[ai]
-        lower, boundaries, allowed = ctx.lower, ctx.boundaries, self.allowed
+        lower, boundaries = ctx.lower, ctx.boundaries
         for fi in candidates:
             f = findings[fi]
             f_start, f_end = f[0], f[1]
@@ -450,8 +438,7 @@ class Linker:
                 continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
             if f_start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
                 continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
-            ok_regions = allowed[f[2]]
-            regions = list(a_regions) if ok_regions is None else [r for r in a_regions if r in ok_regions]
+            regions = self.allowed_part(f[2], a_regions)
             if not regions and a_regions:  # (anatomy outside the atlas has no regions: the finding gets none)
                 if cost <= 1:
                     ctx.warnings.append(f"'{ctx.tt.span_text(a.start, a.end)}' cannot locate '{f.label}' "
@@ -460,11 +447,6 @@ class Linker:
             if best is None or cost < best[0]:
                 best = (cost, fi, regions)
         return best
-
-    def _allowed_part(self, finding: str, regions: list[str]) -> list[str]:
-        """The `regions` where `finding` may be located, in their order."""
-        allowed = self.allowed[finding]
-        return list(regions) if allowed is None else [r for r in regions if r in allowed]
 
     def _link(self, ctx: Context, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
               in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
@@ -504,11 +486,10 @@ class Linker:
                 continue
             fi = best[1]
             target = findings[fi]
-            allowed = self.allowed[target[2]]
             for j in group:
                 a = anatomy[j]
                 a_regions = an.span_regions[j]
-                regions = list(a_regions) if allowed is None else [r for r in a_regions if r in allowed]
+                regions = self.allowed_part(target[2], a_regions)
                 if not regions and a_regions:
                     continue
                 generic = a.label in self.generic_anatomy
@@ -529,23 +510,23 @@ class Linker:
                     continue  # no finding ends in [own, a.start]: one would end at a.start, making own smaller
                 for fj, f in enumerate(findings):
                     if fj != fi and (own <= f.end <= a.start or of_named and f.end == start - 1):
-                        more = self._allowed_part(f.label, a_regions)
+                        more = self.allowed_part(f.label, a_regions)
                         if more:
                             link_parts.setdefault(fj, []).append((more, loose, generic, subject))
         return link_parts
 
-    def _merge(self, parts: list[tuple[list[str], bool, bool, bool]], regions: list[str]) -> list[str]:
+    def _merge(self, parts: list[tuple[list[str], bool, bool, bool]]) -> list[str]:
         """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
         said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
         bibasilar atelectasis": a generic whole-organ phrase adds no lung that a specific part already covers."""
-        if len(parts) == 1 and not regions:  # one anatomy: nothing to weigh against
+        if len(parts) == 1:  # one anatomy: nothing to weigh against
             return list(parts[0][0])
         specific = {r for rs, _, generic, _ in parts if not generic for r in rs}
         inside = self.strictly_inside
         parts = [p for p in parts if not (p[2] and any(inside[r] & specific for r in p[0]))]
         named = {self.side_of[r] for rs, loose, *_ in parts if not loose for r in rs} & {"left", "right"}
         precise = {r for rs, loose, generic, _ in parts if not loose and not generic for r in rs}
-        merged = list(regions)
+        merged: list[str] = []
         for rs, loose, generic, _ in parts:
             merged += [r for r in rs if r not in merged and (not loose or len(named) != 1
                                                              or self.side_of[r] in named | {"none"})
@@ -577,7 +558,7 @@ class Linker:
             di = self._device_of(ctx, findings, ti) if ti in links else None
             if di is None or di in links or finding_side.get(di) is None:
                 continue
-            regions = self._allowed_part(findings[di].label, links[ti])
+            regions = self.allowed_part(findings[di].label, links[ti])
             if regions and self._on_side(regions, finding_side[di]):
                 links[di] = regions
 
@@ -609,38 +590,27 @@ class Linker:
             if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words
                 parts = [(self._side_part(rs, side, loose), loose, generic, subject)
                          for rs, loose, generic, subject in parts]
-            if len(parts) == 1:  # one anatomy: nothing to weigh against
-                links[fi] = list(parts[0][0])
-                if parts[0][3]:
-                    generic_links.add(fi)
-            else:
-                links[fi] = self._merge(parts, [])
-                if all(p[3] for p in parts):
-                    generic_links.add(fi)
+            links[fi] = self._merge(parts)
+            if all(p[3] for p in parts):
+                generic_links.add(fi)
         if finding_side:
             self._device_at_its_tip(ctx, findings, links, finding_side)
         out: dict[tuple[int, int, str], Link] = {}
         defaults = self.defaults
-        if not sides:  # no side word: a mention has its links or its defaults
-            for fi, f in enumerate(findings):
-                regions = links.get(fi)
-                out[f] = _new_link((regions, None, True, fi in generic_links) if regions is not None
-                                   else (list(defaults[f[2]]), None, False, False))
-        else:
-            for fi, f in enumerate(findings):
-                regions = links.get(fi)
-                side = finding_side.get(fi)
-                if regions is not None and side != "both":
-                    located = True
-                elif side is not None:
-                    regions, located = self._place(f, regions, side)
-                elif regions is None and self._lateral(ctx, f):  # a side word nearby: "effusion on the left"
-                    side_span = self._side_for(ctx, f, sides)
-                    regions, located = self._place(f, None, side_span.label) if side_span is not None \
-                        else (list(defaults[f[2]]), False)
-                else:
-                    regions, located = list(defaults[f[2]]), False
-                out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
+        for fi, f in enumerate(findings):
+            regions = links.get(fi)
+            side = finding_side.get(fi) if finding_side else None
+            if regions is not None and side != "both":
+                located = True
+            elif side is not None:
+                regions, located = self._place(f, regions, side)
+            elif regions is None and sides and self._lateral(ctx, f):  # a side word nearby: "effusion on the left"
+                side_span = self._side_for(ctx, f, sides)
+                regions, located = self._place(f, None, side_span.label) if side_span is not None \
+                    else (list(defaults[f[2]]), False)
+            else:
+                regions, located = list(defaults[f[2]]), False
+            out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
         if not statements:  # the matcher's findings are in (start, end) order already
             return _new_found((findings, an.spans, out, an.regions, ctx.warnings))
         for span, regions, forced, _ in statements:  # located by their anatomy, with any existence cue

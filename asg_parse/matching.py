@@ -27,15 +27,8 @@ class M(NamedTuple):
 
 
 # an M from a (start, end, label) tuple, without the Python-level M.__new__
-_new_m = partial(tuple.__new__, M)
+new_m = partial(tuple.__new__, M)
 _MODIFIERS = 4  # the matcher bucket of findings that only modify others (findings are bucket 0)
-
-
-def longest(matches: list[tuple[int, int, str]], head_final: bool = False) -> list[M]:
-    """Non-overlapping (start, end, label) matches, longest first. Ties go to the earlier match, or with
-    `head_final` to the later one, the head of an English noun phrase ("right lung base": the zone "lung base"
-    with side "right", not the region "right lung" plus "base")."""
-    return _longest_ids([(k, s, e) for k, (s, e, _) in enumerate(matches)], [m[2] for m in matches], head_final)
 
 
 _STOP = ((0, 1 << 62, 1 << 62),)  # a match after all others, which closes the last run
@@ -43,9 +36,11 @@ _STOP = ((0, 1 << 62, 1 << 62),)  # a match after all others, which closes the l
 
 def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, str], list[str]],
                  head_final: bool = False) -> list[M]:
-    """`longest` over PhraseMatcher (match id, start, end) triples; `labels`: match id -> label. Matches in start
-    order (as a PhraseMatcher gives them) are resolved one run of overlapping matches at a time, which picks the
-    same ones."""
+    """Non-overlapping matches of PhraseMatcher (match id, start, end) triples as Ms, longest first (`labels`:
+    match id -> label). Ties go to the earlier match, or with `head_final` to the later one, the head of an English
+    noun phrase ("right lung base": the zone "lung base" with side "right", not the region "right lung" plus
+    "base"). Matches in start order (as a PhraseMatcher gives them) are resolved one run of overlapping matches at
+    a time, which picks the same ones as `_resolve`."""
     out: list[M] = []
     append = out.append
     first: Optional[tuple[int, int, int]] = None  # the first match of the current run
@@ -59,12 +54,12 @@ def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, st
         if start >= end:  # overlaps nothing before it: the run before it is complete
             if run is None:
                 if first is not None:
-                    append(_new_m((first[1], first[2], labels[first[0]])))
+                    append(new_m((first[1], first[2], labels[first[0]])))
             elif len(run) == 2:  # the longer, or on a tie the earlier (with `head_final` the later) one
                 a, b = run
                 la, lb = a[2] - a[1], b[2] - b[1]
                 a = b if lb > la or (lb == la and head_final and b[2] > a[2]) else a
-                append(_new_m((a[1], a[2], labels[a[0]])))
+                append(new_m((a[1], a[2], labels[a[0]])))
             else:
                 _add_run(out, run, end, labels, head_final)
             first, run, end = m, None, m[2]
@@ -80,13 +75,13 @@ def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, st
 
 def _add_run(out: list[M], run: list[tuple[int, int, int]], end: int, labels: Union[dict[int, str], list[str]],
              head_final: bool) -> None:
-    """Append what `longest` keeps of a run of three or more overlapping (match id, start, end) matches in start
+    """Append what `_longest_ids` keeps of a run of three or more overlapping (match id, start, end) matches in start
     order, which ends at `end`: the first match spanning the whole run (it overlaps all the others, and no other
     is longer), else as `_resolve` picks them."""
     start = run[0][1]
     for m in run:
         if m[1] == start and m[2] == end:
-            out.append(_new_m((start, end, labels[m[0]])))
+            out.append(new_m((start, end, labels[m[0]])))
             return
     out += _resolve([(s, e, labels[i]) for i, s, e in run], head_final)
 
@@ -100,13 +95,14 @@ def _head_final_key(m: tuple[int, int, str]) -> tuple[int, int]:
 
 
 def _resolve(matches: list[tuple[int, int, str]], head_final: bool) -> list[M]:
-    """`longest` over any matches: take them longest first where no taken token overlaps; sorted."""
+    """`_longest_ids` over (start, end, label) matches in any order: take them longest first where no taken token
+    overlaps; sorted."""
     out: list[M] = []
     taken: set[int] = set()
     for m in sorted(matches, key=_head_final_key if head_final else _longest_key, reverse=True):
         s, e = m[0], m[1]
         if s not in taken and (e - s == 1 or taken.isdisjoint(range(s + 1, e))):
-            out.append(_new_m(m))
+            out.append(new_m(m))
             taken.update(range(s, e))
     out.sort()
     return out
@@ -120,10 +116,9 @@ def tokens_of(spans) -> set[int]:
 class Context:
     """Per-document state shared by the matching and linking steps."""
 
-    __slots__ = ("doc", "tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding")
+    __slots__ = ("tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding")
 
     def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
-        self.doc = doc
         self.tt = tt = tokens(doc)
         self.sent = (index if index is not None else sentence_index(doc)).ids
         self.lower = tt.lower
@@ -136,10 +131,6 @@ class Context:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start)."""
         words = self.lower[a_end:b_start] if a_end <= b_start else self.lower[b_start:a_end]
         return self.boundaries.isdisjoint(words), words.count(",")
-
-    @staticmethod
-    def gap(a: M, b: M) -> int:
-        return max(0, b.start - a.end, a.start - b.end)
 
 
 class Matcher:

@@ -9,27 +9,15 @@ import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from .io import Item
 
 _EXISTENCE = ("present", "absent", "uncertain")
 
 
-def _make_dumps() -> Callable[[Any], str]:
-    """Compact JSON of a record (no cycles to check), as `JSONEncoder.encode` writes it; the C encoder is built
-    once here instead of on every call."""
-    encoder = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
-    if c_make_encoder is None:
-        return encoder.encode
-    iterencode = c_make_encoder(None, encoder.default, encode_basestring, encoder.indent, encoder.key_separator,
-                                encoder.item_separator, encoder.sort_keys, encoder.skipkeys, encoder.allow_nan)
-    join = "".join
-    return lambda obj: join(iterencode(obj, 0))
-
-
-_DUMPS = _make_dumps()
+# compact JSON of a record (records hold no cycles to check)
+_DUMPS = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
 
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
 _ONTOLOGY: Optional[str] = None

@@ -117,6 +117,15 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     return sentences, parsed
 
 
+def _add_sentence(region_map: dict[str, list[int]], region: str, sent: int) -> None:
+    """Note that sentence `sent` names `region` (each sentence once per region)."""
+    sents = region_map.get(region)
+    if sents is None:
+        region_map[region] = [sent]
+    elif sent not in sents:
+        sents.append(sent)
+
+
 def _items_by(rank: dict[str, int]) -> Any:
     """A sort key of (name, value) items: the rank of the name."""
     return lambda item: rank[item[0]]
@@ -136,7 +145,7 @@ class Triplets(OntologyComponent):
         self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
         self._region_rank = _items_by(self.region_index)
         self.silent = {f.id for f in self.ontology.findings.values() if f.silent}
-        self.allowed = {f: self.ontology.allowed(f) for f in self.ontology.findings}  # None: anywhere
+        self.allowed_part = self.ontology.allowed_part  # the regions where a finding may be located
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
                         for f in self.ontology.findings.values() if f.implies is not None}
         lung = {r.id for r in self.ontology.regions.values() if r.zone == "lung"}
@@ -208,14 +217,7 @@ class Triplets(OntologyComponent):
             sided = [r for r in defaults if side_of[r] in sides]
             if sided:
                 return sided
-        return self._allowed_part(finding, regions)
-
-    def _allowed_part(self, finding: str, regions: Sequence[str]) -> list[str]:
-        """The `regions` where `finding` may be located, in their order (a new list)."""
-        allowed = self.allowed[finding]
-        if allowed is None:
-            return list(regions)
-        return [r for r in regions if r in allowed]
+        return self.allowed_part(finding, regions)
 
     def _locate(self, tt: TokenTable, found: Found, mentions: list[Mention], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
@@ -232,8 +234,7 @@ class Triplets(OntologyComponent):
            already locates another finding ("nodule in the right lower lobe suggesting granulomatous disease").
         3. Otherwise a present/uncertain mention takes the location of the same finding said elsewhere in the
            report with the same existence, placed by the text or earlier by these rules (an impression restating a
-           finding); not
-           for devices (findings without default regions), where two mentions are usually two objects.
+           finding); not for devices (findings without default regions), where two mentions are usually two objects.
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
         """
@@ -277,7 +278,7 @@ class Triplets(OntologyComponent):
                 # (a host placed only by a side word, in its own default zone, gives only that side: "right pleural
                 # effusion or pleural thickening" -> the right lung)
                 if not interpretation.isdisjoint(lower[lo:hi]):
-                    regions = self._allowed_part(finding, o_regions)
+                    regions = self.allowed_part(finding, o_regions)
                 elif self._side_only(o_finding, o_regions):
                     regions = self._sided_defaults(finding, o_regions, own=True)
                 else:
@@ -329,7 +330,7 @@ class Triplets(OntologyComponent):
             cost = (hi - lo) + 3 * between.count(",")
             if cost > LINK_MAX_COST or (best is not None and cost >= best[0]):
                 continue
-            regions = self._allowed_part(finding, regions)
+            regions = self.allowed_part(finding, regions)
             if regions:
                 best = (cost, regions, a)
         if best is None:
@@ -339,7 +340,7 @@ class Triplets(OntologyComponent):
         for a, more in anatomy:  # "right middle lobe/lingula": coordinated anatomy goes along
             lo, hi = (b.end, a.start) if b.start < a.start else (a.end, b.start)
             if a is not b and _coordinated(lower, lo, hi):
-                regions += [r for r in self._allowed_part(finding, more) if r not in regions]
+                regions += [r for r in self.allowed_part(finding, more) if r not in regions]
         return best[0], regions
 
     def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label],
@@ -359,7 +360,7 @@ class Triplets(OntologyComponent):
         triplets: list[dict[str, Any]] = []
         region_map: dict[str, list[int]] = {}  # region -> its sentences (each once, in no set order)
         # (finding, existence, start, end) -> the regions given triplets: no triplet twice
-        seen: dict[tuple[str, str, int, int], Any] = {}
+        seen: dict[tuple[str, str, int, int], set[Optional[str]]] = {}
         silent, asg_tags = self.silent, self.asg_tags
         ranks: dict[str, int] = {}  # finding -> the rank of its strongest existence (_EXISTENCE_RANK)
         for f, finding, sent, regions, _, existence, cue in mentions:
@@ -368,36 +369,20 @@ class Triplets(OntologyComponent):
             last = f.end - 1
             start, end = idx[f.start], idx[last] + len(words[last])
             span_text, cue_text = text[start:end], cue["text"] if cue else None
-            key = (finding, existence, start, end)
-            if not regions:
-                regions = (None,)
-            n = len(regions)
-            if (n == 1 or n == 2 and regions[0] != regions[1]) and key not in seen:  # the usual case: no repeats
-                seen[key] = regions
-                record = {"region": regions[0], "finding": finding, "existence": existence, "sentence": sent,
+            done = seen.setdefault((finding, existence, start, end), set())
+            new_regions = []
+            for region in regions or (None,):
+                if region not in done:
+                    done.add(region)
+                    new_regions.append(region)
+            if new_regions:
+                record = {"region": new_regions[0], "finding": finding, "existence": existence, "sentence": sent,
                           "start": start, "end": end, "text": span_text, "cue": cue_text}
                 triplets.append(record)
-                if n == 2:
-                    triplets.append({**record, "region": regions[1]})  # a copy keeps the key order
-                new_regions: Sequence[Optional[str]] = regions
-            else:
-                done = set(seen.get(key, ()))
-                new_regions = []
-                for region in regions:
-                    if region not in done:
-                        done.add(region)
-                        new_regions.append(region)
-                        triplets.append({"region": region, "finding": finding, "existence": existence,
-                                         "sentence": sent, "start": start, "end": end, "text": span_text,
-                                         "cue": cue_text})
-                seen[key] = done
-            for region in new_regions:
-                if region is not None:
-                    sents = region_map.get(region)
-                    if sents is None:
-                        region_map[region] = [sent]
-                    elif sent not in sents:
-                        sents.append(sent)
+                triplets += [{**record, "region": region} for region in new_regions[1:]]  # the key order kept
+                for region in new_regions:
+                    if region is not None:
+                        _add_sentence(region_map, region, sent)
             if finding in asg_tags:  # the tag of a finding: its strongest existence among its triplets
                 rank = _EXISTENCE_RANK[existence]
                 if rank > ranks.get(finding, -1):
@@ -406,11 +391,7 @@ class Triplets(OntologyComponent):
             sent = parsed.get(sid[a_start])
             if sent is not None:
                 for region in regions:
-                    sents = region_map.get(region)
-                    if sents is None:
-                        region_map[region] = [sent]
-                    elif sent not in sents:
-                        sents.append(sent)
+                    _add_sentence(region_map, region, sent)
         return Assembled(sentences, triplets,
                          {r: sents if len(sents) == 1 else sorted(sents)
                           for r, sents in sorted(region_map.items(), key=self._region_rank)},
