@@ -42,17 +42,25 @@ class DistInfo:
         return self.rank == 0
 
 
-def setup_distributed() -> DistInfo:
-    """Join the process group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR/PORT, LOCAL_RANK); else one process."""
+@contextlib.contextmanager
+def distributed() -> Iterator[DistInfo]:
+    """Join the process group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR/PORT, LOCAL_RANK) for the block and
+    leave it on the way out (a gloo group still open at interpreter exit can abort the process); else one process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return DistInfo()
-    if not dist.is_initialized():
+        yield DistInfo()
+        return
+    owned = not dist.is_initialized()
+    if owned:
         backend = "nccl" if torch.cuda.is_available() and os.environ.get("ASG_DIST_BACKEND") != "gloo" else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    try:
+        yield DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    finally:
+        if owned and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def barrier(info: DistInfo) -> None:
@@ -241,7 +249,11 @@ def pretrain(cfg: TrainConfig, echo: Callable[[str], None] = print) -> Path:
     cfg = cfg.resolved()
     if cfg.out is None or cfg.triplets is None or cfg.images is None:
         raise TrainError("pretrain needs --triplets, --images and --out")
-    info = setup_distributed()
+    with distributed() as info:
+        return _train(cfg, echo, info)
+
+
+def _train(cfg: TrainConfig, echo: Callable[[str], None], info: DistInfo) -> Path:
     say = echo if info.main else (lambda _msg: None)
     run = Path(cfg.out)
     ckpt_dir = run / "checkpoints"
