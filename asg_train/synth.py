@@ -330,7 +330,7 @@ DRAWERS = {
 def render(case: Case, atlas: dict[str, tuple[float, float, float, float]], size: int = 128) -> np.ndarray:
     """The phantom as a uint8 [size, size] image."""
     cv = _Canvas(case, atlas, size)
-    u, v, e = cv.u, cv.v, cv.edge
+    u, v = cv.u, cv.v
     rng = np.random.default_rng(case.noise_seed)
     body = _smooth(((u - 0.5) / 0.47) ** 2 + ((v - 0.58) / 0.62) ** 2 - 1, 0.03)
     img = 0.06 + (case.tissue - 0.06) * body

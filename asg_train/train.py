@@ -10,7 +10,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from .cache import Cache, prepare
 from .config import TrainConfig
 from .dataset import Collator, PretrainDataset, ResumableSampler
-from .encoders import (ImageBackbone, TextBackbone, build_image_backbone, build_text_backbone, load_tokenizer,
+from .encoders import (build_image_backbone, build_text_backbone, load_tokenizer,
                        save_tokenizer, tag_name_embeddings, train_wordpiece)
 from .model import ASGModel, compute_losses
 
