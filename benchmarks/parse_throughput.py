@@ -5,12 +5,15 @@ new ids in a temporary CSV, then
   1. times `asg-parse CORPUS -o OUT --workers N` end to end (a subprocess: start-up, reading, parsing, writing)
      for each N, and checks the outputs are byte-identical;
   2. times a plain pipeline (spacy.blank("en") + sentencizer + entity_ruler with our finding forms + negex `en_clinical`)
-     over the same reports in this one process;
+     over the same reports in this one process (its build excluded: the throughput the issue compares against),
+     and, like for like with 1., as a whole script in a subprocess (imports, build, reading the CSV, parsing,
+     writing one JSON line of entities per report; torch kept out of its imports, as asg-parse does);
   3. profiles, in this process, the pipeline the CLI runs (the single `asg_parser` component) step by step:
      tokenizer, token table, sections, sentences, mentions (PhraseMatcher + linking), existence, triplets, and the
      record + JSON step.
 
     python benchmarks/parse_throughput.py [--openi ../shared/data/openi/openi_dev.csv] [--reports 20000]
+    python benchmarks/parse_throughput.py --plain-run CORPUS.csv OUT.jsonl   (the plain script of 2., alone)
 """
 from __future__ import annotations
 
@@ -81,6 +84,29 @@ def plain_pipeline():
     return nlp
 
 
+def plain_run(corpus: Path, out: Path) -> None:
+    """The plain pipeline as a whole script: read the CSV, parse, write {"id", "ents": [[label, start, end, negated]]}."""
+    nlp = plain_pipeline()
+    with corpus.open(newline="", encoding="utf-8") as fh:
+        rows = [(row["id"], row["report"]) for row in csv.DictReader(fh)]
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    with out.open("w", encoding="utf-8") as fh:
+        for (rid, _), doc in zip(rows, nlp.pipe((text for _, text in rows), batch_size=1000)):
+            ents = [[e.label_, e.start_char, e.end_char, e._.negex] for e in doc.ents]
+            fh.write(dumps({"id": rid, "ents": ents}) + "\n")
+
+
+def time_plain_run(corpus: Path, out: Path) -> float:
+    """Seconds for `plain_run` in a fresh process (process start to exit)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--plain-run", str(corpus), str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"plain run failed ({proc.returncode}): {proc.stderr.strip()}")
+    return wall
+
+
 def time_plain(texts: list[str]) -> tuple[float, float, int]:
     """(build seconds, parse seconds, entities found)."""
     t0 = time.perf_counter()
@@ -131,7 +157,12 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=20000, help="corpus size (default 20000)")
     ap.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated (default 1,2)")
     ap.add_argument("--profile-reports", type=int, default=5000, help="reports for the stage profile")
+    ap.add_argument("--plain-run", nargs=2, type=Path, metavar=("CORPUS", "OUT"), help="only run the plain script")
     args = ap.parse_args()
+    if args.plain_run:
+        sys.modules.setdefault("torch", None)  # thinc imports torch when installed; the rule pipelines never use it
+        plain_run(*args.plain_run)
+        return
     if not args.openi.is_file():
         raise SystemExit(f"error: {args.openi}: no such file (pass --openi or set ASG_OPENI_CSV)")
     texts = openi_texts(args.openi)
@@ -152,6 +183,8 @@ def main() -> None:
         build, wall, n_ents = time_plain(corpus)
         rows.append((f"plain entity_ruler + negex, 1 process (+{build:.2f}s build; {n_ents} ents)", wall,
                      len(corpus) / wall))
+        wall = time_plain_run(corpus_path, tmpd / "plain.jsonl")
+        rows.append(("plain entity_ruler + negex, whole script end to end, 1 process", wall, len(corpus) / wall))
         runs = [o.splitlines() for o in outputs.values()]
         differing = sum(1 for lines in zip(*runs) if len(set(lines)) > 1) if runs else 0
         n_lines = len(runs[0]) if runs else 0
