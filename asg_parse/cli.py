@@ -294,6 +294,14 @@ def _skip_torch(argv: list[str]) -> None:
         return
     if "torch" not in sys.modules and "thinc" not in sys.modules:
         sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now fails fast: thinc runs without
+    _one_blas_thread()
+
+
+def _one_blas_thread() -> None:
+    """numpy (imported by spaCy) starts OpenBLAS's thread pool, whose threads spin for ~0.1 s of CPU time after the
+    import; the rule pipeline does no linear algebra. A user's OPENBLAS_NUM_THREADS is kept."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _skip_spacy_cli() -> None:
