@@ -289,17 +289,13 @@ _NEEDS_TORCH = {"evaluate", "benchmark"}
 
 
 def _skip_torch(argv: list[str]) -> None:
-    """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it."""
+    """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it.
+    Nor does it do linear algebra: numpy (imported by spaCy) gets one OpenBLAS thread, as the pool it starts
+    otherwise spins for ~0.1 s of CPU time after the import (a user's OPENBLAS_NUM_THREADS is kept)."""
     if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH"):
         return
     if "torch" not in sys.modules and "thinc" not in sys.modules:
         sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now fails fast: thinc runs without
-    _one_blas_thread()
-
-
-def _one_blas_thread() -> None:
-    """numpy (imported by spaCy) starts OpenBLAS's thread pool, whose threads spin for ~0.1 s of CPU time after the
-    import; the rule pipeline does no linear algebra. A user's OPENBLAS_NUM_THREADS is kept."""
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
