@@ -1,6 +1,7 @@
 """The asg-parse command line: `asg-parse INPUT -o OUT.jsonl` plus the show, ontology and evaluation commands."""
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -16,15 +17,32 @@ from .io import InputError, JsonlWriter, read_inputs
 from .usage import run
 
 _GROUP_OPTIONS = {"--help", "-h"}
+_EXTRA_COMMANDS = {"evaluate", "benchmark"}  # added by eval_cli.register
 
 
 class _ParseGroup(TyperGroup):
-    """Routes `asg-parse INPUT ...` (anything that is not a command name) to the `parse` command."""
+    """Routes `asg-parse INPUT ...` (anything that is not a command name) to the `parse` command.
+
+    The evaluation commands are added only when one of them is run or the command list is shown: their module
+    (the OpenI benchmark, rich tables) would otherwise be imported on every parse."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in _GROUP_OPTIONS:
+        first = args[0] if args else None
+        if first is None or first in _GROUP_OPTIONS or first in _EXTRA_COMMANDS:
+            self._add_extras()
+        elif first not in self.commands:
             args = ["parse", *args]
         return super().parse_args(ctx, args)
+
+    def _add_extras(self) -> None:
+        if _EXTRA_COMMANDS <= self.commands.keys():
+            return
+        from . import eval_cli
+
+        extras = typer.Typer()
+        eval_cli.register(extras)
+        for name, cmd in typer.main.get_command(extras).commands.items():
+            self.add_command(cmd, name)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         super().format_help(ctx, formatter)
@@ -266,25 +284,20 @@ def ontology_command(
     print_ontology(onto)
 
 
-def _register_extras() -> None:
-    from . import eval_cli
-
-    eval_cli.register(app)
-
-
-_register_extras()
-
-
 _STARTED: list[float] = []  # when the console command started (the summary's wall time counts from there)
 _NEEDS_TORCH = {"evaluate", "benchmark"}
 
 
 def _skip_torch(argv: list[str]) -> None:
-    """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it."""
+    """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it.
+    Nor does it do linear algebra: numpy (imported by spaCy) gets one OpenBLAS thread, as the pool it starts
+    otherwise spins for ~0.1 s of CPU time after the import (a user's OPENBLAS_NUM_THREADS is kept)."""
     if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH"):
         return
     if "torch" not in sys.modules and "thinc" not in sys.modules:
         sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now fails fast: thinc runs without
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _skip_spacy_cli() -> None:
@@ -303,13 +316,50 @@ def _skip_spacy_cli() -> None:
     sys.modules["spacy.cli"], sys.modules["spacy.cli.info"] = cli, info
 
 
+@app.callback()
+def _before_command(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand != "parse":
+        gc.enable()  # main() turned it off for the parse command's start-up only
+
+
 def main() -> None:
     """Console-script entry point."""
     _STARTED.append(time.perf_counter())
+    # The start-up builds ~125k objects that all live on (modules, the pipeline, the input): automatic collections
+    # walk them again and again (~30 ms). A parse re-arms it per chunk (runner.collect_per_chunk), _before_command
+    # turns it back on for the other commands.
+    gc.disable()
     _skip_torch(sys.argv[1:])
     _skip_spacy_cli()
     run(app, prog_name="asg-parse")
 
 
+def console() -> None:
+    """`python -m asg_parse.cli`: :func:`main`, then the process ends without the interpreter's teardown, which
+    frees ~1,000 modules and their objects one by one (~20-30 ms of a short run). Not for callers that embed the
+    command in a larger program: they call :func:`main`, which returns through SystemExit."""
+    try:
+        main()
+    except SystemExit as exc:
+        _exit_now(exc.code)
+        raise
+
+
+def _exit_now(code: Any) -> None:
+    """os._exit(code) when nothing is left to finish: our files are closed by then (the output is committed or
+    kept as .partial), no worker process or other thread runs, and stdout/stderr flush cleanly."""
+    import multiprocessing
+    import threading
+
+    if not isinstance(code, (int, type(None))) or threading.active_count() > 1 or multiprocessing.active_children():
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: let the normal exit report it
+        return
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    main()
+    console()

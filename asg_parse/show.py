@@ -1,17 +1,17 @@
-"""What asg-parse shows: rich tables for one report, the ontology and a run summary, the progress bar, displaCy HTML."""
+"""What asg-parse shows: rich tables for one report, the ontology and a run summary, the progress bar, displaCy HTML.
+
+rich is imported by the functions that draw something: a quiet parse run never needs it (a tenth of its start-up).
+"""
 from __future__ import annotations
 
 import html as _html
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
-from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXISTENCE_STYLE = {"present": "bold red", "absent": "green", "uncertain": "yellow"}
 EXISTENCE_COLOR = {"present": "#f4a5a5", "absent": "#b9e4b9", "uncertain": "#f7e08a"}
@@ -20,6 +20,8 @@ DISPLAY_KEY = "asg_display"
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True)
 
 
@@ -44,19 +46,22 @@ class ParseStats:
         self.errors.extend((rid, msg) for _, rid, msg in res.errors)
 
 
-class _SpeedColumn(ProgressColumn):
-    def render(self, task: Any) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} reports/s" if speed else "-- reports/s", style="cyan")
-
-
 @contextmanager
 def progress_bar(total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr (reports/s, ETA); yields `advance(n)`."""
     if not enabled:
         yield lambda n: None
         return
-    progress = Progress(TextColumn("parsing"), BarColumn(), MofNCompleteColumn(), _SpeedColumn(),
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class SpeedColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} reports/s" if speed else "-- reports/s", style="cyan")
+
+    progress = Progress(TextColumn("parsing"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=_stderr(),
                         transient=False)
     task = progress.add_task("parse", total=total)
@@ -66,6 +71,9 @@ def progress_bar(total: int, enabled: bool = True) -> Iterator[Callable[[int], N
 
 def print_summary(stats: ParseStats, output: str, console: Optional[Console] = None) -> None:
     """The end-of-run table on stderr."""
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or _stderr()
     table = Table(title=f"asg-parse -> {output}", show_header=False, title_justify="left")
     table.add_column("what")
@@ -90,6 +98,10 @@ def print_summary(stats: ParseStats, output: str, console: Optional[Console] = N
 # --------------------------------------------------------------------------- one report
 def print_report(record: dict, text: str, console: Optional[Console] = None) -> None:
     """Sentences with sections, triplets, the region map and tags of one parsed report."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or Console()
     sents = Table(title=f"Sentences of '{record['id']}'", title_justify="left")
     sents.add_column("#", justify="right")
@@ -203,6 +215,10 @@ def write_html(doc: Any, record: dict, path: Path) -> None:
 # --------------------------------------------------------------------------- ontology
 def print_ontology(onto: Any, console: Optional[Console] = None) -> None:
     """The regions (in region-index order) and findings of an ontology."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or Console()
     regions = Table(title=f"Regions ({len(onto.regions)})", title_justify="left")
     for col in ("#", "id", "parent", "side", "zone", "variants"):

@@ -265,3 +265,42 @@ def test_console_loads_spacy_without_its_command_line(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["left", "costophrenic", "angle", "False"]
+
+
+def test_quiet_parse_imports_neither_the_evaluation_commands_nor_rich(tmp_path):
+    """They load when asked for (`asg-parse evaluate`, the progress bar, the summary), not on every parse."""
+    write_csv(tmp_path / "r.csv", 2)
+    code = ("import sys; from asg_parse import cli; sys.argv = ['asg-parse', 'r.csv', '-o', 'o.jsonl', '-q']\n"
+            "try:\n    cli.main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print([m for m in ('asg_parse.eval_cli', 'asg_parse.openi', 'rich') if m in sys.modules])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["[]"]
+    assert (tmp_path / "o.jsonl").read_text().count("\n") == 2
+
+
+def test_commands_other_than_parse_run_with_the_garbage_collector(tmp_path):
+    """main() turns the collector off for a parse's start-up; every other command turns it back on."""
+    import gc
+
+    gc.disable()
+    try:
+        res = CliRunner().invoke(app, ["ontology", "--check", str(ROOT / "anatomy_ontology" / "data")])
+        assert res.exit_code == 0 and res.output.startswith("ok") and gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_module_run_keeps_the_output_and_status_of_main(tmp_path):
+    """`python -m asg_parse.cli` ends without the interpreter's teardown (cli.console): the output is complete
+    (file or stdout) and the exit status is the command's, with worker processes too."""
+    ids = write_csv(tmp_path / "r.csv", 5)
+    cmd = [sys.executable, "-m", "asg_parse.cli"]
+    res = subprocess.run(cmd + ["r.csv", "-o", "o.jsonl", "--workers", "2", "--chunk-size", "2"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0 and "reports parsed" in res.stderr, res.stderr
+    assert [json.loads(line)["id"] for line in (tmp_path / "o.jsonl").read_text().splitlines()] == ids
+    res = subprocess.run(cmd + ["r.csv", "-o", "-", "-q"], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0 and [json.loads(line)["id"] for line in res.stdout.splitlines()] == ids
+    res = subprocess.run(cmd + ["missing.csv", "-o", "x.jsonl"], capture_output=True, text=True, cwd=tmp_path)
+    assert (res.returncode, res.stderr) == (2, "error: missing.csv: no such file or directory\n")
