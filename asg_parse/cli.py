@@ -334,32 +334,5 @@ def main() -> None:
     run(app, prog_name="asg-parse")
 
 
-def console() -> None:
-    """`python -m asg_parse.cli`: :func:`main`, then the process ends without the interpreter's teardown, which
-    frees ~1,000 modules and their objects one by one (~20-30 ms of a short run). Not for callers that embed the
-    command in a larger program: they call :func:`main`, which returns through SystemExit."""
-    try:
-        main()
-    except SystemExit as exc:
-        _exit_now(exc.code)
-        raise
-
-
-def _exit_now(code: Any) -> None:
-    """os._exit(code) when nothing is left to finish: our files are closed by then (the output is committed or
-    kept as .partial), no worker process or other thread runs, and stdout/stderr flush cleanly."""
-    import multiprocessing
-    import threading
-
-    if not isinstance(code, (int, type(None))) or threading.active_count() > 1 or multiprocessing.active_children():
-        return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # a closed pipe or stream: let the normal exit report it
-        return
-    os._exit(code or 0)
-
-
 if __name__ == "__main__":
-    console()
+    main()
