@@ -292,8 +292,8 @@ def test_commands_other_than_parse_run_with_the_garbage_collector(tmp_path):
 
 
 def test_module_run_keeps_the_output_and_status_of_main(tmp_path):
-    """`python -m asg_parse.cli` ends without the interpreter's teardown (cli.console): the output is complete
-    (file or stdout) and the exit status is the command's, with worker processes too."""
+    """`python -m asg_parse.cli` (what benchmarks/parse_throughput.py times): the output is complete (file or
+    stdout) and the exit status is the command's, with worker processes too."""
     ids = write_csv(tmp_path / "r.csv", 5)
     cmd = [sys.executable, "-m", "asg_parse.cli"]
     res = subprocess.run(cmd + ["r.csv", "-o", "o.jsonl", "--workers", "2", "--chunk-size", "2"],
