@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 from anatomy_ontology import Ontology
 
 from .matching import Context, M, Matcher, new_m, tokens_of
+from .phrases import Match
 from .tokens import SentenceIndex
 
 SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
@@ -574,11 +575,12 @@ class Linker:
         return None
 
     # ---------------------------------------------------------------- main
-    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None) -> Found:
-        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index when
-        the caller has it)."""
+    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None, matches: Optional[list[Match]] = None
+                ) -> Found:
+        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index, and
+        `matches`: the lexicon matcher's, when the caller has them)."""
         ctx = Context(doc, self.lex, index)
-        findings, anatomy, sides, states = self.matcher.match(doc, ctx)
+        findings, anatomy, sides, states = self.matcher.match(doc, ctx, matches)
         in_finding = ctx.in_finding
         an = self._anatomy(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans) if sides else {}

@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 from anatomy_ontology import Ontology
 
 from .lexicon import Lexicon, compile_lexicon
+from .phrases import Match
 from .tokens import SentenceIndex, sentence_index, tokens
 
 NP_MAX_GAP = 5  # tokens between a modifier and the finding it describes in one noun phrase
@@ -153,8 +154,10 @@ class Matcher:
                           for mid, (bucket, _) in self.buckets.items()}
         self.label_of = {mid: label for mid, (_, label) in self.buckets.items()}
 
-    def match(self, doc: Doc, ctx: Context) -> tuple[list[M], list[M], list[M], list[M]]:
-        """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
+    def match(self, doc: Doc, ctx: Context, matches: Optional[list[Match]] = None
+              ) -> tuple[list[M], list[M], list[M], list[M]]:
+        """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping
+        (`matches`: the lexicon matcher's, when the caller has them)."""
         found: list[tuple[int, int, int]] = []  # the matcher's (match id, start, end) of each bucket
         places: list[tuple[int, int, int]] = []
         side_words: list[tuple[int, int, int]] = []
@@ -162,7 +165,8 @@ class Matcher:
         modifiers: list[tuple[int, int, int]] = []
         add = (found.append, places.append, side_words.append, state_words.append, modifiers.append)
         bucket_of, labels = self.bucket_of, self.label_of
-        matches = self.lex.matcher(doc)
+        if matches is None:
+            matches = self.lex.matcher(doc)
         for m in matches:
             add[bucket_of[m[0]]](m)
         if modifiers:  # all the findings, in the matcher's order

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
+from .phrases import LowerPhrases, Match
 from .tokens import tokens
 
 SECTIONS_KEY = "asg_sections"
@@ -48,20 +48,20 @@ class Sections(OntologyComponent):
     """Sets `doc.spans["asg_sections"]` (label = section id) and `doc.spans["asg_section_headers"]`."""
 
     def _build(self) -> None:
-        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.matcher = LowerPhrases(self.nlp.vocab)
         for sec in self.ontology.sections.values():
             self.matcher.add(sec.id, [self.nlp.make_doc(h) for h in sec.headers])
         self.labels = {self.nlp.vocab.strings[s]: s for s in self.ontology.sections}
 
-    def headers(self, doc: Doc) -> list[Part]:
+    def headers(self, doc: Doc, matches: Optional[list[Match]] = None) -> list[Part]:
         """Header spans (including the trailing colon) in document order: at a line start, and followed by a
-        colon/dash or written in capitals at the end of a line."""
+        colon/dash or written in capitals at the end of a line (`matches`: this matcher's, when the caller has them)."""
         tt = tokens(doc)
         text, space, newlines = tt.text, tt.space, tt.newlines
         n = len(text)
         found: list[Part] = []
         last_end = -1
-        for match_id, start, end in sorted(self.matcher(doc), key=_match_order):
+        for match_id, start, end in sorted(self.matcher(doc) if matches is None else matches, key=_match_order):
             if start < last_end:
                 continue
             if start and not (space[start - 1] or newlines[start - 1] or text[start - 1] in _LINE_END):
@@ -74,9 +74,9 @@ class Sections(OntologyComponent):
             last_end = end
         return found
 
-    def layout(self, doc: Doc) -> Layout:
+    def layout(self, doc: Doc, matches: Optional[list[Match]] = None) -> Layout:
         """Sections and headers of `doc` (text before the first header is a findings section)."""
-        heads = self.headers(doc)
+        heads = self.headers(doc, matches)
         n = len(doc)
         if not heads:
             return Layout([Part(0, n, DEFAULT_SECTION)] if n else [], heads)

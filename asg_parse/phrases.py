@@ -1,0 +1,77 @@
+"""Phrase matching on lower-cased words: a spaCy PhraseMatcher that keeps its patterns, and one walk over a doc that
+finds what several of them would, in their order (the `asg_parser` fast path matches section headers, mentions and
+existence cues in one pass)."""
+from __future__ import annotations
+
+from itertools import compress
+from typing import Any, Iterable, Optional, Sequence
+
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+Match = tuple[int, int, int]  # (match id, start, end), as a PhraseMatcher gives it
+
+
+class LowerPhrases(PhraseMatcher):
+    """A PhraseMatcher on LOWER that also keeps the patterns it was given (`patterns`: (key, docs))."""
+
+    def __init__(self, vocab: Vocab):
+        super().__init__(vocab, attr="LOWER")
+        self.patterns: list[tuple[str, list[Doc]]] = []
+
+    def add(self, key: str, docs: Iterable[Doc], *, on_match: Optional[Any] = None) -> None:
+        """`PhraseMatcher.add`, remembering the patterns."""
+        docs = list(docs)
+        super().add(key, docs, on_match=on_match)
+        self.patterns.append((key, docs))
+
+
+class PhraseWalk:
+    """The matches of several `LowerPhrases` (none with callbacks) in one pass over a doc's lower-cased words: one
+    list per matcher, equal to what the matcher returns. A Python trie; it is cheaper than calling the matchers
+    one by one, whose cost is mostly a fixed part per call and a Python part per match."""
+
+    def __init__(self, sources: Sequence[LowerPhrases]):
+        self.size = len(sources)
+        # word -> node; a node maps the next word to its node, and None to the (output, match id) of a phrase
+        # ending there, in the order its matcher gives them
+        self.root: dict[Optional[str], Any] = {}
+        for out, source in enumerate(sources):
+            strings = source.vocab.strings
+            phrases: dict[tuple[str, ...], list[int]] = {}  # words -> match ids, as added
+            for key, docs in source.patterns:
+                mid = strings[key]
+                for doc in docs:
+                    if len(doc):
+                        mids = phrases.setdefault(tuple(t.lower_ for t in doc), [])
+                        if mid not in mids:
+                            mids.append(mid)
+            for words, mids in phrases.items():
+                if len(mids) > 1:  # several keys of one phrase come in the matcher's (hash-table) order: ask it
+                    mids = [m for m, s, e in source(Doc(source.vocab, words=list(words))) if (s, e) == (0, len(words))]
+                node = self.root
+                for w in words:
+                    node = node.setdefault(w, {})
+                node.setdefault(None, []).extend((out, m) for m in mids)
+
+    def find(self, lower: list[str]) -> list[list[Match]]:
+        """Per source matcher, its (match id, start, end) matches of the words `lower` (a doc's `Token.lower_`)."""
+        outs: list[list[Match]] = [[] for _ in range(self.size)]
+        root = self.root
+        n = len(lower)
+        for i in compress(range(n), map(root.__contains__, lower)):  # only the words that start a phrase
+            node = root[lower[i]]
+            j = i + 1
+            while True:
+                ends = node.get(None)
+                if ends is not None:
+                    for out, mid in ends:
+                        outs[out].append((mid, i, j))
+                if j == n:
+                    break
+                node = node.get(lower[j])
+                if node is None:
+                    break
+                j += 1
+        return outs
