@@ -1,4 +1,5 @@
-"""Compile the ontology's surface forms into one spaCy PhraseMatcher (a `LowerPhrases`) and the lookup tables the linker needs."""
+"""Compile the ontology's surface forms into one spaCy PhraseMatcher (a `LowerPhrases`) and the lookup tables the
+linker needs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

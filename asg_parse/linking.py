@@ -575,12 +575,12 @@ class Linker:
         return None
 
     # ---------------------------------------------------------------- main
-    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None, matches: Optional[list[Match]] = None
-                ) -> Found:
+    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None,
+                buckets: Optional[list[list[Match]]] = None) -> Found:
         """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index, and
-        `matches`: the lexicon matcher's, when the caller has them)."""
+        `buckets`: its lexicon matches as `Matcher.bucketed` gives them, when the caller has them)."""
         ctx = Context(doc, self.lex, index)
-        findings, anatomy, sides, states = self.matcher.match(doc, ctx, matches)
+        findings, anatomy, sides, states = self.matcher.match(ctx, buckets)
         in_finding = ctx.in_finding
         an = self._anatomy(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans) if sides else {}

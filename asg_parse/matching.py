@@ -12,7 +12,7 @@ from spacy.tokens import Doc
 from anatomy_ontology import Ontology
 
 from .lexicon import Lexicon, compile_lexicon
-from .phrases import Match
+from .phrases import Match, PhraseWalk, Route
 from .tokens import SentenceIndex, sentence_index, tokens
 
 NP_MAX_GAP = 5  # tokens between a modifier and the finding it describes in one noun phrase
@@ -29,7 +29,7 @@ class M(NamedTuple):
 
 # an M from a (start, end, label) tuple, without the Python-level M.__new__
 new_m = partial(tuple.__new__, M)
-_MODIFIERS = 4  # the matcher bucket of findings that only modify others (findings are bucket 0)
+_MODIFIERS = 4  # the bucket of the findings that only modify others (they are in the findings bucket 0 too)
 
 
 _STOP = ((0, 1 << 62, 1 << 62),)  # a match after all others, which closes the last run
@@ -147,30 +147,27 @@ class Matcher:
                         for mid, (kind, value) in self.lex.kinds.items()}
         # finding id -> the findings it only modifies (those with any)
         self.modifier_of = {f.id: set(f.modifier_of) for f in ontology.findings.values() if f.modifier_of}
-        # match id -> its bucket (the findings that only modify others apart: _MODIFIERS) and its label
-        modifier_ids = {mid for mid, (kind, value) in self.lex.kinds.items()
-                        if kind == "F" and value in self.modifier_of}
-        self.bucket_of = {mid: _MODIFIERS if mid in modifier_ids else bucket
-                          for mid, (bucket, _) in self.buckets.items()}
+        # match id -> the buckets it goes to (a finding that only modifies others to findings and _MODIFIERS)
+        routes = {mid: (bucket, _MODIFIERS) if bucket == 0 and label in self.modifier_of else (bucket,)
+                  for mid, (bucket, label) in self.buckets.items()}
+        self.route: Route = (_MODIFIERS + 1, routes)
         self.label_of = {mid: label for mid, (_, label) in self.buckets.items()}
+        self._walk: Optional[PhraseWalk] = None
 
-    def match(self, doc: Doc, ctx: Context, matches: Optional[list[Match]] = None
+    def bucketed(self, lower: list[str]) -> list[list[Match]]:
+        """The lexicon's matches of the words `lower`, by bucket (each in the matcher's order)."""
+        if self._walk is None:
+            self._walk = PhraseWalk([self.lex.matcher], [self.route])
+        return self._walk.find(lower)
+
+    def match(self, ctx: Context, buckets: Optional[list[list[Match]]] = None
               ) -> tuple[list[M], list[M], list[M], list[M]]:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping
-        (`matches`: the lexicon matcher's, when the caller has them)."""
-        found: list[tuple[int, int, int]] = []  # the matcher's (match id, start, end) of each bucket
-        places: list[tuple[int, int, int]] = []
-        side_words: list[tuple[int, int, int]] = []
-        state_words: list[tuple[int, int, int]] = []
-        modifiers: list[tuple[int, int, int]] = []
-        add = (found.append, places.append, side_words.append, state_words.append, modifiers.append)
-        bucket_of, labels = self.bucket_of, self.label_of
-        if matches is None:
-            matches = self.lex.matcher(doc)
-        for m in matches:
-            add[bucket_of[m[0]]](m)
-        if modifiers:  # all the findings, in the matcher's order
-            found = [m for m in matches if bucket_of[m[0]] in (0, _MODIFIERS)]
+        (`buckets`: the lexicon's matches by bucket, as `bucketed` gives them, when the caller has them)."""
+        # the matcher's (match id, start, end) of each bucket; `found` holds all the findings
+        found, places, side_words, state_words, modifiers = self.bucketed(ctx.lower) if buckets is None else buckets
+        labels = self.label_of
+        if modifiers:
             findings = self._drop_modifiers(ctx, _longest_ids(found, labels), places, side_words)
         else:
             findings = _longest_ids(found, labels)

@@ -30,11 +30,11 @@ class Mentions(OntologyComponent):
         customize_tokenizer(self.nlp.tokenizer)
         self.linker = Linker(self.nlp, self.ontology)
 
-    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None, matches: Optional[list[Match]] = None
-                ) -> Found:
+    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None,
+                buckets: Optional[list[list[Match]]] = None) -> Found:
         """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index, and
-        `matches`: the lexicon matcher's, when the caller has them)."""
-        return self.linker.analyse(doc, index, matches)
+        `buckets`: its lexicon matches as `Matcher.bucketed` gives them, when the caller has them)."""
+        return self.linker.analyse(doc, index, buckets)
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):

@@ -36,13 +36,14 @@ class Parser(OntologyComponent):
     def __call__(self, doc: Doc) -> Doc:
         walk = self._walk
         if walk is None:
-            walk = self._walk = PhraseWalk([self.sections.matcher, self.mentions.linker.lex.matcher,
-                                            self.existence.engine.matcher])
-        # one pass finds the header, mention and cue matches (cheaper than calling the three matchers)
-        header_matches, mention_matches, cue_matches = walk.find(tokens(doc).lower)
+            matcher = self.mentions.linker.matcher
+            walk = self._walk = PhraseWalk([self.sections.matcher, matcher.lex.matcher, self.existence.engine.matcher],
+                                           [None, matcher.route])
+        # one pass finds the header, mention (by bucket) and cue matches: cheaper than calling the three matchers
+        header_matches, *mention_buckets, cue_matches = walk.find(tokens(doc).lower)
         layout = self.sections.layout(doc, header_matches)
         index = set_sentence_starts(doc, layout.headers)
-        found = self.mentions.analyse(doc, index, mention_matches)
+        found = self.mentions.analyse(doc, index, mention_buckets)
         labels = self.existence.engine.label_all(doc, found.findings, index, cue_matches)
         self.triplets.assemble(doc, layout, found, labels, index).store(doc)
         if self.cfg.get("spans", True):

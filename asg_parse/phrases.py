@@ -27,17 +27,24 @@ class LowerPhrases(PhraseMatcher):
         self.patterns.append((key, docs))
 
 
+Route = tuple[int, dict[int, tuple[int, ...]]]  # a source's number of outputs, and match id -> its outputs
+
+
 class PhraseWalk:
     """The matches of several `LowerPhrases` (none with callbacks) in one pass over a doc's lower-cased words: one
-    list per matcher, equal to what the matcher returns. A Python trie; it is cheaper than calling the matchers
-    one by one, whose cost is mostly a fixed part per call and a Python part per match."""
+    list per matcher, equal to what the matcher returns, or with a `Route` for the matcher, its matches split
+    over several lists (each in the matcher's order). A Python trie; it is cheaper than calling the matchers one
+    by one, whose cost is mostly a fixed part per call and a Python part per match."""
 
-    def __init__(self, sources: Sequence[LowerPhrases]):
-        self.size = len(sources)
+    def __init__(self, sources: Sequence[LowerPhrases], routes: Sequence[Optional[Route]] = ()):
+        self.size = 0
         # word -> node; a node maps the next word to its node, and None to the (output, match id) of a phrase
         # ending there, in the order its matcher gives them
         self.root: dict[Optional[str], Any] = {}
-        for out, source in enumerate(sources):
+        for k, source in enumerate(sources):
+            route = routes[k] if k < len(routes) else None
+            first = self.size
+            self.size += 1 if route is None else route[0]
             strings = source.vocab.strings
             phrases: dict[tuple[str, ...], list[int]] = {}  # words -> match ids, as added
             for key, docs in source.patterns:
@@ -53,10 +60,13 @@ class PhraseWalk:
                 node = self.root
                 for w in words:
                     node = node.setdefault(w, {})
-                node.setdefault(None, []).extend((out, m) for m in mids)
+                ends = node.setdefault(None, [])
+                for m in mids:
+                    ends.extend((first + out, m) for out in (route[1][m] if route is not None else (0,)))
 
     def find(self, lower: list[str]) -> list[list[Match]]:
-        """Per source matcher, its (match id, start, end) matches of the words `lower` (a doc's `Token.lower_`)."""
+        """The (match id, start, end) matches of the words `lower` (a doc's `Token.lower_`): per source matcher its
+        list, or its routed lists."""
         outs: list[list[Match]] = [[] for _ in range(self.size)]
         root = self.root
         n = len(lower)
