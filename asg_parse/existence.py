@@ -69,7 +69,6 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
     return sentence_index(doc)
 
 
-_by_start = itemgetter(1)  # of a (match id, start, end) match
 _trigger_start = itemgetter(0)  # of a trigger
 
 
@@ -245,8 +244,8 @@ class ExistenceEngine:
         return trig, cut_fwd, cut_back, bound, pred, lists, shadows
 
     def _match(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None) -> list[Match]:
-        """Cue matches sorted by start (`matches`: the matcher's on the whole doc, when the caller has them);
-        whitespace tokens ("negative   for") do not break a cue."""
+        """Cue matches in start order, as a PhraseMatcher gives them (`matches`: the matcher's on the whole doc, when
+        the caller has them); whitespace tokens ("negative   for") do not break a cue."""
         if not spaces:
             if matches is None:
                 matches = self.matcher(doc)
@@ -254,7 +253,6 @@ class ExistenceEngine:
             keep = [t.i for t in doc if not t.is_space]
             compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
             matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
-        matches.sort(key=_by_start)  # stable: the matcher's order within a start
         return matches
 
     def _triggers(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[_Trigger]:

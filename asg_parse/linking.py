@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
-from .matching import Context, M, Matcher, new_m, tokens_of
+from .matching import Context, M, Matcher, WordFacts, new_m, tokens_of
 from .phrases import Match
 from .tokens import SentenceIndex
 
@@ -86,6 +86,8 @@ class Linker:
         self.laterality = onto.laterality
         self.defaults = onto.default_regions
         self.allowed_part = onto.allowed_part  # the regions where a finding may be located
+        words = onto.measure_words  # a number ("5", "2.5") or a unit, per lower-cased word (digits have no case)
+        self.measure_word = WordFacts(lambda w: w in words or w.replace(".", "", 1).isdigit())
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         # finding -> the forms that a side word locates although the finding has no laterality (those with any)
         self.lateral_forms = {f.id: forms for f in onto.findings.values()
@@ -197,8 +199,7 @@ class Linker:
     # ---------------------------------------------------------------- steps
     def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
         """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
-        words, text, lower = self.ontology.measure_words, ctx.tt.text, ctx.lower
-        return sum(1 for i in range(lo, hi) if lower[i] in words or text[i].replace(".", "", 1).isdigit())
+        return sum(map(self.measure_word.__getitem__, ctx.lower[lo:hi]))
 
     @staticmethod
     def _opens_sentence(ctx: Context, start: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from itertools import chain
-from typing import NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -40,22 +40,20 @@ def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, st
     """Non-overlapping matches of PhraseMatcher (match id, start, end) triples as Ms, longest first (`labels`:
     match id -> label). Ties go to the earlier match, or with `head_final` to the later one, the head of an English
     noun phrase ("right lung base": the zone "lung base" with side "right", not the region "right lung" plus
-    "base"). Matches in start order (as a PhraseMatcher gives them) are resolved one run of overlapping matches at
-    a time, which picks the same ones as `_resolve`."""
+    "base"). The matches must be in start order (as a PhraseMatcher or `PhraseWalk` gives them); they are resolved
+    one run of overlapping matches at a time, which picks the same ones as `_resolve`."""
+    if not matches:
+        return []
     out: list[M] = []
     append = out.append
-    first: Optional[tuple[int, int, int]] = None  # the first match of the current run
+    it = iter(matches)
+    first = next(it)  # the first match of the current run
+    end = first[2]  # where the current run ends
     run: Optional[list[tuple[int, int, int]]] = None  # the whole run, once it has more than one match
-    end = last = -1
-    for m in chain(matches, _STOP):
-        start = m[1]
-        if start < last:  # not in start order
-            return _resolve([(s, e, labels[i]) for i, s, e in matches], head_final)
-        last = start
-        if start >= end:  # overlaps nothing before it: the run before it is complete
+    for m in chain(it, _STOP):
+        if m[1] >= end:  # overlaps nothing before it: the run before it is complete
             if run is None:
-                if first is not None:
-                    append(new_m((first[1], first[2], labels[first[0]])))
+                append(new_m((first[1], end, labels[first[0]])))
             elif len(run) == 2:  # the longer, or on a tie the earlier (with `head_final` the later) one
                 a, b = run
                 la, lb = a[2] - a[1], b[2] - b[1]
@@ -107,6 +105,22 @@ def _resolve(matches: list[tuple[int, int, str]], head_final: bool) -> list[M]:
             taken.update(range(s, e))
     out.sort()
     return out
+
+
+class WordFacts(dict):
+    """Word -> `fact(word)`, computed on a word's first look-up (a lexical fact, kept as spaCy keeps lexeme flags)."""
+
+    MAX = 200_000  # distinct words kept (a long run sees ids and numbers once each)
+
+    def __init__(self, fact: Callable[[str], Any]):
+        super().__init__()
+        self.fact = fact
+
+    def __missing__(self, word: str) -> Any:
+        if len(self) > self.MAX:
+            self.clear()
+        value = self[word] = self.fact(word)
+        return value
 
 
 def tokens_of(spans) -> set[int]:

@@ -1,6 +1,7 @@
 """asg_sections: find report section headers (FINDINGS:, IMPRESSION:, ...) and label the text under each."""
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
@@ -30,6 +31,10 @@ class Layout(NamedTuple):
 
     sections: list[Part]
     headers: list[Part]
+
+
+_new_part = partial(tuple.__new__, Part)  # a Part from a (start, end, label) tuple, without the Python-level __new__
+_new_layout = partial(tuple.__new__, Layout)
 
 
 def _match_order(match: tuple[int, int, int]) -> tuple[int, int]:
@@ -70,7 +75,7 @@ class Sections(OntologyComponent):
                 end += 1
             elif not (tt.span_text(start, end).isupper() and (end >= n or space[end])):
                 continue
-            found.append(Part(start, end, self.labels[match_id]))
+            found.append(_new_part((start, end, self.labels[match_id])))
             last_end = end
         return found
 
@@ -79,13 +84,13 @@ class Sections(OntologyComponent):
         heads = self.headers(doc, matches)
         n = len(doc)
         if not heads:
-            return Layout([Part(0, n, DEFAULT_SECTION)] if n else [], heads)
-        sections = [Part(0, heads[0].start, DEFAULT_SECTION)] if heads[0].start > 0 else []
-        for h, nxt in zip(heads, heads[1:]):
-            sections.append(Part(h.start, nxt.start, h.label))
+            return _new_layout(([_new_part((0, n, DEFAULT_SECTION))] if n else [], heads))
+        first = heads[0][0]
+        sections = [_new_part((0, first, DEFAULT_SECTION))] if first > 0 else []
+        sections += [_new_part((h[0], nxt[0], h[2])) for h, nxt in zip(heads, heads[1:])]
         last = heads[-1]
-        sections.append(Part(last.start, n, last.label))
-        return Layout(sections, heads)
+        sections.append(_new_part((last[0], n, last[2])))
+        return _new_layout((sections, heads))
 
     def __call__(self, doc: Doc) -> Doc:
         store_layout(doc, self.layout(doc))
