@@ -27,6 +27,7 @@ class LowerPhrases(PhraseMatcher):
         self.patterns.append((key, docs))
 
 
+Node = tuple[Optional[tuple[tuple[int, int], ...]], Optional[dict[str, Any]]]  # see PhraseWalk.__init__
 Route = tuple[int, dict[int, tuple[int, ...]]]  # a source's number of outputs, and match id -> its outputs
 
 
@@ -38,9 +39,8 @@ class PhraseWalk:
 
     def __init__(self, sources: Sequence[LowerPhrases], routes: Sequence[Optional[Route]] = ()):
         self.size = 0
-        # word -> node; a node maps the next word to its node, and None to the (output, match id) of a phrase
-        # ending there, in the order its matcher gives them
-        self.root: dict[Optional[str], Any] = {}
+        trie: dict[Optional[str], Any] = {}  # word -> node: next word -> node, None -> (output, match id) of the
+        # phrases ending there, in the order their matcher gives them
         for k, source in enumerate(sources):
             route = routes[k] if k < len(routes) else None
             first = self.size
@@ -57,12 +57,14 @@ class PhraseWalk:
             for words, mids in phrases.items():
                 if len(mids) > 1:  # several keys of one phrase come in the matcher's (hash-table) order: ask it
                     mids = [m for m, s, e in source(Doc(source.vocab, words=list(words))) if (s, e) == (0, len(words))]
-                node = self.root
+                node = trie
                 for w in words:
                     node = node.setdefault(w, {})
                 ends = node.setdefault(None, [])
                 for m in mids:
                     ends.extend((first + out, m) for out in (route[1][m] if route is not None else (0,)))
+        # the trie as (ends or None, children or None) nodes: one unpacking per word, no look-up at a leaf
+        self.root: dict[str, Node] = {w: _node(child) for w, child in trie.items()}
 
     def find(self, lower: list[str]) -> list[list[Match]]:
         """The (match id, start, end) matches of the words `lower` (a doc's `Token.lower_`): per source matcher its
@@ -71,17 +73,24 @@ class PhraseWalk:
         root = self.root
         n = len(lower)
         for i in compress(range(n), map(root.__contains__, lower)):  # only the words that start a phrase
-            node = root[lower[i]]
+            ends, children = root[lower[i]]
             j = i + 1
             while True:
-                ends = node.get(None)
                 if ends is not None:
                     for out, mid in ends:
                         outs[out].append((mid, i, j))
-                if j == n:
+                if children is None or j == n:
                     break
-                node = node.get(lower[j])
+                node = children.get(lower[j])
                 if node is None:
                     break
+                ends, children = node
                 j += 1
         return outs
+
+
+def _node(trie: dict[Optional[str], Any]) -> Node:
+    """A trie node of `PhraseWalk` from its dict form."""
+    children = {w: _node(child) for w, child in trie.items() if w is not None}
+    ends = trie.get(None)
+    return tuple(ends) if ends is not None else None, children or None
