@@ -144,6 +144,9 @@ class ExistenceEngine:
             # tr is sorted by start: the triggers from i0 on start inside or after the entity, those before it
             # start before it; only those of the entity's sentence (or inside the entity) can govern it
             i0 = bisect_left(tr_starts, s0)
+            if (i0 == n or (tr_starts[i0] >= se and tr_starts[i0] >= s1)) and (i0 == 0 or tr_starts[i0 - 1] < ss):
+                out.append(_PRESENT)  # no trigger in the sentence or the entity (the common case, decided early)
+                continue
             t = self._inside(tr, tr_starts, i0, s0, s1) if i0 < n and tr_starts[i0] < s1 else None
             if t is None:
                 fwd = back = None
