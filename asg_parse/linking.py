@@ -22,6 +22,7 @@ _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
 _start, _start_end = itemgetter(0), itemgetter(0, 1)  # sort keys of mentions
+_subject = itemgetter(3)  # of a (regions, unsided, generic, subject) link part
 
 
 class Link(NamedTuple):
@@ -479,11 +480,12 @@ class Linker:
                     candidates = by_sentence.get(sent[anatomy[j][0]])
                     b = self._best_finding(ctx, an, j, findings, candidates, finding_side) if candidates else None
                     if b is not None and (best is None or b[0] < best[0]):
-                        best = b
+                        best, best_j = b, j
             else:
                 group = (ai,)
                 candidates = by_sentence.get(sent[anatomy[ai][0]])
                 best = self._best_finding(ctx, an, ai, findings, candidates, finding_side) if candidates else None
+                best_j = ai
             if best is None:
                 continue
             fi = best[1]
@@ -491,7 +493,8 @@ class Linker:
             for j in group:
                 a = anatomy[j]
                 a_regions = an.span_regions[j]
-                regions = self.allowed_part(target[2], a_regions)
+                # the best anatomy's regions for the target are known already
+                regions = best[2] if j == best_j else self.allowed_part(target[2], a_regions)
                 if not regions and a_regions:
                     continue
                 generic = a.label in self.generic_anatomy
@@ -594,7 +597,7 @@ class Linker:
                 parts = [(self._side_part(rs, side, loose), loose, generic, subject)
                          for rs, loose, generic, subject in parts]
             links[fi] = self._merge(parts)
-            if all(p[3] for p in parts):
+            if all(map(_subject, parts)):
                 generic_links.add(fi)
         if finding_side:
             self._device_at_its_tip(ctx, findings, links, finding_side)
