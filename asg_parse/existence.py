@@ -34,7 +34,6 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import spacy
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
@@ -57,6 +56,7 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
+from .phrases import LowerPhrases, Match  # noqa: E402
 from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
 
 
@@ -69,7 +69,6 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
     return sentence_index(doc)
 
 
-_by_start = itemgetter(1)  # of a (match id, start, end) match
 _trigger_start = itemgetter(0)  # of a trigger
 
 
@@ -88,7 +87,7 @@ class ExistenceEngine:
         self.cues: list[Cue] = cues
         self.vocab = vocab
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
-        self.matcher = PhraseMatcher(vocab, attr="LOWER")
+        self.matcher = LowerPhrases(vocab)
         # for the triggers, match id -> (neg, dirs, window, back_window, inside)
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
         self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
@@ -112,14 +111,14 @@ class ExistenceEngine:
         if not had_table:
             release(doc)  # built here for the cue texts: do not leave it on a user's doc
 
-    def label_all(self, doc: Doc, spans: Sequence[Any], index: Optional[SentenceIndex] = None
-                  ) -> list[tuple[str, Optional[dict[str, Any]]]]:
+    def label_all(self, doc: Doc, spans: Sequence[Any], index: Optional[SentenceIndex] = None,
+                  matches: Optional[list[Match]] = None) -> list[tuple[str, Optional[dict[str, Any]]]]:
         """(existence, cue) of each span, given as anything with token `start` and `end` (Span or tuple);
-        `index`: the doc's sentence index when the caller has it."""
+        `index`: the doc's sentence index, and `matches`: the cue matcher's, when the caller has them."""
         if not spans:
             return []
         sents = index if index is not None else _sentences(doc, None)
-        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, sents.inner_space)
+        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, sents.inner_space, matches)
         if not trig and not shadows:
             return [_PRESENT] * len(spans)
         tt = tokens(doc)
@@ -145,6 +144,9 @@ class ExistenceEngine:
             # tr is sorted by start: the triggers from i0 on start inside or after the entity, those before it
             # start before it; only those of the entity's sentence (or inside the entity) can govern it
             i0 = bisect_left(tr_starts, s0)
+            if (i0 == n or (tr_starts[i0] >= se and tr_starts[i0] >= s1)) and (i0 == 0 or tr_starts[i0 - 1] < ss):
+                out.append(_PRESENT)  # no trigger in the sentence or the entity (the common case, decided early)
+                continue
             t = self._inside(tr, tr_starts, i0, s0, s1) if i0 < n and tr_starts[i0] < s1 else None
             if t is None:
                 fwd = back = None
@@ -196,12 +198,13 @@ class ExistenceEngine:
         return self.label_all(doc, [span])[0]
 
     # ------------------------------------------------------------------ internals
-    def _scan(self, doc: Doc, spaces: bool) -> tuple[list[_Trigger], list[int], list[int], list[int], list[int],
-                                                     list[int], list[tuple[int, int, _Trigger]]]:
+    def _scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
+              ) -> tuple[list[_Trigger], list[int], list[int], list[int], list[int], list[int],
+                         list[tuple[int, int, _Trigger]]]:
         """The doc's cues: triggers (sorted by start), the starts of forward / backward terminators, boundaries,
         predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
         code_of, trigger = self._code, self._trigger
-        matches = self._match(doc, spaces)
+        matches = self._match(doc, spaces, matches)
         trig: list[_Trigger] = []
         cut_fwd: list[int] = []
         cut_back: list[int] = []
@@ -243,15 +246,16 @@ class ExistenceEngine:
             shadows = [(ps, pe, t) for ps, pe in pseudo for t in self._triggers(matches, ps, pe)]
         return trig, cut_fwd, cut_back, bound, pred, lists, shadows
 
-    def _match(self, doc: Doc, spaces: bool) -> list[tuple[int, int, int]]:
-        """Cue matches sorted by start; whitespace tokens ("negative   for") do not break a cue."""
+    def _match(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None) -> list[Match]:
+        """Cue matches in start order, as a PhraseMatcher gives them (`matches`: the matcher's on the whole doc, when
+        the caller has them); whitespace tokens ("negative   for") do not break a cue."""
         if not spaces:
-            matches = self.matcher(doc)
+            if matches is None:
+                matches = self.matcher(doc)
         else:
             keep = [t.i for t in doc if not t.is_space]
             compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
             matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
-        matches.sort(key=_by_start)  # stable: the matcher's order within a start
         return matches
 
     def _triggers(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[_Trigger]:

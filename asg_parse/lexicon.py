@@ -1,13 +1,15 @@
-"""Compile the ontology's surface forms into one spaCy PhraseMatcher and the lookup tables the linker needs."""
+"""Compile the ontology's surface forms into one spaCy PhraseMatcher (a `LowerPhrases`) and the lookup tables the
+linker needs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
 
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
 
 from anatomy_ontology import Ontology
+
+from .phrases import LowerPhrases
 
 _NO_PLURAL = ("s", "ed", "ing", "ous", "ic", "al", "ly", "ive", "ar", "ent", "ant", "-")
 
@@ -35,7 +37,7 @@ class StateRule:
 class Lexicon:
     """Match-id -> (kind, value) for kinds F (finding), R/Z/G (region/zone/group), S (side), W (state word)."""
 
-    matcher: PhraseMatcher
+    matcher: LowerPhrases
     kinds: dict[int, tuple[str, str]] = field(default_factory=dict)
     states: dict[str, list[StateRule]] = field(default_factory=dict)  # state word -> rules
     boundaries: frozenset[str] = frozenset()
@@ -50,7 +52,7 @@ def _add(lex: Lexicon, nlp: Language, kind: str, value: str, forms: set[str]) ->
 
 def compile_lexicon(nlp: Language, onto: Ontology) -> Lexicon:
     """Build the matcher over every finding form, anatomy variant, side word and state word."""
-    lex = Lexicon(PhraseMatcher(nlp.vocab, attr="LOWER"))
+    lex = Lexicon(LowerPhrases(nlp.vocab))
     norm = lambda s: " ".join(s.lower().split())  # noqa: E731
     explicit: set[str] = set()
     for f in onto.findings.values():

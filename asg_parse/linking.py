@@ -11,7 +11,8 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
-from .matching import Context, M, Matcher, new_m, tokens_of
+from .matching import Context, M, Matcher, WordFacts, new_m, tokens_of
+from .phrases import Match
 from .tokens import SentenceIndex
 
 SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
@@ -21,6 +22,7 @@ _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
 _start, _start_end = itemgetter(0), itemgetter(0, 1)  # sort keys of mentions
+_subject = itemgetter(3)  # of a (regions, unsided, generic, subject) link part
 
 
 class Link(NamedTuple):
@@ -85,6 +87,8 @@ class Linker:
         self.laterality = onto.laterality
         self.defaults = onto.default_regions
         self.allowed_part = onto.allowed_part  # the regions where a finding may be located
+        words = onto.measure_words  # a number ("5", "2.5") or a unit, per lower-cased word (digits have no case)
+        self.measure_word = WordFacts(lambda w: w in words or w.replace(".", "", 1).isdigit())
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         # finding -> the forms that a side word locates although the finding has no laterality (those with any)
         self.lateral_forms = {f.id: forms for f in onto.findings.values()
@@ -196,8 +200,7 @@ class Linker:
     # ---------------------------------------------------------------- steps
     def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
         """How many tokens of [lo, hi) belong to measurements (numbers and `measure_words`)."""
-        words, text, lower = self.ontology.measure_words, ctx.tt.text, ctx.lower
-        return sum(1 for i in range(lo, hi) if lower[i] in words or text[i].replace(".", "", 1).isdigit())
+        return sum(map(self.measure_word.__getitem__, ctx.lower[lo:hi]))
 
     @staticmethod
     def _opens_sentence(ctx: Context, start: int) -> bool:
@@ -477,11 +480,12 @@ class Linker:
                     candidates = by_sentence.get(sent[anatomy[j][0]])
                     b = self._best_finding(ctx, an, j, findings, candidates, finding_side) if candidates else None
                     if b is not None and (best is None or b[0] < best[0]):
-                        best = b
+                        best, best_j = b, j
             else:
                 group = (ai,)
                 candidates = by_sentence.get(sent[anatomy[ai][0]])
                 best = self._best_finding(ctx, an, ai, findings, candidates, finding_side) if candidates else None
+                best_j = ai
             if best is None:
                 continue
             fi = best[1]
@@ -489,7 +493,8 @@ class Linker:
             for j in group:
                 a = anatomy[j]
                 a_regions = an.span_regions[j]
-                regions = self.allowed_part(target[2], a_regions)
+                # the best anatomy's regions for the target are known already
+                regions = best[2] if j == best_j else self.allowed_part(target[2], a_regions)
                 if not regions and a_regions:
                     continue
                 generic = a.label in self.generic_anatomy
@@ -574,11 +579,12 @@ class Linker:
         return None
 
     # ---------------------------------------------------------------- main
-    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None) -> Found:
-        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index when
-        the caller has it)."""
+    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None,
+                buckets: Optional[list[list[Match]]] = None) -> Found:
+        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index, and
+        `buckets`: its lexicon matches as `Matcher.bucketed` gives them, when the caller has them)."""
         ctx = Context(doc, self.lex, index)
-        findings, anatomy, sides, states = self.matcher.match(doc, ctx)
+        findings, anatomy, sides, states = self.matcher.match(ctx, buckets)
         in_finding = ctx.in_finding
         an = self._anatomy(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans) if sides else {}
@@ -591,7 +597,7 @@ class Linker:
                 parts = [(self._side_part(rs, side, loose), loose, generic, subject)
                          for rs, loose, generic, subject in parts]
             links[fi] = self._merge(parts)
-            if all(p[3] for p in parts):
+            if all(map(_subject, parts)):
                 generic_links.add(fi)
         if finding_side:
             self._device_at_its_tip(ctx, findings, links, finding_side)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from itertools import chain
-from typing import NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 from anatomy_ontology import Ontology
 
 from .lexicon import Lexicon, compile_lexicon
+from .phrases import Match, PhraseWalk, Route
 from .tokens import SentenceIndex, sentence_index, tokens
 
 NP_MAX_GAP = 5  # tokens between a modifier and the finding it describes in one noun phrase
@@ -28,7 +29,7 @@ class M(NamedTuple):
 
 # an M from a (start, end, label) tuple, without the Python-level M.__new__
 new_m = partial(tuple.__new__, M)
-_MODIFIERS = 4  # the matcher bucket of findings that only modify others (findings are bucket 0)
+_MODIFIERS = 4  # the bucket of the findings that only modify others (they are in the findings bucket 0 too)
 
 
 _STOP = ((0, 1 << 62, 1 << 62),)  # a match after all others, which closes the last run
@@ -39,22 +40,20 @@ def _longest_ids(matches: list[tuple[int, int, int]], labels: Union[dict[int, st
     """Non-overlapping matches of PhraseMatcher (match id, start, end) triples as Ms, longest first (`labels`:
     match id -> label). Ties go to the earlier match, or with `head_final` to the later one, the head of an English
     noun phrase ("right lung base": the zone "lung base" with side "right", not the region "right lung" plus
-    "base"). Matches in start order (as a PhraseMatcher gives them) are resolved one run of overlapping matches at
-    a time, which picks the same ones as `_resolve`."""
+    "base"). The matches must be in start order (as a PhraseMatcher or `PhraseWalk` gives them); they are resolved
+    one run of overlapping matches at a time, which picks the same ones as `_resolve`."""
+    if not matches:
+        return []
     out: list[M] = []
     append = out.append
-    first: Optional[tuple[int, int, int]] = None  # the first match of the current run
+    it = iter(matches)
+    first = next(it)  # the first match of the current run
+    end = first[2]  # where the current run ends
     run: Optional[list[tuple[int, int, int]]] = None  # the whole run, once it has more than one match
-    end = last = -1
-    for m in chain(matches, _STOP):
-        start = m[1]
-        if start < last:  # not in start order
-            return _resolve([(s, e, labels[i]) for i, s, e in matches], head_final)
-        last = start
-        if start >= end:  # overlaps nothing before it: the run before it is complete
+    for m in chain(it, _STOP):
+        if m[1] >= end:  # overlaps nothing before it: the run before it is complete
             if run is None:
-                if first is not None:
-                    append(new_m((first[1], first[2], labels[first[0]])))
+                append(new_m((first[1], end, labels[first[0]])))
             elif len(run) == 2:  # the longer, or on a tie the earlier (with `head_final` the later) one
                 a, b = run
                 la, lb = a[2] - a[1], b[2] - b[1]
@@ -108,6 +107,22 @@ def _resolve(matches: list[tuple[int, int, str]], head_final: bool) -> list[M]:
     return out
 
 
+class WordFacts(dict):
+    """Word -> `fact(word)`, computed on a word's first look-up (a lexical fact, kept as spaCy keeps lexeme flags)."""
+
+    MAX = 200_000  # distinct words kept (a long run sees ids and numbers once each)
+
+    def __init__(self, fact: Callable[[str], Any]):
+        super().__init__()
+        self.fact = fact
+
+    def __missing__(self, word: str) -> Any:
+        if len(self) > self.MAX:
+            self.clear()
+        value = self[word] = self.fact(word)
+        return value
+
+
 def tokens_of(spans) -> set[int]:
     """The token indices covered by `spans`."""
     return {i for s in spans for i in range(s.start, s.end)}
@@ -146,27 +161,27 @@ class Matcher:
                         for mid, (kind, value) in self.lex.kinds.items()}
         # finding id -> the findings it only modifies (those with any)
         self.modifier_of = {f.id: set(f.modifier_of) for f in ontology.findings.values() if f.modifier_of}
-        # match id -> its bucket (the findings that only modify others apart: _MODIFIERS) and its label
-        modifier_ids = {mid for mid, (kind, value) in self.lex.kinds.items()
-                        if kind == "F" and value in self.modifier_of}
-        self.bucket_of = {mid: _MODIFIERS if mid in modifier_ids else bucket
-                          for mid, (bucket, _) in self.buckets.items()}
+        # match id -> the buckets it goes to (a finding that only modifies others to findings and _MODIFIERS)
+        routes = {mid: (bucket, _MODIFIERS) if bucket == 0 and label in self.modifier_of else (bucket,)
+                  for mid, (bucket, label) in self.buckets.items()}
+        self.route: Route = (_MODIFIERS + 1, routes)
         self.label_of = {mid: label for mid, (_, label) in self.buckets.items()}
+        self._walk: Optional[PhraseWalk] = None
 
-    def match(self, doc: Doc, ctx: Context) -> tuple[list[M], list[M], list[M], list[M]]:
-        """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping."""
-        found: list[tuple[int, int, int]] = []  # the matcher's (match id, start, end) of each bucket
-        places: list[tuple[int, int, int]] = []
-        side_words: list[tuple[int, int, int]] = []
-        state_words: list[tuple[int, int, int]] = []
-        modifiers: list[tuple[int, int, int]] = []
-        add = (found.append, places.append, side_words.append, state_words.append, modifiers.append)
-        bucket_of, labels = self.bucket_of, self.label_of
-        matches = self.lex.matcher(doc)
-        for m in matches:
-            add[bucket_of[m[0]]](m)
-        if modifiers:  # all the findings, in the matcher's order
-            found = [m for m in matches if bucket_of[m[0]] in (0, _MODIFIERS)]
+    def bucketed(self, lower: list[str]) -> list[list[Match]]:
+        """The lexicon's matches of the words `lower`, by bucket (each in the matcher's order)."""
+        if self._walk is None:
+            self._walk = PhraseWalk([self.lex.matcher], [self.route])
+        return self._walk.find(lower)
+
+    def match(self, ctx: Context, buckets: Optional[list[list[Match]]] = None
+              ) -> tuple[list[M], list[M], list[M], list[M]]:
+        """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping
+        (`buckets`: the lexicon's matches by bucket, as `bucketed` gives them, when the caller has them)."""
+        # the matcher's (match id, start, end) of each bucket; `found` holds all the findings
+        found, places, side_words, state_words, modifiers = self.bucketed(ctx.lower) if buckets is None else buckets
+        labels = self.label_of
+        if modifiers:
             findings = self._drop_modifiers(ctx, _longest_ids(found, labels), places, side_words)
         else:
             findings = _longest_ids(found, labels)

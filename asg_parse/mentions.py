@@ -8,6 +8,7 @@ from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
 from .linking import Found, Linker, M
+from .phrases import Match
 from .sentences import set_sentence_starts
 from .tokenizer import customize_tokenizer
 from .tokens import SentenceIndex, doc_ext, set_doc_ext
@@ -29,10 +30,11 @@ class Mentions(OntologyComponent):
         customize_tokenizer(self.nlp.tokenizer)
         self.linker = Linker(self.nlp, self.ontology)
 
-    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None) -> Found:
-        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index when
-        the caller has it)."""
-        return self.linker.analyse(doc, index)
+    def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None,
+                buckets: Optional[list[list[Match]]] = None) -> Found:
+        """Match and link the mentions of `doc` (sentence starts must be set; `index`: its sentence index, and
+        `buckets`: its lexicon matches as `Matcher.bucketed` gives them, when the caller has them)."""
+        return self.linker.analyse(doc, index, buckets)
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):

@@ -11,7 +11,8 @@ from .existence import ExistenceComponent, store_labels
 from .mentions import FINDINGS_KEY, Mentions, publish
 from .sections import Sections, store_layout
 from .sentences import set_sentence_starts
-from .tokens import release
+from .phrases import PhraseWalk
+from .tokens import release, tokens
 from .triplets import Triplets
 
 
@@ -30,12 +31,20 @@ class Parser(OntologyComponent):
         self.mentions = Mentions(self.nlp, "mentions", ontology=onto)
         self.existence = ExistenceComponent(self.nlp, "existence", ent_types=[], span_keys=[FINDINGS_KEY], ontology=onto)
         self.triplets = Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections"))
+        self._walk: Optional[PhraseWalk] = None  # built on first use, as the existence engine is
 
     def __call__(self, doc: Doc) -> Doc:
-        layout = self.sections.layout(doc)
+        walk = self._walk
+        if walk is None:
+            matcher = self.mentions.linker.matcher
+            walk = self._walk = PhraseWalk([self.sections.matcher, matcher.lex.matcher, self.existence.engine.matcher],
+                                           [None, matcher.route])
+        # one pass finds the header, mention (by bucket) and cue matches: cheaper than calling the three matchers
+        header_matches, *mention_buckets, cue_matches = walk.find(tokens(doc).lower)
+        layout = self.sections.layout(doc, header_matches)
         index = set_sentence_starts(doc, layout.headers)
-        found = self.mentions.analyse(doc, index)
-        labels = self.existence.engine.label_all(doc, found.findings, index)
+        found = self.mentions.analyse(doc, index, mention_buckets)
+        labels = self.existence.engine.label_all(doc, found.findings, index, cue_matches)
         self.triplets.assemble(doc, layout, found, labels, index).store(doc)
         if self.cfg.get("spans", True):
             store_layout(doc, layout)

@@ -1,13 +1,14 @@
 """asg_sections: find report section headers (FINDINGS:, IMPRESSION:, ...) and label the text under each."""
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple, Optional
 
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from .component import OntologyComponent
+from .phrases import LowerPhrases, Match
 from .tokens import tokens
 
 SECTIONS_KEY = "asg_sections"
@@ -32,6 +33,10 @@ class Layout(NamedTuple):
     headers: list[Part]
 
 
+_new_part = partial(tuple.__new__, Part)  # a Part from a (start, end, label) tuple, without the Python-level __new__
+_new_layout = partial(tuple.__new__, Layout)
+
+
 def _match_order(match: tuple[int, int, int]) -> tuple[int, int]:
     """Matches by start, the longest first."""
     return match[1], -match[2]
@@ -48,20 +53,20 @@ class Sections(OntologyComponent):
     """Sets `doc.spans["asg_sections"]` (label = section id) and `doc.spans["asg_section_headers"]`."""
 
     def _build(self) -> None:
-        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.matcher = LowerPhrases(self.nlp.vocab)
         for sec in self.ontology.sections.values():
             self.matcher.add(sec.id, [self.nlp.make_doc(h) for h in sec.headers])
         self.labels = {self.nlp.vocab.strings[s]: s for s in self.ontology.sections}
 
-    def headers(self, doc: Doc) -> list[Part]:
+    def headers(self, doc: Doc, matches: Optional[list[Match]] = None) -> list[Part]:
         """Header spans (including the trailing colon) in document order: at a line start, and followed by a
-        colon/dash or written in capitals at the end of a line."""
+        colon/dash or written in capitals at the end of a line (`matches`: this matcher's, when the caller has them)."""
         tt = tokens(doc)
         text, space, newlines = tt.text, tt.space, tt.newlines
         n = len(text)
         found: list[Part] = []
         last_end = -1
-        for match_id, start, end in sorted(self.matcher(doc), key=_match_order):
+        for match_id, start, end in sorted(self.matcher(doc) if matches is None else matches, key=_match_order):
             if start < last_end:
                 continue
             if start and not (space[start - 1] or newlines[start - 1] or text[start - 1] in _LINE_END):
@@ -70,22 +75,22 @@ class Sections(OntologyComponent):
                 end += 1
             elif not (tt.span_text(start, end).isupper() and (end >= n or space[end])):
                 continue
-            found.append(Part(start, end, self.labels[match_id]))
+            found.append(_new_part((start, end, self.labels[match_id])))
             last_end = end
         return found
 
-    def layout(self, doc: Doc) -> Layout:
+    def layout(self, doc: Doc, matches: Optional[list[Match]] = None) -> Layout:
         """Sections and headers of `doc` (text before the first header is a findings section)."""
-        heads = self.headers(doc)
+        heads = self.headers(doc, matches)
         n = len(doc)
         if not heads:
-            return Layout([Part(0, n, DEFAULT_SECTION)] if n else [], heads)
-        sections = [Part(0, heads[0].start, DEFAULT_SECTION)] if heads[0].start > 0 else []
-        for h, nxt in zip(heads, heads[1:]):
-            sections.append(Part(h.start, nxt.start, h.label))
+            return _new_layout(([_new_part((0, n, DEFAULT_SECTION))] if n else [], heads))
+        first = heads[0][0]
+        sections = [_new_part((0, first, DEFAULT_SECTION))] if first > 0 else []
+        sections += [_new_part((h[0], nxt[0], h[2])) for h, nxt in zip(heads, heads[1:])]
         last = heads[-1]
-        sections.append(Part(last.start, n, last.label))
-        return Layout(sections, heads)
+        sections.append(_new_part((last[0], n, last[2])))
+        return _new_layout((sections, heads))
 
     def __call__(self, doc: Doc) -> Doc:
         store_layout(doc, self.layout(doc))
