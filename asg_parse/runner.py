@@ -78,27 +78,33 @@ _C_ENCODE = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
     None, _JSON.default, _STR, None, ":", ",", False, False, True)
 # a record line, filled in with %: one format per sentence and triplet beats the encoder's walk of each dict
 _SENTENCE = '{"text":%s,"start":%d,"end":%d,"section":%s}'
-_TRIPLET = '{"region":%s,"finding":%s,"existence":%s,"sentence":%d,"start":%d,"end":%d,"text":%s,"cue":%s}'
+_TRIPLET_HEAD = '{"region":%s,"finding":%s,"existence":%s,"sentence":'
+_TRIPLET = '%s%d,"start":%d,"end":%d,"text":%s,"cue":%s}'  # after its head
 _LINE = '{"id":%s,"sentences":[%s],"triplets":[%s],"region_sentences":%s,"tags":{%s},"warnings":[%s]}\n'
 _RECORD_KEYS = ("id", "sentences", "triplets", "region_sentences", "tags", "warnings")
-
-
-class _Names(dict):
-    """JSON of the short strings that recur in every record (sections, regions, findings, existence, cues)."""
-
-    def __missing__(self, name: Optional[str]) -> str:
-        if len(self) > 100_000:  # cue texts vary in case: keep the memo bounded
-            self.clear()
-        value = self[name] = _dumps(name)
-        return value
-
-
-_NAMES = _Names()
 
 
 def _dumps(obj: Any) -> str:
     """`obj` as compact JSON (ensure_ascii off): `_JSON.encode(obj)`."""
     return "".join(_C_ENCODE(obj, 0)) if _C_ENCODE else _JSON.encode(obj)
+
+
+class _Memo(dict):
+    """`fn` of the values that recur in every record (names of sections, regions, findings, cues), memoised."""
+
+    def __init__(self, fn: Any):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key: Any) -> str:
+        if len(self) > 100_000:  # cue texts vary in case: keep the memo bounded
+            self.clear()
+        value = self[key] = self.fn(key)
+        return value
+
+
+_NAMES = _Memo(_dumps)
+_TRIPLET_HEADS = _Memo(lambda key: _TRIPLET_HEAD % tuple(map(_NAMES.__getitem__, key)))  # (region, finding, existence)
 
 
 def record_line(rec: dict) -> str:
@@ -108,8 +114,9 @@ def record_line(rec: dict) -> str:
     names, text = _NAMES, _STR
     sentences = ",".join([_SENTENCE % (text(s["text"]), s["start"], s["end"], names[s["section"]])
                           for s in rec["sentences"]])
-    triplets = ",".join([_TRIPLET % (names[t["region"]], names[t["finding"]], names[t["existence"]], t["sentence"],
-                                     t["start"], t["end"], text(t["text"]), names[t["cue"]])
+    heads = _TRIPLET_HEADS
+    triplets = ",".join([_TRIPLET % (heads[t["region"], t["finding"], t["existence"]], t["sentence"], t["start"],
+                                     t["end"], text(t["text"]), names[t["cue"]])
                          for t in rec["triplets"]])
     tags = ",".join(["%s:%d" % (names[tag], value) for tag, value in rec["tags"].items()])
     return _LINE % (text(rec["id"]), sentences, triplets, _dumps(rec["region_sentences"]), tags,
