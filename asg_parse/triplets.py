@@ -119,11 +119,6 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     return sentences, parsed
 
 
-def _items_by(rank: dict[str, int]) -> Any:
-    """A sort key of (name, value) items: the rank of the name."""
-    return lambda item: rank[item[0]]
-
-
 class Triplets(OntologyComponent):
     """Sets `doc._.asg_sentences`, `doc._.asg_triplets`, `doc._.asg_region_sentences` and `doc._.asg_tags`."""
 
@@ -136,7 +131,6 @@ class Triplets(OntologyComponent):
         self.side_of = self.ontology.side_of
         self.laterality = self.ontology.laterality
         self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
-        self._region_rank = _items_by(self.region_index)
         self.silent = {f.id for f in self.ontology.findings.values() if f.silent}
         self.allowed_part = self.ontology.allowed_part  # the regions where a finding may be located
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
@@ -393,9 +387,11 @@ class Triplets(OntologyComponent):
             if sent is not None:
                 for region in regions:
                     region_map[region].append(sent)
-        return Assembled(sentences, triplets,
-                         {r: sents if len(sents) == 1 else sorted(set(sents))
-                          for r, sents in sorted(region_map.items(), key=self._region_rank)},
+        region_sentences = {}  # in region order, each sentence once
+        for region in sorted(region_map, key=self.region_index.__getitem__):
+            sents = region_map[region]
+            region_sentences[region] = sents if len(sents) == 1 else sorted(set(sents))
+        return Assembled(sentences, triplets, region_sentences,
                          {t: _RANK_TAG[ranks[t]] for t in sorted(ranks, key=self.tag_index.__getitem__)},
                          found.warnings)
 
