@@ -12,7 +12,7 @@ from spacy.tokens import Doc
 from .mentions import FINDINGS_KEY
 from .schema import ParsedReport
 from .tokenizer import TOKENIZER
-from .tokens import doc_ext
+from .triplets import OUTPUT_KEYS
 
 EMPTY_WARNING = "empty report: no text to parse"
 _DEFAULT: dict[Any, Language] = {}
@@ -46,13 +46,12 @@ def _default() -> Language:
 
 def doc_to_record(doc: Doc, id: str) -> dict[str, Any]:
     """The schema record (plain dict) of a parsed doc."""
-    warnings = list(doc_ext(doc, "asg_warnings") or [])
-    sentences = doc_ext(doc, "asg_sentences") or []
+    sentences, triplets, region_sentences, tags, warnings = map(doc.user_data.get, OUTPUT_KEYS)
+    warnings = list(warnings or [])
     if not sentences and doc.to_array(IS_SPACE).all():  # only whitespace (doc.text would build every Token)
         warnings.insert(0, EMPTY_WARNING)
-    return {"id": id, "sentences": sentences, "triplets": doc_ext(doc, "asg_triplets") or [],
-            "region_sentences": doc_ext(doc, "asg_region_sentences") or {}, "tags": doc_ext(doc, "asg_tags") or {},
-            "warnings": warnings}
+    return {"id": id, "sentences": sentences or [], "triplets": triplets or [],
+            "region_sentences": region_sentences or {}, "tags": tags or {}, "warnings": warnings}
 
 
 def _items(items: Iterable[Union[str, tuple[str, str]]]) -> Iterator[tuple[str, str]]:

@@ -8,7 +8,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .sections import spans_layout
-from .tokens import SentenceIndex, TokenTable, index_of_starts, set_sentence_starts_array, tokens
+from .tokens import SentenceIndex, TokenTable, mark_sentence_starts, tokens
 
 _FINAL = {".", "!", "?"}
 _MARKER_PUNCT = {".", ")"}
@@ -62,8 +62,7 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
         while j < n and (space[j] or text[j] in _FINAL or text[j] in _CLOSERS):
             j += 1
         starts.add(j)
-    set_sentence_starts_array(doc, starts)
-    return index_of_starts(tt, starts)
+    return mark_sentence_starts(doc, tt, starts)
 
 
 class Sentences:

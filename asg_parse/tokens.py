@@ -88,7 +88,7 @@ def tokens(doc: Doc) -> TokenTable:
             _LEXEMES.vocab = doc.vocab
             orth, spacy_, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
             text, lower, space, punct, alpha, newlines = map(list, zip(*map(_LEXEMES.__getitem__, orth)))
-            ws = list(map(_WS.__getitem__, spacy_))
+            ws = [_WS[s] for s in spacy_]  # (a comprehension beats map over a method-wrapper here)
             pieces = [""] * (2 * n)  # text and whitespace interleaved: one join builds the doc's text
             pieces[::2] = text
             pieces[1::2] = ws
@@ -136,11 +136,13 @@ def sentence_index(doc: Doc) -> SentenceIndex:
     return _index(starts, n, space, set(starts))
 
 
-def _index(first: list[int], n: int, space: list[int], is_start: Container[int]) -> SentenceIndex:
-    """The `SentenceIndex` of sentences starting at `first` (ascending, from 0), `space` flagging whitespace tokens;
-    `is_start` answers whether a token below n starts a sentence."""
-    # sentence k repeated over its tokens
-    ids = list(chain.from_iterable(map(repeat, range(len(first)), map(sub, [*first[1:], n], first))))
+def _index(first: list[int], n: int, space: list[int], is_start: Container[int],
+           lengths: Optional[list[int]] = None) -> SentenceIndex:
+    """The `SentenceIndex` of sentences starting at `first` (ascending, from 0; `lengths` in tokens, if known),
+    `space` flagging whitespace tokens; `is_start` answers whether a token below n starts a sentence."""
+    if lengths is None:
+        lengths = list(map(sub, [*first[1:], n], first))
+    ids = list(chain.from_iterable(map(repeat, range(len(first)), lengths)))  # sentence k repeated over its tokens
     inner = False  # a whitespace token that neither starts nor ends a sentence
     for i in compress(range(n - 1), space):
         if i not in is_start and i + 1 not in is_start:
@@ -160,26 +162,34 @@ def _sorted_starts(starts: set[int], n: int) -> list[int]:
     return first
 
 
-def index_of_starts(tt: TokenTable, starts: set[int]) -> SentenceIndex:
-    """The `SentenceIndex` of a doc whose sentences start at `starts` (token 0 always starts one), built from the
-    token table without reading the doc back."""
+_SENT_START_ATTRS = [SENT_START]
+_UINT64 = numpy.dtype("uint64")
+_NOT_START = numpy.array([-1], dtype="int64").astype(_UINT64).tobytes()  # a token's SENT_START value -1
+_IS_START = numpy.array([1], dtype=_UINT64).tobytes()
+
+
+class _StartRuns(dict):
+    """Sentence length -> the SENT_START values of its tokens (1, then -1s) as uint64 bytes (short ones kept)."""
+
+    def __missing__(self, length: int) -> bytes:
+        value = _IS_START + _NOT_START * (length - 1)
+        if length < 256:
+            self[length] = value
+        return value
+
+
+_START_RUNS = _StartRuns()
+
+
+def mark_sentence_starts(doc: Doc, tt: TokenTable, starts: set[int]) -> SentenceIndex:
+    """Set the sentences of `doc` (its token table `tt`) to start at `starts`, token 0 always one, in one array write;
+    and return their `SentenceIndex`, built without reading the doc back."""
     n = len(tt.text)
     if not n:
         return SentenceIndex([0], [], False)
     first = _sorted_starts(starts, n)
-    return _index(first, n, tt.space, starts if 0 in starts else set(first))
-
-
-_SENT_START_ATTRS = [SENT_START]
-_NOT_START = numpy.array([-1], dtype="int64").astype("uint64").tobytes()  # a token's SENT_START value -1
-_IS_START = numpy.array([1], dtype="uint64").tobytes()
-
-
-def set_sentence_starts_array(doc: Doc, starts: set[int]) -> None:
-    """Set every token's sentence-start flag in one array write."""
-    n = len(doc)
-    values = bytearray(_NOT_START * n)  # the uint64 array, written in place
-    for i in starts:
-        if 0 <= i < n:
-            values[8 * i:8 * i + 8] = _IS_START
-    doc.from_array(_SENT_START_ATTRS, numpy.frombuffer(values, dtype="uint64").reshape(n, 1))
+    lengths = list(map(sub, [*first[1:], n], first))
+    # every token's value, joined from a few cached runs (a Python loop over the starts costs more)
+    values = b"".join(map(_START_RUNS.__getitem__, lengths))
+    doc.from_array(_SENT_START_ATTRS, numpy.frombuffer(values, dtype=_UINT64))
+    return _index(first, n, tt.space, starts if 0 in starts else set(first), lengths)

@@ -1,6 +1,7 @@
 """asg_triplets: turn linked, existence-labelled mentions into triplets, the region→sentence map and ASG tags."""
 from __future__ import annotations
 
+from collections import defaultdict
 from operator import attrgetter
 from typing import Any, NamedTuple, Optional, Sequence
 
@@ -20,7 +21,8 @@ OUTPUTS = ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags")
 for _name in OUTPUTS:
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
-_OUTPUT_KEYS = tuple(ext_key(name) for name in (*OUTPUTS, "asg_warnings"))  # where spaCy keeps `doc._.<name>`
+# where spaCy keeps `doc._.<name>` of each record field (sentences, triplets, region map, tags, warnings)
+OUTPUT_KEYS = tuple(ext_key(name) for name in (*OUTPUTS, "asg_warnings"))
 
 Label = tuple[Optional[str], Optional[dict]]  # (existence, cue) of a finding mention
 # A finding mention of the parsed sections, as a list read by unpacking in the hot loops:
@@ -41,7 +43,7 @@ class Assembled(NamedTuple):
 
     def store(self, doc: Doc) -> None:
         """Set `doc._.asg_sentences`, `asg_triplets`, `asg_region_sentences`, `asg_tags` and `asg_warnings`."""
-        doc.user_data.update(zip(_OUTPUT_KEYS, self))
+        doc.user_data.update(zip(OUTPUT_KEYS, self))
 
 
 _EXISTENCE_RANK = {"present": 2, "uncertain": 1, "absent": 0}  # for a tag: present beats uncertain beats absent
@@ -117,20 +119,6 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     return sentences, parsed
 
 
-def _add_sentence(region_map: dict[str, list[int]], region: str, sent: int) -> None:
-    """Note that sentence `sent` names `region` (each sentence once per region)."""
-    sents = region_map.get(region)
-    if sents is None:
-        region_map[region] = [sent]
-    elif sent not in sents:
-        sents.append(sent)
-
-
-def _items_by(rank: dict[str, int]) -> Any:
-    """A sort key of (name, value) items: the rank of the name."""
-    return lambda item: rank[item[0]]
-
-
 class Triplets(OntologyComponent):
     """Sets `doc._.asg_sentences`, `doc._.asg_triplets`, `doc._.asg_region_sentences` and `doc._.asg_tags`."""
 
@@ -143,7 +131,6 @@ class Triplets(OntologyComponent):
         self.side_of = self.ontology.side_of
         self.laterality = self.ontology.laterality
         self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
-        self._region_rank = _items_by(self.region_index)
         self.silent = {f.id for f in self.ontology.findings.values() if f.silent}
         self.allowed_part = self.ontology.allowed_part  # the regions where a finding may be located
         self.implies = {f.id: (f.implies.finding, {f.implies.finding, *f.implies.unless})
@@ -358,9 +345,9 @@ class Triplets(OntologyComponent):
             self._locate(tt, found, mentions, sid)
         text, idx, words = tt.doc_text(), tt.idx, tt.text
         triplets: list[dict[str, Any]] = []
-        region_map: dict[str, list[int]] = {}  # region -> its sentences (each once, in no set order)
+        region_map: defaultdict[str, list[int]] = defaultdict(list)  # region -> its sentences (repeats, any order)
         # (finding, existence, start, end) -> the regions given triplets: no triplet twice
-        seen: dict[tuple[str, str, int, int], set[Optional[str]]] = {}
+        seen: dict[tuple[str, str, int, int], list[Optional[str]]] = {}
         silent, asg_tags = self.silent, self.asg_tags
         ranks: dict[str, int] = {}  # finding -> the rank of its strongest existence (_EXISTENCE_RANK)
         for f, finding, sent, regions, _, existence, cue in mentions:
@@ -368,21 +355,29 @@ class Triplets(OntologyComponent):
                 continue
             last = f.end - 1
             start, end = idx[f.start], idx[last] + len(words[last])
-            span_text, cue_text = text[start:end], cue["text"] if cue else None
-            done = seen.setdefault((finding, existence, start, end), set())
-            new_regions = []
-            for region in regions or (None,):
-                if region not in done:
-                    done.add(region)
-                    new_regions.append(region)
+            key = (finding, existence, start, end)
+            done = seen.get(key)
+            if done is None and len(regions) <= 1:  # the usual case, without the loop below
+                new_regions = seen[key] = [regions[0] if regions else None]
+            else:
+                if done is None:
+                    done = seen[key] = []
+                new_regions = []
+                for region in regions or (None,):
+                    if region not in done:
+                        done.append(region)
+                        new_regions.append(region)
             if new_regions:
                 record = {"region": new_regions[0], "finding": finding, "existence": existence, "sentence": sent,
-                          "start": start, "end": end, "text": span_text, "cue": cue_text}
+                          "start": start, "end": end, "text": text[start:end], "cue": cue["text"] if cue else None}
                 triplets.append(record)
-                triplets += [{**record, "region": region} for region in new_regions[1:]]  # the key order kept
+                for region in new_regions[1:]:
+                    other = record.copy()  # the key order kept; a copy is cheaper than a new dict
+                    other["region"] = region
+                    triplets.append(other)
                 for region in new_regions:
                     if region is not None:
-                        _add_sentence(region_map, region, sent)
+                        region_map[region].append(sent)
             if finding in asg_tags:  # the tag of a finding: its strongest existence among its triplets
                 rank = _EXISTENCE_RANK[existence]
                 if rank > ranks.get(finding, -1):
@@ -391,10 +386,12 @@ class Triplets(OntologyComponent):
             sent = parsed.get(sid[a_start])
             if sent is not None:
                 for region in regions:
-                    _add_sentence(region_map, region, sent)
-        return Assembled(sentences, triplets,
-                         {r: sents if len(sents) == 1 else sorted(sents)
-                          for r, sents in sorted(region_map.items(), key=self._region_rank)},
+                    region_map[region].append(sent)
+        region_sentences = {}  # in region order, each sentence once
+        for region in sorted(region_map, key=self.region_index.__getitem__):
+            sents = region_map[region]
+            region_sentences[region] = sents if len(sents) == 1 else sorted(set(sents))
+        return Assembled(sentences, triplets, region_sentences,
                          {t: _RANK_TAG[ranks[t]] for t in sorted(ranks, key=self.tag_index.__getitem__)},
                          found.warnings)
 

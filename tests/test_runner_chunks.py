@@ -91,3 +91,32 @@ def test_a_worker_that_dies_raises_instead_of_hanging(monkeypatch):
     items = [(f"r{i}", "DIE" if i == 9 else "No effusion.", ()) for i in range(20)]
     with pytest.raises(runner.WorkerDied, match="a worker process died"):
         list(runner.run_chunks(items, workers=2, chunk_size=4))
+
+
+NASTY = ['', 'plain', 'quote " and \\ backslash', 'controls \x00\x01\x1f\x7f\n\r\t\b\f', 'non-ASCII é ü 中文 😀',
+         '\u2028\u2029 separators', 'lone surrogate \ud800', '\\"', '"},{"x":1', '\\u0041']
+
+
+def _compact(rec) -> str:
+    return json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@pytest.mark.parametrize("s", NASTY)
+def test_record_line_is_the_bytes_of_json_dumps(s):
+    rec = {"id": s, "sentences": [{"text": s, "start": 0, "end": 12, "section": s}],
+           "triplets": [{"region": s, "finding": s, "existence": "present", "sentence": 0, "start": -1, "end": 10 ** 20,
+                         "text": s, "cue": None},
+                        {"region": None, "finding": "f", "existence": "absent", "sentence": 3, "start": 1, "end": 2,
+                         "text": s + s, "cue": s}],
+           "region_sentences": {s: [0, 2], "right lung": [1]}, "tags": {s: -1, "effusion": 0, "mass": 1},
+           "warnings": [s, "w"]}
+    assert runner.record_line(rec) == _compact(rec)
+    empty = {"id": s, "sentences": [], "triplets": [], "region_sentences": {}, "tags": {}, "warnings": []}
+    assert runner.record_line(empty) == _compact(empty)
+    for other in ({**rec, "error": s}, {**rec, "id": 7}, {"warnings": [s], **rec}):  # outside the schema's layout
+        assert runner.record_line(other) == _compact(other)
+
+
+def test_record_lines_of_parsed_reports_are_the_bytes_of_json_dumps():
+    recs = runner._records(ITEMS + [("x", 'He said "no\\effusion"\t\x0b.\nIMPRESSION: Ünremarkable 肺.', ())])
+    assert [runner.record_line(r) for r in recs] == [_compact(r) for r in recs]
