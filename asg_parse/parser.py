@@ -9,9 +9,9 @@ from spacy.tokens import Doc
 from .component import OntologyComponent
 from .existence import ExistenceComponent, store_labels
 from .mentions import FINDINGS_KEY, Mentions, publish
+from .phrases import Match, PhraseWalk
 from .sections import Sections, store_layout
 from .sentences import set_sentence_starts
-from .phrases import PhraseWalk
 from .tokens import release, tokens
 from .triplets import Triplets
 
@@ -33,14 +33,18 @@ class Parser(OntologyComponent):
         self.triplets = Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections"))
         self._walk: Optional[PhraseWalk] = None  # built on first use, as the existence engine is
 
-    def __call__(self, doc: Doc) -> Doc:
+    def phrase_matches(self, doc: Doc) -> list[list[Match]]:
+        """The header matches, the mention matches (one list per bucket) and the cue matches of `doc`, found in one
+        pass: cheaper than calling the three matchers."""
         walk = self._walk
         if walk is None:
             matcher = self.mentions.linker.matcher
             walk = self._walk = PhraseWalk([self.sections.matcher, matcher.lex.matcher, self.existence.engine.matcher],
                                            [None, matcher.route])
-        # one pass finds the header, mention (by bucket) and cue matches: cheaper than calling the three matchers
-        header_matches, *mention_buckets, cue_matches = walk.find(tokens(doc).lower)
+        return walk.find(tokens(doc).lower)
+
+    def __call__(self, doc: Doc) -> Doc:
+        header_matches, *mention_buckets, cue_matches = self.phrase_matches(doc)
         layout = self.sections.layout(doc, header_matches)
         index = set_sentence_starts(doc, layout.headers)
         found = self.mentions.analyse(doc, index, mention_buckets)

@@ -9,7 +9,8 @@ new ids in a temporary CSV, then
      and, like for like with 1., as a whole script in a subprocess (imports, build, reading the CSV, parsing,
      writing one JSON line of entities per report; torch kept out of its imports, as asg-parse does);
   3. profiles, in this process, the pipeline the CLI runs (the single `asg_parser` component) step by step:
-     tokenizer, token table, sections, sentences, mentions (PhraseMatcher + linking), existence, triplets, and the
+     tokenizer, token table, the one phrase walk (headers, mention and cue matches), sections, sentences, mention
+     linking, existence, triplets, and the
      record + JSON step.
 
     python benchmarks/parse_throughput.py [--openi ../shared/data/openi/openi_dev.csv] [--reports 20000]
@@ -120,7 +121,7 @@ def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
     """Seconds per step of the pipeline the CLI runs (`asg_parse.load(spans=False)`: one `asg_parser` component),
     each step timed over all `texts` in turn in this process."""
     import asg_parse
-    from asg_parse import api
+    from asg_parse import api, runner
     from asg_parse.sentences import set_sentence_starts
     from asg_parse.tokens import release, tokens
 
@@ -140,16 +141,16 @@ def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
 
     docs = step("tokenizer", lambda i: nlp.make_doc(texts[i]))
     step("token table (one to_array)", lambda i: tokens(docs[i]))
-    layouts = step("sections", lambda i: parser.sections.layout(docs[i]))
+    walks = step("phrase walk (headers, mentions, cues)", lambda i: parser.phrase_matches(docs[i]))
+    layouts = step("sections", lambda i: parser.sections.layout(docs[i], walks[i][0]))
     index = step("sentences (+ sentence index)", lambda i: set_sentence_starts(docs[i], layouts[i].headers))
-    step("  (PhraseMatcher alone, not in total)", lambda i: parser.mentions.linker.lex.matcher(docs[i]))
-    found = step("mentions: match + link", lambda i: parser.mentions.analyse(docs[i], index[i]))
-    labels = step("existence", lambda i: parser.existence.engine.label_all(docs[i], found[i].findings, index[i]))
+    found = step("mentions: link", lambda i: parser.mentions.analyse(docs[i], index[i], walks[i][1:-1]))
+    labels = step("existence", lambda i: parser.existence.engine.label_all(docs[i], found[i].findings, index[i],
+                                                                          walks[i][-1]))
     step("triplets, region map, tags", lambda i: (parser.triplets.assemble(docs[i], layouts[i], found[i], labels[i],
                                                                            index[i]).store(docs[i]),
                                                   release(docs[i])))
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    step("record + JSON", lambda i: dumps(api.doc_to_record(docs[i], f"r{i}")))
+    step("record + JSON", lambda i: runner.record_line(api.doc_to_record(docs[i], f"r{i}")))
     return stages
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
