@@ -86,7 +86,7 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     sentences: list[dict[str, Any]] = []
     parsed: dict[int, int] = {}
     for raw, (b, e) in enumerate(zip(starts, starts[1:])):
-        if b in header_end and header_end[b] == e:
+        if header_end.get(b) == e:  # a header-only sentence
             continue
         first = b
         if space[b] or punct[b]:  # else a word opens the sentence
@@ -151,18 +151,18 @@ class Triplets(OntologyComponent):
         links, defaults, implies = found.links, self.defaults, self.implies
         implied, all_located = False, True
         for f, (existence, cue) in zip(found.findings, labels):
-            sentence = parsed.get(sid[f.start])
+            f_start, _, finding = f  # unpacked: cheaper than NamedTuple attributes
+            sentence = parsed.get(sid[f_start])
             if sentence is None:
                 continue
-            finding = f.label
             link = links.get(f)
             if link is None:
                 regions, located = defaults[finding], False
             else:
-                if link.forced is not None:
-                    existence, cue = link.forced["existence"], link.forced
-                regions, located = link.regions, link.located
-                if link.generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
+                regions, forced, located, generic = link  # unpacked: cheaper than four NamedTuple attributes
+                if forced is not None:
+                    existence, cue = forced["existence"], forced
+                if generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
                     regions, located = defaults[finding], False
             out.append([f, finding, sentence, regions, located, existence or "present", cue])
             if not located:
@@ -353,8 +353,9 @@ class Triplets(OntologyComponent):
         for f, finding, sent, regions, _, existence, cue in mentions:
             if finding in silent:
                 continue
-            last = f.end - 1
-            start, end = idx[f.start], idx[last] + len(words[last])
+            f_start, f_end, _ = f
+            last = f_end - 1
+            start, end = idx[f_start], idx[last] + len(words[last])
             key = (finding, existence, start, end)
             done = seen.get(key)
             if done is None and len(regions) <= 1:  # the usual case, without the loop below
