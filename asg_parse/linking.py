@@ -192,10 +192,10 @@ class Linker:
 
     def _lateral(self, ctx: Context, f: M) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
-        if self.laterality[f.label]:
+        if self.laterality[f[2]]:  # (indexing an M is cheaper than its attributes)
             return True
-        forms = self.lateral_forms.get(f.label)
-        return forms is not None and " ".join(ctx.lower[f.start:f.end]) in forms
+        forms = self.lateral_forms.get(f[2])
+        return forms is not None and " ".join(ctx.lower[f[0]:f[1]]) in forms
 
     # ---------------------------------------------------------------- steps
     def _measure_tokens(self, ctx: Context, lo: int, hi: int) -> int:
@@ -293,22 +293,24 @@ class Linker:
         for fi, f in enumerate(findings):
             if not self._lateral(ctx, f):
                 continue
+            f_start, f_end, _ = f  # unpacked (as the side words below): cheaper than NamedTuple attributes
             for s_ in sides:
-                if s_.start in used:
+                s_start, s_end, s_label = s_
+                if s_start in used:
                     continue
                 # an adverb right after it too: "airspace opacities bilaterally, most prominent in the lung bases"
-                after = s_.start == f.end and lower[s_.end - 1].endswith("ly")
+                after = s_start == f_end and lower[s_end - 1].endswith("ly")
                 if not after:
-                    if s_.end > f.start or f.start - s_.end > SIDE_WINDOW or sent[s_.start] != sent[f.start] \
-                            or _trailing_comparison(lower, s_, f.start):
+                    if s_end > f_start or f_start - s_end > SIDE_WINDOW or sent[s_start] != sent[f_start] \
+                            or _trailing_comparison(lower, s_, f_start):
                         continue
-                    if s_.end < f.start:
+                    if s_end < f_start:
                         if anatomy_tokens is None:
                             anatomy_tokens = tokens_of(anatomy)
-                        if not anatomy_tokens.isdisjoint(range(s_.end, f.start)) or not ctx.between(s_.end, f.start)[0]:
+                        if not anatomy_tokens.isdisjoint(range(s_end, f_start)) or not ctx.between(s_end, f_start)[0]:
                             continue
-                finding_side[fi] = s_.label
-                used.add(s_.start)
+                finding_side[fi] = s_label
+                used.add(s_start)
                 break
         if not finding_side:
             return finding_side
@@ -492,29 +494,30 @@ class Linker:
             target = findings[fi]
             for j in group:
                 a = anatomy[j]
+                a_start, a_end, a_label = a  # unpacked: cheaper than NamedTuple attributes
                 a_regions = an.span_regions[j]
                 # the best anatomy's regions for the target are known already
                 regions = best[2] if j == best_j else self.allowed_part(target[2], a_regions)
                 if not regions and a_regions:
                     continue
-                generic = a.label in self.generic_anatomy
+                generic = a_label in self.generic_anatomy
                 loose = an.unsided[j]
                 # the organ as a sentence's subject ("the lungs are clear without effusion"), not a place in it
-                subject = (generic or (loose and " ".join(lower[a.start:a.end]) in self.ontology.name_words)) \
+                subject = (generic or (loose and " ".join(lower[a_start:a_end]) in self.ontology.name_words)) \
                     and not self._after_preposition(ctx, a)
                 link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta"), and so
                 # does the finding it is "of" when it names one itself ("postoperative changes of right upper
                 # lobectomy")
                 start = an.phrase_start[j]
-                of_named = a.start <= target.start and target.end <= a.end and start >= 2 and lower[start - 1] == "of"
-                own = a.start  # the run of finding words right before it
+                of_named = a_start <= target[0] and target[1] <= a_end and start >= 2 and lower[start - 1] == "of"
+                own = a_start  # the run of finding words right before it
                 while own > 0 and own - 1 in in_finding:
                     own -= 1
-                if own == a.start and not of_named:
+                if own == a_start and not of_named:
                     continue  # no finding ends in [own, a.start]: one would end at a.start, making own smaller
                 for fj, f in enumerate(findings):
-                    if fj != fi and (own <= f.end <= a.start or of_named and f.end == start - 1):
+                    if fj != fi and (own <= f.end <= a_start or of_named and f.end == start - 1):
                         more = self.allowed_part(f.label, a_regions)
                         if more:
                             link_parts.setdefault(fj, []).append((more, loose, generic, subject))
