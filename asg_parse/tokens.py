@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from itertools import accumulate, chain, compress, islice, repeat
 from operator import add, sub
-from typing import Any, Container, NamedTuple, Optional
+from typing import Any, Container, NamedTuple, Optional, Sequence
 
 import numpy
 from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
@@ -29,15 +29,14 @@ def set_doc_ext(doc: Doc, name: str, value: Any) -> None:
 
 
 class TokenTable(NamedTuple):
-    text: list[str]
-    lower: list[str]
-    space: list[int]       # 1 for a whitespace token
-    punct: list[int]       # 1 for punctuation
-    alpha: list[int]       # 1 for an alphabetic token
-    newlines: list[int]    # "\n" in the token (its trailing whitespace is one space or nothing)
-    ws: list[str]          # trailing whitespace
-    idx: list[int]         # character offset of each token, plus the text length at the end
-    string: str            # the doc's text
+    text: Sequence[str]
+    lower: Sequence[str]
+    space: Sequence[int]     # 1 for a whitespace token
+    punct: Sequence[int]     # 1 for punctuation
+    alpha: Sequence[int]     # 1 for an alphabetic token
+    newlines: Sequence[int]  # "\n" in the token (its trailing whitespace is one space or nothing)
+    idx: list[int]           # character offset of each token, plus the text length at the end
+    string: str              # the doc's text
 
     def doc_text(self) -> str:
         """The doc's text (as `doc.text`, which would build every Token)."""
@@ -71,35 +70,44 @@ class _Lexemes(dict):
 _LEXEMES = _Lexemes()
 _LEXEMES_MAX = 500_000  # distinct token strings kept (a long run sees ids and numbers once each)
 _TABLE_KEY = ext_key("asg_tokens")
+TEXT_KEY = ("asg_parse", "text")  # `doc.user_data` key of the text a doc was made from (see `note_text`)
 _WS = ("", " ")
 _TABLE_ATTRS = [ORTH, SPACY, IDX]
 
 
+def note_text(doc: Doc, text: str) -> None:
+    """Note that `doc` was made from `text` (its token table then slices it, not joins the tokens back up)."""
+    doc.user_data[TEXT_KEY] = text
+
+
 def tokens(doc: Doc) -> TokenTable:
     """The doc's token table, built on first use from one `to_array` call (no Token objects)."""
-    table = doc.user_data.get(_TABLE_KEY)
+    user_data = doc.user_data
+    table = user_data.get(_TABLE_KEY)
     n = len(doc)
     if table is None or len(table.text) != n:
+        string = user_data.pop(TEXT_KEY, None)
         if not n:
-            table = TokenTable([], [], [], [], [], [], [], [0], "")
+            table = TokenTable((), (), (), (), (), (), [0], "")
         else:
             if len(_LEXEMES) > _LEXEMES_MAX:
                 _LEXEMES.clear()
             _LEXEMES.vocab = doc.vocab
             orth, spacy_, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
-            text, lower, space, punct, alpha, newlines = map(list, zip(*map(_LEXEMES.__getitem__, orth)))
-            ws = [_WS[s] for s in spacy_]  # (a comprehension beats map over a method-wrapper here)
-            pieces = [""] * (2 * n)  # text and whitespace interleaved: one join builds the doc's text
-            pieces[::2] = text
-            pieces[1::2] = ws
-            string = "".join(pieces)
-            if idx[0] or idx[-1] + len(text[-1]) + spacy_[-1] != len(string):  # offsets not of this text
+            # the columns stay tuples (zip's, not copied); the flags 0/1 ints (truthy like bools)
+            text, lower, space, punct, alpha, newlines = zip(*map(_LEXEMES.__getitem__, orth))
+            end = idx[-1] + len(text[-1]) + spacy_[-1]
+            if string is None or idx[0] or end != len(string):  # no noted text (or not this doc's): join tokens
+                pieces = [""] * (2 * n)  # text and whitespace interleaved: one join builds the doc's text
+                pieces[::2] = text
+                pieces[1::2] = [_WS[s] for s in spacy_]  # (a comprehension beats map over a method-wrapper)
+                string = "".join(pieces)
+            if idx[0] or end != len(string):  # offsets not of this text
                 idx = list(accumulate(map(add, map(len, text), spacy_), initial=0))
             else:
-                idx.append(len(string))
-            # the flags stay 0/1 ints (truthy like bools); idx ends with the text length
-            table = TokenTable(text, lower, space, punct, alpha, newlines, ws, idx, string)
-        doc.user_data[_TABLE_KEY] = table
+                idx.append(end)  # idx ends with the text length
+            table = TokenTable(text, lower, space, punct, alpha, newlines, idx, string)
+        user_data[_TABLE_KEY] = table
     return table
 
 
