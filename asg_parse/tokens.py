@@ -72,7 +72,8 @@ _LEXEMES_MAX = 500_000  # distinct token strings kept (a long run sees ids and n
 _TABLE_KEY = ext_key("asg_tokens")
 TEXT_KEY = ("asg_parse", "text")  # `doc.user_data` key of the text a doc was made from (see `note_text`)
 _WS = ("", " ")
-_TABLE_ATTRS = [ORTH, SPACY, IDX]
+_WS_LENGTHS = (0, 1)  # of a token's trailing whitespace
+_TABLE_ATTRS = [ORTH, IDX]  # (SPACY only where the text is not noted: see _joined)
 
 
 def note_text(doc: Doc, text: str) -> None:
@@ -93,22 +94,31 @@ def tokens(doc: Doc) -> TokenTable:
             if len(_LEXEMES) > _LEXEMES_MAX:
                 _LEXEMES.clear()
             _LEXEMES.vocab = doc.vocab
-            orth, spacy_, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
+            orth, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
             # the columns stay tuples (zip's, not copied); the flags 0/1 ints (truthy like bools)
             text, lower, space, punct, alpha, newlines = zip(*map(_LEXEMES.__getitem__, orth))
-            end = idx[-1] + len(text[-1]) + spacy_[-1]
-            if string is None or idx[0] or end != len(string):  # no noted text (or not this doc's): join tokens
-                pieces = [""] * (2 * n)  # text and whitespace interleaved: one join builds the doc's text
-                pieces[::2] = text
-                pieces[1::2] = [_WS[s] for s in spacy_]  # (a comprehension beats map over a method-wrapper)
-                string = "".join(pieces)
-            if idx[0] or end != len(string):  # offsets not of this text
-                idx = list(accumulate(map(add, map(len, text), spacy_), initial=0))
+            last = idx[-1]
+            if string is None or idx[0] or not (  # no noted text, or not this doc's: join the tokens
+                    string.startswith(text[-1], last) and len(string) - last - len(text[-1]) in _WS_LENGTHS):
+                string, idx = _joined(doc, text, idx)
             else:
-                idx.append(end)  # idx ends with the text length
+                idx.append(len(string))  # idx ends with the text length
             table = TokenTable(text, lower, space, punct, alpha, newlines, idx, string)
         user_data[_TABLE_KEY] = table
     return table
+
+
+def _joined(doc: Doc, text: Sequence[str], idx: list[int]) -> tuple[str, list[int]]:
+    """The text of `doc` joined from its tokens `text` and their whitespace, and the offsets `idx` with the text
+    length appended (recomputed if they are not offsets into that text)."""
+    spacy_ = doc.to_array(SPACY).tolist()
+    pieces = [""] * (2 * len(text))  # text and whitespace interleaved: one join builds the doc's text
+    pieces[::2] = text
+    pieces[1::2] = [_WS[s] for s in spacy_]  # (a comprehension beats map over a method-wrapper)
+    string = "".join(pieces)
+    if idx[0] or idx[-1] + len(text[-1]) + spacy_[-1] != len(string):  # offsets not of this text
+        return string, list(accumulate(map(add, map(len, text), spacy_), initial=0))
+    return string, [*idx, len(string)]
 
 
 def has_table(doc: Doc) -> bool:
