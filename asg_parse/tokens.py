@@ -1,7 +1,7 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import accumulate, compress, islice
 from operator import add, sub
 from typing import Any, Container, NamedTuple, Optional, Sequence
 
@@ -160,7 +160,9 @@ def _index(first: list[int], n: int, space: list[int], is_start: Container[int],
     `space` flagging whitespace tokens; `is_start` answers whether a token below n starts a sentence."""
     if lengths is None:
         lengths = list(map(sub, [*first[1:], n], first))
-    ids = list(chain.from_iterable(map(repeat, range(len(first)), lengths)))  # sentence k repeated over its tokens
+    ids: list[int] = []  # sentence k repeated over its tokens (list repetition beats chained repeat iterators)
+    for k, length in enumerate(lengths):
+        ids += [k] * length
     inner = False  # a whitespace token that neither starts nor ends a sentence
     for i in compress(range(n - 1), space):
         if i not in is_start and i + 1 not in is_start:
@@ -199,15 +201,16 @@ class _StartRuns(dict):
 _START_RUNS = _StartRuns()
 
 
-def mark_sentence_starts(doc: Doc, tt: TokenTable, starts: set[int]) -> SentenceIndex:
-    """Set the sentences of `doc` (its token table `tt`) to start at `starts`, token 0 always one, in one array write;
-    and return their `SentenceIndex`, built without reading the doc back."""
+def mark_sentence_starts(doc: Doc, tt: TokenTable, starts: set[int], store: bool = True) -> SentenceIndex:
+    """Set the sentences of `doc` (its token table `tt`) to start at `starts`, token 0 always one, in one array write
+    (none without `store`); and return their `SentenceIndex`, built without reading the doc back."""
     n = len(tt.text)
     if not n:
         return SentenceIndex([0], [], False)
     first = _sorted_starts(starts, n)
     lengths = list(map(sub, [*first[1:], n], first))
-    # every token's value, joined from a few cached runs (a Python loop over the starts costs more)
-    values = b"".join(map(_START_RUNS.__getitem__, lengths))
-    doc.from_array(_SENT_START_ATTRS, numpy.frombuffer(values, dtype=_UINT64))
+    if store:
+        # every token's value, joined from a few cached runs (a Python loop over the starts costs more)
+        values = b"".join(map(_START_RUNS.__getitem__, lengths))
+        doc.from_array(_SENT_START_ATTRS, numpy.frombuffer(values, dtype=_UINT64))
     return _index(first, n, tt.space, starts if 0 in starts else set(first), lengths)

@@ -41,3 +41,13 @@ def test_a_noted_text_of_another_doc_is_not_used():
     doc = nlp.make_doc(TEXT)
     part = doc[2:5].as_doc(copy_user_data=True)  # carries the whole report's text
     assert _got(part) == _expected(part)
+
+
+def test_sentence_index_with_and_without_storing_the_starts():
+    from asg_parse.sentences import set_sentence_starts
+
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
+    lean, stored = nlp.make_doc(TEXT), nlp.make_doc(TEXT)
+    assert set_sentence_starts(lean, [], store=False) == set_sentence_starts(stored, [])
+    assert not lean.has_annotation("SENT_START") and stored.has_annotation("SENT_START")
+    assert set_sentence_starts(stored, []) == ([0, 6, 13], [0] * 6 + [1] * 7, True)  # "1." starts an item
