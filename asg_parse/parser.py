@@ -21,8 +21,8 @@ class Parser(OntologyComponent):
 
     The output (`doc._.asg_sentences`, `asg_triplets`, `asg_region_sentences`, `asg_tags`, `asg_warnings`) is the
     same as the five-component pipeline of `asg_parse.load()`. With `spans` (the default) the intermediate results
-    are stored too (`doc.spans` of sections, headers, findings and anatomy; `span._.asg_existence`); without, the
-    parse skips building those spaCy objects, which is what the CLI does.
+    are stored too (sentence starts; `doc.spans` of sections, headers, findings and anatomy; `span._.asg_existence`);
+    without, the parse skips building those spaCy objects and annotations, which is what the CLI does.
     """
 
     def _build(self) -> None:
@@ -46,11 +46,12 @@ class Parser(OntologyComponent):
     def __call__(self, doc: Doc) -> Doc:
         header_matches, *mention_buckets, cue_matches = self.phrase_matches(doc)
         layout = self.sections.layout(doc, header_matches)
-        index = set_sentence_starts(doc, layout.headers)
+        spans = self.cfg.get("spans", True)
+        index = set_sentence_starts(doc, layout.headers, store=spans)  # lean: the steps get the index, not the doc's
         found = self.mentions.analyse(doc, index, mention_buckets)
         labels = self.existence.engine.label_all(doc, found.findings, index, cue_matches)
         self.triplets.assemble(doc, layout, found, labels, index).store(doc)
-        if self.cfg.get("spans", True):
+        if spans:
             store_layout(doc, layout)
             store_labels(doc, publish(doc, found), labels)
         release(doc)
@@ -61,5 +62,5 @@ class Parser(OntologyComponent):
 def make_parser(nlp: Language, name: str, ontology: Optional[str], sections: Optional[list[str]],
                 spans: bool) -> Parser:
     """All-in-one report parser: `spacy.blank("en").add_pipe("asg_parser")`; `spans: false` skips storing the
-    intermediate spans (faster; the triplets, region map and tags are the same)."""
+    intermediate results, sentence starts included (faster; the triplets, region map and tags are the same)."""
     return Parser(nlp, name, ontology=ontology, sections=sections, spans=spans)

@@ -129,24 +129,30 @@ def _error_record(rid: str, exc: BaseException, warnings: Sequence[str]) -> dict
             "warnings": list(warnings), "error": f"{type(exc).__name__}: {exc}"}
 
 
+def _docs(nlp: Any, texts: list[str]) -> Iterator[Any]:
+    """The docs of `texts` in order, each made as it is asked for (so the previous one is freed: memory stays warm),
+    the exception in place of a doc whose parse failed."""
+    done = 0
+    try:
+        for doc in nlp.pipe(texts):
+            yield doc
+            done += 1
+    except Exception:  # find the report that fails; the others still get their parse
+        for text in texts[done:]:
+            try:
+                yield nlp(text)
+            except Exception as exc:
+                yield exc
+
+
 def _records(chunk: Sequence[Item]) -> list[dict]:
     from . import api
 
     to_record = api.doc_to_record
     empty_warning = api.EMPTY_WARNING
     nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY)
-    texts = [text for _, text, _ in chunk]
-    try:
-        docs = list(nlp.pipe(texts))
-    except Exception:  # find the report that fails; the others still get their parse
-        docs = []
-        for text in texts:
-            try:
-                docs.append(nlp(text))
-            except Exception as exc:
-                docs.append(exc)
     out = []
-    for (rid, text, warnings), doc in zip(chunk, docs):
+    for (rid, text, warnings), doc in zip(chunk, _docs(nlp, [text for _, text, _ in chunk])):
         if isinstance(doc, BaseException):
             out.append(_error_record(rid, doc, warnings))
             continue

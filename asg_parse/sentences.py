@@ -30,9 +30,11 @@ def _numbered_markers(tt: TokenTable) -> set[int]:
     return out
 
 
-def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None) -> SentenceIndex:
+def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None,
+                        store: bool = True) -> SentenceIndex:
     """Set the sentence starts of `doc` (header- and numbered-list-aware) and return its `SentenceIndex`;
-    `headers` defaults to the header spans `asg_sections` stored on the doc."""
+    `headers` defaults to the header spans `asg_sections` stored on the doc; without `store` the doc is left
+    unchanged (only the index is made)."""
     n = len(doc)
     if not n:
         return SentenceIndex([0], [], False)
@@ -62,7 +64,7 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
         while j < n and (space[j] or text[j] in _FINAL or text[j] in _CLOSERS):
             j += 1
         starts.add(j)
-    return mark_sentence_starts(doc, tt, starts)
+    return mark_sentence_starts(doc, tt, starts, store)
 
 
 class Sentences:

@@ -8,6 +8,9 @@ from spacy import util
 from spacy.language import Language
 from spacy.symbols import ORTH
 from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc
+
+from .tokens import note_text
 
 # A period glued between a word (>= 2 letters) or a list number and the next word: "effusion.No", "2.Mild".
 # A parenthesis glued to a word: "pneumothorax(small)". Decimals ("1.2") and "e.g." are untouched.
@@ -26,6 +29,20 @@ TOKENIZER = "asg_parse.RadiologyTokenizer.v1"  # registered name, for `[nlp.toke
 CACHE_SIZE = 100_000  # whitespace-delimited chunks whose split is cached (spaCy's default, 10,000, fills up)
 
 
+class RadiologyTokenizer(Tokenizer):
+    """spaCy's Tokenizer that also notes the text of each doc it makes (`tokens.note_text`), so the token table
+    slices it instead of joining the doc's tokens back together."""
+
+    def __call__(self, string: str) -> Doc:
+        """The doc of `string`, as `Tokenizer.__call__` makes it, with its text noted."""
+        doc = _TOKENIZE(self, string)
+        note_text(doc, string)
+        return doc
+
+
+_TOKENIZE = Tokenizer.__call__
+
+
 def _rules(rules: dict) -> dict:
     """`rules` with our special cases added and the whitespace ones dropped."""
     out = {case: subs for case, subs in rules.items() if case not in DROPPED_CASES}
@@ -40,7 +57,7 @@ def create_radiology_tokenizer() -> Callable[[Language], Tokenizer]:
 
     def factory(nlp: Language) -> Tokenizer:
         d = nlp.Defaults
-        return Tokenizer(
+        return RadiologyTokenizer(
             nlp.vocab,
             rules=_rules(d.tokenizer_exceptions or {}),
             prefix_search=util.compile_prefix_regex(d.prefixes).search if d.prefixes else None,

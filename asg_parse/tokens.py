@@ -1,9 +1,9 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import accumulate, compress, islice
 from operator import add, sub
-from typing import Any, Container, NamedTuple, Optional
+from typing import Any, Container, NamedTuple, Optional, Sequence
 
 import numpy
 from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
@@ -29,15 +29,14 @@ def set_doc_ext(doc: Doc, name: str, value: Any) -> None:
 
 
 class TokenTable(NamedTuple):
-    text: list[str]
-    lower: list[str]
-    space: list[int]       # 1 for a whitespace token
-    punct: list[int]       # 1 for punctuation
-    alpha: list[int]       # 1 for an alphabetic token
-    newlines: list[int]    # "\n" in the token (its trailing whitespace is one space or nothing)
-    ws: list[str]          # trailing whitespace
-    idx: list[int]         # character offset of each token, plus the text length at the end
-    string: str            # the doc's text
+    text: Sequence[str]
+    lower: Sequence[str]
+    space: Sequence[int]     # 1 for a whitespace token
+    punct: Sequence[int]     # 1 for punctuation
+    alpha: Sequence[int]     # 1 for an alphabetic token
+    newlines: Sequence[int]  # "\n" in the token (its trailing whitespace is one space or nothing)
+    idx: list[int]           # character offset of each token, plus the text length at the end
+    string: str              # the doc's text
 
     def doc_text(self) -> str:
         """The doc's text (as `doc.text`, which would build every Token)."""
@@ -71,36 +70,55 @@ class _Lexemes(dict):
 _LEXEMES = _Lexemes()
 _LEXEMES_MAX = 500_000  # distinct token strings kept (a long run sees ids and numbers once each)
 _TABLE_KEY = ext_key("asg_tokens")
+TEXT_KEY = ("asg_parse", "text")  # `doc.user_data` key of the text a doc was made from (see `note_text`)
 _WS = ("", " ")
-_TABLE_ATTRS = [ORTH, SPACY, IDX]
+_WS_LENGTHS = (0, 1)  # of a token's trailing whitespace
+_TABLE_ATTRS = [ORTH, IDX]  # (SPACY only where the text is not noted: see _joined)
+
+
+def note_text(doc: Doc, text: str) -> None:
+    """Note that `doc` was made from `text` (its token table then slices it, not joins the tokens back up)."""
+    doc.user_data[TEXT_KEY] = text
 
 
 def tokens(doc: Doc) -> TokenTable:
     """The doc's token table, built on first use from one `to_array` call (no Token objects)."""
-    table = doc.user_data.get(_TABLE_KEY)
+    user_data = doc.user_data
+    table = user_data.get(_TABLE_KEY)
     n = len(doc)
     if table is None or len(table.text) != n:
+        string = user_data.pop(TEXT_KEY, None)
         if not n:
-            table = TokenTable([], [], [], [], [], [], [], [0], "")
+            table = TokenTable((), (), (), (), (), (), [0], "")
         else:
             if len(_LEXEMES) > _LEXEMES_MAX:
                 _LEXEMES.clear()
             _LEXEMES.vocab = doc.vocab
-            orth, spacy_, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
-            text, lower, space, punct, alpha, newlines = map(list, zip(*map(_LEXEMES.__getitem__, orth)))
-            ws = [_WS[s] for s in spacy_]  # (a comprehension beats map over a method-wrapper here)
-            pieces = [""] * (2 * n)  # text and whitespace interleaved: one join builds the doc's text
-            pieces[::2] = text
-            pieces[1::2] = ws
-            string = "".join(pieces)
-            if idx[0] or idx[-1] + len(text[-1]) + spacy_[-1] != len(string):  # offsets not of this text
-                idx = list(accumulate(map(add, map(len, text), spacy_), initial=0))
+            orth, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
+            # the columns stay tuples (zip's, not copied); the flags 0/1 ints (truthy like bools)
+            text, lower, space, punct, alpha, newlines = zip(*map(_LEXEMES.__getitem__, orth))
+            last = idx[-1]
+            if string is None or idx[0] or not (  # no noted text, or not this doc's: join the tokens
+                    string.startswith(text[-1], last) and len(string) - last - len(text[-1]) in _WS_LENGTHS):
+                string, idx = _joined(doc, text, idx)
             else:
-                idx.append(len(string))
-            # the flags stay 0/1 ints (truthy like bools); idx ends with the text length
-            table = TokenTable(text, lower, space, punct, alpha, newlines, ws, idx, string)
-        doc.user_data[_TABLE_KEY] = table
+                idx.append(len(string))  # idx ends with the text length
+            table = TokenTable(text, lower, space, punct, alpha, newlines, idx, string)
+        user_data[_TABLE_KEY] = table
     return table
+
+
+def _joined(doc: Doc, text: Sequence[str], idx: list[int]) -> tuple[str, list[int]]:
+    """The text of `doc` joined from its tokens `text` and their whitespace, and the offsets `idx` with the text
+    length appended (recomputed if they are not offsets into that text)."""
+    spacy_ = doc.to_array(SPACY).tolist()
+    pieces = [""] * (2 * len(text))  # text and whitespace interleaved: one join builds the doc's text
+    pieces[::2] = text
+    pieces[1::2] = [_WS[s] for s in spacy_]  # (a comprehension beats map over a method-wrapper)
+    string = "".join(pieces)
+    if idx[0] or idx[-1] + len(text[-1]) + spacy_[-1] != len(string):  # offsets not of this text
+        return string, list(accumulate(map(add, map(len, text), spacy_), initial=0))
+    return string, [*idx, len(string)]
 
 
 def has_table(doc: Doc) -> bool:
@@ -142,7 +160,9 @@ def _index(first: list[int], n: int, space: list[int], is_start: Container[int],
     `space` flagging whitespace tokens; `is_start` answers whether a token below n starts a sentence."""
     if lengths is None:
         lengths = list(map(sub, [*first[1:], n], first))
-    ids = list(chain.from_iterable(map(repeat, range(len(first)), lengths)))  # sentence k repeated over its tokens
+    ids: list[int] = []  # sentence k repeated over its tokens (list repetition beats chained repeat iterators)
+    for k, length in enumerate(lengths):
+        ids += [k] * length
     inner = False  # a whitespace token that neither starts nor ends a sentence
     for i in compress(range(n - 1), space):
         if i not in is_start and i + 1 not in is_start:
@@ -181,15 +201,16 @@ class _StartRuns(dict):
 _START_RUNS = _StartRuns()
 
 
-def mark_sentence_starts(doc: Doc, tt: TokenTable, starts: set[int]) -> SentenceIndex:
-    """Set the sentences of `doc` (its token table `tt`) to start at `starts`, token 0 always one, in one array write;
-    and return their `SentenceIndex`, built without reading the doc back."""
+def mark_sentence_starts(doc: Doc, tt: TokenTable, starts: set[int], store: bool = True) -> SentenceIndex:
+    """Set the sentences of `doc` (its token table `tt`) to start at `starts`, token 0 always one, in one array write
+    (none without `store`); and return their `SentenceIndex`, built without reading the doc back."""
     n = len(tt.text)
     if not n:
         return SentenceIndex([0], [], False)
     first = _sorted_starts(starts, n)
     lengths = list(map(sub, [*first[1:], n], first))
-    # every token's value, joined from a few cached runs (a Python loop over the starts costs more)
-    values = b"".join(map(_START_RUNS.__getitem__, lengths))
-    doc.from_array(_SENT_START_ATTRS, numpy.frombuffer(values, dtype=_UINT64))
+    if store:
+        # every token's value, joined from a few cached runs (a Python loop over the starts costs more)
+        values = b"".join(map(_START_RUNS.__getitem__, lengths))
+        doc.from_array(_SENT_START_ATTRS, numpy.frombuffer(values, dtype=_UINT64))
     return _index(first, n, tt.space, starts if 0 in starts else set(first), lengths)
