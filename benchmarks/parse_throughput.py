@@ -1,7 +1,7 @@
 """Throughput of the whole asg-parse CLI vs a plain spaCy entity_ruler + negspacy pipeline, plus a stage profile.
 
 Builds a corpus of >= 20k reports by repeating the OpenI dev reports ("FINDINGS: ...\\nIMPRESSION: ...") under
-new ids in a temporary CSV, then
+new ids in a temporary CSV, then, in `--rounds` interleaved rounds (the best and median of each are reported),
   1. times `asg-parse CORPUS -o OUT --workers N` end to end (a subprocess: start-up, reading, parsing, writing)
      for each N, and checks the outputs are byte-identical;
   2. times a plain pipeline (spacy.blank("en") + sentencizer + entity_ruler with our finding forms + negex `en_clinical`)
@@ -10,8 +10,7 @@ new ids in a temporary CSV, then
      writing one JSON line of entities per report; torch kept out of its imports, as asg-parse does);
   3. profiles, in this process, the pipeline the CLI runs (the single `asg_parser` component) step by step:
      tokenizer, token table, the one phrase walk (headers, mention and cue matches), sections, sentences, mention
-     linking, existence, triplets, and the
-     record + JSON step.
+     linking, existence, triplets, and the record + JSON step.
 
     python benchmarks/parse_throughput.py [--openi ../shared/data/openi/openi_dev.csv] [--reports 20000]
     python benchmarks/parse_throughput.py --plain-run CORPUS.csv OUT.jsonl   (the plain script of 2., alone)
@@ -157,6 +156,7 @@ def main() -> None:
     ap.add_argument("--openi", type=Path, default=DEFAULT_OPENI, help="OpenI dev CSV (env ASG_OPENI_CSV)")
     ap.add_argument("--reports", type=int, default=20000, help="corpus size (default 20000)")
     ap.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated (default 1,2)")
+    ap.add_argument("--rounds", type=int, default=3, help="timed rounds of every run, interleaved (default 3)")
     ap.add_argument("--profile-reports", type=int, default=5000, help="reports for the stage profile")
     ap.add_argument("--plain-run", nargs=2, type=Path, metavar=("CORPUS", "OUT"), help="only run the plain script")
     args = ap.parse_args()
@@ -174,24 +174,32 @@ def main() -> None:
         corpus = build_corpus(texts, args.reports, corpus_path)
         print(f"corpus: {len(corpus)} reports ({len(texts)} distinct OpenI dev reports repeated), "
               f"{corpus_path.stat().st_size / 1e6:.1f} MB")
-        rows = []
+        workers = [int(x) for x in args.workers.split(",")]
+        names = [f"asg-parse CLI end to end, --workers {w}" for w in workers] + [
+            "plain entity_ruler + negex, 1 process (pipeline build excluded)",
+            "plain entity_ruler + negex, whole script end to end, 1 process"]
+        times: dict[str, list[float]] = {name: [] for name in names}
         outputs = {}
-        for w in (int(x) for x in args.workers.split(",")):
-            out = tmpd / f"out{w}.jsonl"
-            wall = time_cli(corpus_path, out, w)
-            outputs[w] = out.read_bytes()
-            rows.append((f"asg-parse CLI end to end, --workers {w}", wall, len(corpus) / wall))
-        build, wall, n_ents = time_plain(corpus)
-        rows.append((f"plain entity_ruler + negex, 1 process (+{build:.2f}s build; {n_ents} ents)", wall,
-                     len(corpus) / wall))
-        wall = time_plain_run(corpus_path, tmpd / "plain.jsonl")
-        rows.append(("plain entity_ruler + negex, whole script end to end, 1 process", wall, len(corpus) / wall))
+        for _ in range(args.rounds):  # the runs interleaved, so each side sees the machine's ups and downs
+            for w, name in zip(workers, names):
+                out = tmpd / f"out{w}.jsonl"
+                times[name].append(time_cli(corpus_path, out, w))
+                outputs[w] = out.read_bytes()
+            build, wall, n_ents = time_plain(corpus)
+            times[names[-2]].append(wall)
+            times[names[-1]].append(time_plain_run(corpus_path, tmpd / "plain.jsonl"))
         runs = [o.splitlines() for o in outputs.values()]
         differing = sum(1 for lines in zip(*runs) if len(set(lines)) > 1) if runs else 0
         n_lines = len(runs[0]) if runs else 0
-    print(f"\n{'run':<72}{'seconds':>9}{'reports/s':>11}")
-    for name, wall, rate in rows:
-        print(f"{name:<72}{wall:>9.2f}{rate:>11,.0f}")
+    print(f"\n{'run (' + str(args.rounds) + ' rounds)':<68}{'best s':>8}{'median s':>10}{'reports/s (best)':>18}")
+    for name in names:
+        v = sorted(times[name])
+        print(f"{name:<68}{v[0]:>8.2f}{v[len(v) // 2]:>10.2f}{len(corpus) / v[0]:>18,.0f}")
+    print(f"plain pipeline: {n_ents} entities, build {build:.2f} s (last round)")
+    if len(workers) and max(workers) > 1:
+        ours, plain = min(times[names[workers.index(max(workers))]]), min(times[names[-2]])
+        print(f"asg-parse --workers {max(workers)} vs the plain pipeline's parse (best of {args.rounds} each): "
+              f"{100 * (plain / ours - 1):+.1f}% reports/s")
     print(f"records written: {n_lines}; records that differ between worker counts: {differing}"
           + (" (the ontology or parser changed between the runs?)" if differing else " (byte-identical)"))
 
