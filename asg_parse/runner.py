@@ -211,6 +211,8 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
         return
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods and os.name == "posix" else "spawn")
+    if _NLP is not None and ctx.get_start_method() == "fork":
+        _NLP("")  # builds what the pipeline builds on its first doc (phrase walk, cue engine) once, for every worker
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(ontology,))
     try:
         yield from pool.map(process_chunk, _chunks(items, size))
