@@ -128,15 +128,19 @@ def parse_command(
         None, "--chunk-size", min=1, hidden=True, help="Reports per worker task (default: automatic)."),
 ) -> None:
     """Parse reports into JSONL records (the default command: asg-parse INPUT -o OUT.jsonl)."""
-    from .runner import WorkerDied, chunk_size_for, collect_per_chunk, run_chunks, set_pipeline
+    from .runner import WorkerDied, chunk_size_for, collect_per_chunk, in_background, run_chunks, set_pipeline
     from .show import ParseStats, progress_bar, print_summary
 
     started = _STARTED[0] if _STARTED else time.perf_counter()
+    # a file or directory is read in another process while this one loads spaCy and builds the pipeline
+    # (a worker process gets no stdin: "-" is read here)
+    read = in_background(read_inputs, input, id_col=id_col, text_cols=text_col) if input != "-" else \
+        (lambda: read_inputs(input, id_col=id_col, text_cols=text_col))
+    nlp = _load(ontology)
     try:
-        inputs = read_inputs(input, id_col=id_col, text_cols=text_col)
+        inputs = read()
     except InputError as exc:
         raise _fail(str(exc)) from None
-    nlp = _load(ontology)
     set_pipeline(nlp, str(ontology) if ontology is not None else None)
     collect_per_chunk()
     try:

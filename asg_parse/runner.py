@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .io import Item
 
@@ -220,6 +220,32 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
         raise WorkerDied("a worker process died (killed, or out of memory?)") from None
     finally:  # on an early stop (Ctrl-C, --strict) the queued chunks are dropped, those in flight finish
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def in_background(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """Start `fn(*args, **kwargs)` in a forked process and return a function that waits for its result (raising
+    its exception); without fork, it runs here and now. The CLI reads its input so while it loads spaCy."""
+    if "fork" not in mp.get_all_start_methods():
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # raised by the waiting function, as from a process
+            error = exc
+
+            def fail() -> Any:
+                raise error
+            return fail
+        return lambda: result
+    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
+    future = pool.submit(fn, *args, **kwargs)
+
+    def wait() -> Any:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise WorkerDied("the process reading the input died (killed, or out of memory?)") from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return wait
 
 
 def iter_lines(results: Iterable[ChunkResult]) -> Iterator[str]:

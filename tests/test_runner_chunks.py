@@ -120,3 +120,18 @@ def test_record_line_is_the_bytes_of_json_dumps(s):
 def test_record_lines_of_parsed_reports_are_the_bytes_of_json_dumps():
     recs = runner._records(ITEMS + [("x", 'He said "no\\effusion"\t\x0b.\nIMPRESSION: Ünremarkable 肺.', ())])
     assert [runner.record_line(r) for r in recs] == [_compact(r) for r in recs]
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_input_read_in_background_gives_the_items_and_the_error(tmp_path, monkeypatch, fork):
+    from asg_parse.io import InputError, read_inputs
+
+    if not fork:  # where there is no fork the input is read at once, the error raised by the waiting function
+        monkeypatch.setattr(runner.mp, "get_all_start_methods", lambda: ["spawn"])
+    path = tmp_path / "r.csv"
+    path.write_text('id,report\na,"No effusion."\nb,"Mild cardiomegaly, stable."\n', encoding="utf-8")
+    wait = runner.in_background(read_inputs, str(path))
+    assert wait().items == [("a", "No effusion.", ()), ("b", "Mild cardiomegaly, stable.", ())]
+    wait = runner.in_background(read_inputs, str(tmp_path / "missing.csv"))
+    with pytest.raises(InputError, match="missing.csv: no such file or directory"):
+        wait()
