@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from .io import InputError, JsonlWriter, read_inputs
+from .io import InputError, JsonlWriter, detect_layout, read_inputs
 from .usage import run
 
 _GROUP_OPTIONS = {"--help", "-h"}
@@ -132,6 +132,10 @@ def parse_command(
     from .show import ParseStats, progress_bar, print_summary
 
     started = _STARTED[0] if _STARTED else time.perf_counter()
+    try:
+        detect_layout(input)  # a missing or unreadable input fails now, before spaCy loads
+    except InputError as exc:
+        raise _fail(str(exc)) from None
     # a file or directory is read in another process while this one loads spaCy and builds the pipeline
     # (a worker process gets no stdin: "-" is read here)
     read = in_background(read_inputs, input, id_col=id_col, text_cols=text_col) if input != "-" else \

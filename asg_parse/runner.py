@@ -224,7 +224,8 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
 
 def in_background(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
     """Start `fn(*args, **kwargs)` in a forked process and return a function that waits for its result (raising
-    its exception); without fork, it runs here and now. The CLI reads its input so while it loads spaCy."""
+    its exception); without fork, it runs here and now. The CLI reads its input so while it loads spaCy. The
+    process is a daemon: if the caller stops first (a bad ontology), it ends with it instead of reading on."""
     if "fork" not in mp.get_all_start_methods():
         try:
             result = fn(*args, **kwargs)
@@ -235,17 +236,34 @@ def in_background(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable
                 raise error
             return fail
         return lambda: result
-    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
-    future = pool.submit(fn, *args, **kwargs)
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_send_result, args=(send, fn, args, kwargs), daemon=True)
+    proc.start()
+    send.close()
 
     def wait() -> Any:
         try:
-            return future.result()
-        except BrokenProcessPool:
+            ok, value = receive.recv()
+        except EOFError:
             raise WorkerDied("the process reading the input died (killed, or out of memory?)") from None
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            receive.close()
+            proc.join()
+        if not ok:
+            raise value
+        return value
     return wait
+
+
+def _send_result(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """In the process `in_background` starts: send (True, fn's result) or (False, its exception)."""
+    try:
+        conn.send((True, fn(*args, **kwargs)))
+    except Exception as exc:
+        conn.send((False, exc))
+    finally:
+        conn.close()
 
 
 def iter_lines(results: Iterable[ChunkResult]) -> Iterator[str]:
