@@ -133,13 +133,13 @@ def parse_command(
 
     started = _STARTED[0] if _STARTED else time.perf_counter()
     try:
-        detect_layout(input)  # a missing or unreadable input fails now, before spaCy loads
+        layout = detect_layout(input)  # a missing or unreadable input fails now, before spaCy loads
     except InputError as exc:
         raise _fail(str(exc)) from None
     # a file or directory is read in another process while this one loads spaCy and builds the pipeline
     # (a worker process gets no stdin: "-" is read here)
-    read = in_background(read_inputs, input, id_col=id_col, text_cols=text_col) if input != "-" else \
-        (lambda: read_inputs(input, id_col=id_col, text_cols=text_col))
+    read = in_background(read_inputs, input, id_col=id_col, text_cols=text_col, layout=layout) \
+        if layout != "stdin" else (lambda: read_inputs(input, id_col=id_col, text_cols=text_col, layout=layout))
     nlp = _load(ontology)
     try:
         inputs = read()

@@ -288,9 +288,10 @@ def _read_dir(root: Path) -> Inputs:
 
 
 def read_inputs(path: str, id_col: Optional[str] = None, text_cols: Optional[Sequence[str]] = None,
-                stdin: Optional[IO[bytes]] = None) -> Inputs:
-    """Read every report of `path` (a file, a directory, or `-` for stdin) in input order."""
-    layout = detect_layout(path)
+                stdin: Optional[IO[bytes]] = None, layout: Optional[str] = None) -> Inputs:
+    """Read every report of `path` (a file, a directory, or `-` for stdin) in input order; `layout`: its
+    `detect_layout`, when the caller has it."""
+    layout = layout or detect_layout(path)
     if layout == "dir":
         return _read_dir(Path(path))
     if layout == "stdin":

@@ -11,7 +11,8 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
-from .matching import Context, M, Matcher, WordFacts, new_m, tokens_of
+from .matching import Context, M, Matcher, new_m, tokens_of
+from .memo import Memo
 from .phrases import Match
 from .tokens import SentenceIndex
 
@@ -88,7 +89,7 @@ class Linker:
         self.defaults = onto.default_regions
         self.allowed_part = onto.allowed_part  # the regions where a finding may be located
         words = onto.measure_words  # a number ("5", "2.5") or a unit, per lower-cased word (digits have no case)
-        self.measure_word = WordFacts(lambda w: w in words or w.replace(".", "", 1).isdigit())
+        self.measure_word = Memo(lambda w: w in words or w.replace(".", "", 1).isdigit(), 200_000)
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         # finding -> the forms that a side word locates although the finding has no laterality (those with any)
         self.lateral_forms = {f.id: forms for f in onto.findings.values()

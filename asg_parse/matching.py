@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from itertools import chain
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -105,22 +105,6 @@ def _resolve(matches: list[tuple[int, int, str]], head_final: bool) -> list[M]:
             taken.update(range(s, e))
     out.sort()
     return out
-
-
-class WordFacts(dict):
-    """Word -> `fact(word)`, computed on a word's first look-up (a lexical fact, kept as spaCy keeps lexeme flags)."""
-
-    MAX = 200_000  # distinct words kept (a long run sees ids and numbers once each)
-
-    def __init__(self, fact: Callable[[str], Any]):
-        super().__init__()
-        self.fact = fact
-
-    def __missing__(self, word: str) -> Any:
-        if len(self) > self.MAX:
-            self.clear()
-        value = self[word] = self.fact(word)
-        return value
 
 
 def tokens_of(spans: list[M]) -> set[int]:

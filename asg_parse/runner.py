@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .io import Item
+from .memo import Memo
 
 _EXISTENCE = ("present", "absent", "uncertain")
 _EXISTENCE_OF = itemgetter("existence")
@@ -90,22 +91,10 @@ def _dumps(obj: Any) -> str:
     return "".join(_C_ENCODE(obj, 0)) if _C_ENCODE else _JSON.encode(obj)
 
 
-class _Memo(dict):
-    """`fn` of the values that recur in every record (names of sections, regions, findings, cues), memoised."""
-
-    def __init__(self, fn: Any):
-        super().__init__()
-        self.fn = fn
-
-    def __missing__(self, key: Any) -> str:
-        if len(self) > 100_000:  # cue texts vary in case: keep the memo bounded
-            self.clear()
-        value = self[key] = self.fn(key)
-        return value
-
-
-_NAMES = _Memo(_dumps)
-_TRIPLET_HEADS = _Memo(lambda key: _TRIPLET_HEAD % tuple(map(_NAMES.__getitem__, key)))  # (region, finding, existence)
+# the JSON of the names that recur in every record (sections, regions, findings, cues), and of the triplet heads
+# (region, finding, existence)
+_NAMES = Memo(_dumps, 100_000)
+_TRIPLET_HEADS = Memo(lambda key: _TRIPLET_HEAD % tuple(map(_NAMES.__getitem__, key)), 100_000)
 
 
 def record_line(rec: dict) -> str:
@@ -209,11 +198,11 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
         for chunk in _chunks(items, size):
             yield process_chunk(chunk)
         return
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods and os.name == "posix" else "spawn")
-    if _NLP is not None and ctx.get_start_method() == "fork":
+    ctx = _fork_context()
+    if ctx is not None and _NLP is not None:
         _NLP("")  # builds what the pipeline builds on its first doc (phrase walk, cue engine) once, for every worker
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(ontology,))
+    pool = ProcessPoolExecutor(workers, mp_context=ctx or mp.get_context("spawn"), initializer=_init_worker,
+                               initargs=(ontology,))
     try:
         yield from pool.map(process_chunk, _chunks(items, size))
     except BrokenProcessPool:
@@ -222,46 +211,55 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _fork_context() -> Optional[Any]:
+    """The "fork" multiprocessing context where there is one (workers then inherit this process's state), else None."""
+    return mp.get_context("fork") if "fork" in mp.get_all_start_methods() and os.name == "posix" else None
+
+
 def in_background(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
     """Start `fn(*args, **kwargs)` in a forked process and return a function that waits for its result (raising
     its exception); without fork, it runs here and now. The CLI reads its input so while it loads spaCy. The
     process is a daemon: if the caller stops first (a bad ontology), it ends with it instead of reading on."""
-    if "fork" not in mp.get_all_start_methods():
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:  # raised by the waiting function, as from a process
-            error = exc
-
-            def fail() -> Any:
-                raise error
-            return fail
-        return lambda: result
-    ctx = mp.get_context("fork")
+    ctx = _fork_context()
+    if ctx is None:
+        outcome = _outcome(fn, args, kwargs)
+        return lambda: _unwrap(outcome)
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_send_result, args=(send, fn, args, kwargs), daemon=True)
+    proc = ctx.Process(target=_send_outcome, args=(send, fn, args, kwargs), daemon=True)
     proc.start()
     send.close()
 
     def wait() -> Any:
         try:
-            ok, value = receive.recv()
+            outcome = receive.recv()
         except EOFError:
             raise WorkerDied("the process reading the input died (killed, or out of memory?)") from None
         finally:
             receive.close()
             proc.join()
-        if not ok:
-            raise value
-        return value
+        return _unwrap(outcome)
     return wait
 
 
-def _send_result(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """In the process `in_background` starts: send (True, fn's result) or (False, its exception)."""
+def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """(True, fn's result) or (False, the exception it raised)."""
     try:
-        conn.send((True, fn(*args, **kwargs)))
+        return True, fn(*args, **kwargs)
     except Exception as exc:
-        conn.send((False, exc))
+        return False, exc
+
+
+def _unwrap(outcome: tuple[bool, Any]) -> Any:
+    ok, value = outcome
+    if not ok:
+        raise value
+    return value
+
+
+def _send_outcome(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """In the process `in_background` starts: send `_outcome` of the call."""
+    try:
+        conn.send(_outcome(fn, args, kwargs))
     finally:
         conn.close()
 

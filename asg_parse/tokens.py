@@ -9,6 +9,8 @@ import numpy
 from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
 from spacy.tokens import Doc
 
+from .memo import Memo
+
 if not Doc.has_extension("asg_tokens"):
     Doc.set_extension("asg_tokens", default=None)
 
@@ -53,22 +55,15 @@ class TokenTable(NamedTuple):
         return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
 
 
-class _Lexemes(dict):
-    """Orth hash -> (text, lower, is_space, is_punct, is_alpha, newline count), filled from the doc's vocab on a
-    miss (hashes and these lexical flags are the same in every English vocab)."""
-
-    vocab: Any
-
-    def __missing__(self, orth: int) -> tuple:
-        lex = self.vocab[orth]
-        text = lex.orth_
-        value = self[orth] = (text, text.lower(), int(lex.is_space), int(lex.is_punct), int(lex.is_alpha),
-                              text.count("\n"))
-        return value
+def _lexeme_row(orth: int) -> tuple:
+    """(text, lower, is_space, is_punct, is_alpha, newline count) of an orth hash, from the vocab of the doc being
+    read (hashes and these lexical flags are the same in every English vocab)."""
+    lex = _LEXEMES.vocab[orth]
+    text = lex.orth_
+    return text, text.lower(), int(lex.is_space), int(lex.is_punct), int(lex.is_alpha), text.count("\n")
 
 
-_LEXEMES = _Lexemes()
-_LEXEMES_MAX = 500_000  # distinct token strings kept (a long run sees ids and numbers once each)
+_LEXEMES = Memo(_lexeme_row, 500_000)  # orth hash -> its row (a long run sees ids and numbers once each)
 _TABLE_KEY = ext_key("asg_tokens")
 TEXT_KEY = ("asg_parse", "text")  # `doc.user_data` key of the text a doc was made from (see `note_text`)
 _WS = ("", " ")
@@ -91,8 +86,6 @@ def tokens(doc: Doc) -> TokenTable:
         if not n:
             table = TokenTable((), (), (), (), (), (), [0], "")
         else:
-            if len(_LEXEMES) > _LEXEMES_MAX:
-                _LEXEMES.clear()
             _LEXEMES.vocab = doc.vocab
             orth, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
             # the columns stay tuples (zip's, not copied); the flags 0/1 ints (truthy like bools)
