@@ -304,3 +304,17 @@ def test_module_run_keeps_the_output_and_status_of_main(tmp_path):
     assert res.returncode == 0 and [json.loads(line)["id"] for line in res.stdout.splitlines()] == ids
     res = subprocess.run(cmd + ["missing.csv", "-o", "x.jsonl"], capture_output=True, text=True, cwd=tmp_path)
     assert (res.returncode, res.stderr) == (2, "error: missing.csv: no such file or directory\n")
+
+
+def test_readme_example_reports(tmp_path):
+    """The README's first command: the example CSV (findings + impression columns) gives one record per row, with
+    the findings the reports state."""
+    out = tmp_path / "triplets.jsonl"
+    res = CliRunner().invoke(app, [str(ROOT / "examples" / "reports.csv"), "-o", str(out), "--workers", "1", "-q"])
+    assert res.exit_code == 0, res.output
+    recs = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert list(recs) == ["ex-01", "ex-02", "ex-03", "ex-04"]
+    assert all(t["existence"] == "absent" for t in recs["ex-01"]["triplets"])
+    effusion = {(t["region"], t["existence"]) for t in recs["ex-02"]["triplets"] if t["finding"] == "pleural effusion"}
+    assert ("left costophrenic angle", "present") in effusion
+    assert any(t["finding"] == "pneumonia" and t["existence"] == "uncertain" for t in recs["ex-02"]["triplets"])
