@@ -44,3 +44,8 @@ class ParsedReport(BaseModel):
     def to_json(self) -> str:
         """One JSON line; `error` is written only when set."""
         return self.model_dump_json(exclude={"error"} if self.error is None else None)
+
+
+# the fields of a sentence and of a triplet in record order: the columns of their rows (`Triplets.rows`)
+SENTENCE_FIELDS = tuple(Sentence.model_fields)
+TRIPLET_FIELDS = tuple(Triplet.model_fields)

@@ -111,6 +111,9 @@ def test_record_line_is_the_bytes_of_json_dumps(s):
            "region_sentences": {s: [0, 2], "right lung": [1]}, "tags": {s: -1, "effusion": 0, "mass": 1},
            "warnings": [s, "w"]}
     assert runner.record_line(rec) == _compact(rec)
+    rows = {**rec, "sentences": [tuple(x.values()) for x in rec["sentences"]],
+            "triplets": [tuple(x.values()) for x in rec["triplets"]]}  # rows: tuples of the fields, in order
+    assert runner.record_line(rows) == _compact(rec)
     empty = {"id": s, "sentences": [], "triplets": [], "region_sentences": {}, "tags": {}, "warnings": []}
     assert runner.record_line(empty) == _compact(empty)
     for other in ({**rec, "error": s}, {**rec, "id": 7}, {"warnings": [s], **rec}):  # outside the schema's layout
