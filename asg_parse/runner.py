@@ -19,6 +19,7 @@ from .schema import SENTENCE_FIELDS, TRIPLET_FIELDS
 
 _EXISTENCE = ("present", "absent", "uncertain")
 _EXISTENCE_OF = itemgetter("existence")
+_EXISTENCE_AT = itemgetter(TRIPLET_FIELDS.index("existence"))  # of a triplet row
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
 _ONTOLOGY: Optional[str] = None
 
@@ -39,10 +40,14 @@ class ChunkResult:
 
 def load_pipeline(ontology: Optional[str] = None, spans: bool = False) -> Any:
     """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology); without `spans`, the
-    single-component pipeline that writes the records only (see `asg_parse.load`)."""
+    single-component pipeline that writes the records only (see `asg_parse.load`), with the sentences and triplets
+    as rows (`Triplets.rows`)."""
     import asg_parse
 
-    return asg_parse.load(ontology=ontology, spans=spans)
+    nlp = asg_parse.load(ontology=ontology, spans=spans)
+    if not spans:  # record_line writes the rows as JSON: no dicts built only to be read back
+        nlp.get_pipe("asg_parser").triplets.rows = True
+    return nlp
 
 
 def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
@@ -99,11 +104,12 @@ _TRIPLET_HEADS = Memo(lambda key: _TRIPLET_HEAD % tuple(map(_NAMES.__getitem__, 
 
 def record_line(rec: dict) -> str:
     """`rec` as one compact JSON line: the bytes of `_dumps(rec) + "\n"`, built faster for schema records (their
-    sentences and triplets may also be rows: tuples of their fields, written as the dicts would be)."""
+    sentences and triplets may also be rows: tuples of their fields, as `Triplets.rows`, written as the dicts would
+    be)."""
     if tuple(rec) != _RECORD_KEYS or type(rec["id"]) is not str:
         return _dumps(rec) + "\n"
     sentences, triplets = rec["sentences"], rec["triplets"]
-    if sentences and type(sentences[0]) is not tuple:  # dicts: as rows
+    if sentences and type(sentences[0]) is not tuple:  # dicts (a pipeline other than `load_pipeline`'s): as rows
         sentences = list(map(_SENTENCE_ROW, sentences))
     if triplets and type(triplets[0]) is not tuple:
         triplets = list(map(_TRIPLET_ROW, triplets))
@@ -173,7 +179,9 @@ def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
     warned = 0
     errors: list[tuple[int, str, str]] = []
     for i, rec in enumerate(_records(chunk)):
-        existence += map(_EXISTENCE_OF, rec["triplets"])
+        triplets = rec["triplets"]
+        if triplets:  # rows (`Triplets.rows`) or dicts
+            existence += map(_EXISTENCE_AT if type(triplets[0]) is tuple else _EXISTENCE_OF, triplets)
         if rec["warnings"]:
             warned += 1
         if "error" in rec:

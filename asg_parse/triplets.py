@@ -12,7 +12,7 @@ from .component import OntologyComponent
 from .lexicon import boundary_words
 from .linking import LINK_MAX_COST, Found, M
 from .mentions import stored
-from .schema import TAG_VALUE
+from .schema import SENTENCE_FIELDS, TAG_VALUE, TRIPLET_FIELDS
 from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts
 from .tokens import SentenceIndex, TokenTable, ext_key, release, sentence_index, tokens
@@ -33,10 +33,10 @@ _REGIONS = 3
 
 
 class Assembled(NamedTuple):
-    """The parse of one report, as the record fields."""
+    """The parse of one report, as the record fields (sentences and triplets as dicts, or as `Triplets.rows`)."""
 
-    sentences: list[dict[str, Any]]
-    triplets: list[dict[str, Any]]
+    sentences: list[Any]
+    triplets: list[Any]
     region_sentences: dict[str, list[int]]
     tags: dict[str, int]
     warnings: list[str]
@@ -71,10 +71,10 @@ def _coordinated(lower: list[str], lo: int, hi: int) -> bool:
 
 
 def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_sections: set[str]
-                       ) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """The record's sentences: the content ones (header-only and blank ones dropped), their text without surrounding
-    whitespace or a leading list number ("2. ..."), with their section id; and for those of `parse_sections`, their
-    number among all sentences -> their index in the record's list."""
+                       ) -> tuple[list[tuple[str, int, int, str]], dict[int, int]]:
+    """The record's sentences as rows (`SENTENCE_FIELDS`): the content ones (header-only and blank ones dropped), their
+    text without surrounding whitespace or a leading list number ("2. ..."), with their section id; and for those of
+    `parse_sections`, their number among all sentences -> their index in the record's list."""
     sections = layout.sections
     header_end = {h.start: h.end for h in layout.headers}  # headers do not overlap: one per start
     space, punct, words, idx, text = tt.space, tt.punct, tt.text, tt.idx, tt.doc_text()
@@ -83,7 +83,7 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
     label = sections[0].label if nsec else DEFAULT_SECTION
     next_section = sections[1].start if nsec > 1 else end_of_doc  # where the section after `label` starts
     parse = label in parse_sections
-    sentences: list[dict[str, Any]] = []
+    sentences: list[tuple[str, int, int, str]] = []
     parsed: dict[int, int] = {}
     for raw, (b, e) in enumerate(zip(starts, starts[1:])):
         if header_end.get(b) == e:  # a header-only sentence
@@ -115,12 +115,16 @@ def _content_sentences(tt: TokenTable, starts: list[int], layout: Layout, parse_
         start, end = idx[first], idx[last] + len(words[last])
         if parse:
             parsed[raw] = len(sentences)
-        sentences.append({"text": text[start:end], "start": start, "end": end, "section": label})
+        sentences.append((text[start:end], start, end, label))
     return sentences, parsed
 
 
 class Triplets(OntologyComponent):
     """Sets `doc._.asg_sentences`, `doc._.asg_triplets`, `doc._.asg_region_sentences` and `doc._.asg_tags`."""
+
+    # with `rows`, the sentences and triplets stay tuples of their fields (`SENTENCE_FIELDS`, `TRIPLET_FIELDS`)
+    # instead of dicts: for the CLI, which writes them as JSON itself (no dicts built only to be read back)
+    rows = False
 
     def _build(self) -> None:
         secs = self.cfg.get("sections")
@@ -330,6 +334,10 @@ class Triplets(OntologyComponent):
                 regions += [r for r in self.allowed_part(finding, more) if r not in regions]
         return best[0], regions
 
+    def _record_rows(self, rows: list[tuple], fields: tuple[str, ...]) -> list[Any]:
+        """`rows` as they go into the record: as they are with `self.rows`, else as dicts of `fields`."""
+        return rows if self.rows else [dict(zip(fields, row)) for row in rows]
+
     def assemble(self, doc: Doc, layout: Layout, found: Found, labels: Sequence[Label],
                  index: Optional[SentenceIndex] = None) -> Assembled:
         """Sentences, triplets, region map and tags of a doc whose sentence starts are set."""
@@ -338,13 +346,13 @@ class Triplets(OntologyComponent):
         sid = index.ids
         sentences, parsed = _content_sentences(tt, index.starts, layout, self.parse_sections)
         if not parsed:
-            return Assembled(sentences, [], {}, {}, found.warnings)
+            return Assembled(self._record_rows(sentences, SENTENCE_FIELDS), [], {}, {}, found.warnings)
 
         mentions, all_located = self._mentions(found, labels, parsed, sid)
         if not all_located:
             self._locate(tt, found, mentions, sid)
         text, idx, words = tt.doc_text(), tt.idx, tt.text
-        triplets: list[dict[str, Any]] = []
+        triplets: list[tuple] = []  # rows (TRIPLET_FIELDS)
         region_map: defaultdict[str, list[int]] = defaultdict(list)  # region -> its sentences (repeats, any order)
         # (finding, existence, start, end) -> the regions given triplets: no triplet twice
         seen: dict[tuple[str, str, int, int], list[Optional[str]]] = {}
@@ -369,14 +377,9 @@ class Triplets(OntologyComponent):
                         done.append(region)
                         new_regions.append(region)
             if new_regions:
-                record = {"region": new_regions[0], "finding": finding, "existence": existence, "sentence": sent,
-                          "start": start, "end": end, "text": text[start:end], "cue": cue["text"] if cue else None}
-                triplets.append(record)
-                for region in new_regions[1:]:
-                    other = record.copy()  # the key order kept; a copy is cheaper than a new dict
-                    other["region"] = region
-                    triplets.append(other)
+                rest = (finding, existence, sent, start, end, text[start:end], cue["text"] if cue else None)
                 for region in new_regions:
+                    triplets.append((region,) + rest)
                     if region is not None:
                         region_map[region].append(sent)
             if finding in asg_tags:  # the tag of a finding: its strongest existence among its triplets
@@ -392,7 +395,8 @@ class Triplets(OntologyComponent):
         for region in sorted(region_map, key=self.region_index.__getitem__):
             sents = region_map[region]
             region_sentences[region] = sents if len(sents) == 1 else sorted(set(sents))
-        return Assembled(sentences, triplets, region_sentences,
+        return Assembled(self._record_rows(sentences, SENTENCE_FIELDS), self._record_rows(triplets, TRIPLET_FIELDS),
+                         region_sentences,
                          {t: _RANK_TAG[ranks[t]] for t in sorted(ranks, key=self.tag_index.__getitem__)},
                          found.warnings)
 

@@ -120,6 +120,18 @@ def test_record_line_is_the_bytes_of_json_dumps(s):
         assert runner.record_line(other) == _compact(other)
 
 
+def test_the_cli_pipeline_keeps_rows_and_writes_the_same_lines():
+    items = ITEMS + [("x", 'He said "no\\effusion"\t\x0b.\nIMPRESSION: Ünremarkable 肺.', ())]
+    dicts = runner.process_chunk(items)  # the five-component pipeline: sentences and triplets as dicts
+    lean = runner.load_pipeline()
+    runner.set_pipeline(lean)
+    rows = runner.process_chunk(items)
+    assert rows == dicts and rows.existence["absent"] > 0
+    doc = lean("No pneumothorax.")
+    assert type(doc._.asg_sentences[0]) is tuple and type(doc._.asg_triplets[0]) is tuple
+    assert type(asg_parse.load(spans=False)("No pneumothorax.")._.asg_triplets[0]) is dict  # the public pipelines
+
+
 def test_record_lines_of_parsed_reports_are_the_bytes_of_json_dumps():
     recs = runner._records(ITEMS + [("x", 'He said "no\\effusion"\t\x0b.\nIMPRESSION: Ünremarkable 肺.', ())])
     assert [runner.record_line(r) for r in recs] == [_compact(r) for r in recs]
