@@ -100,6 +100,7 @@ def _dumps(obj: Any) -> str:
 # (region, finding, existence)
 _NAMES = Memo(_dumps, 100_000)
 _TRIPLET_HEADS = Memo(lambda key: _TRIPLET_HEAD % tuple(map(_NAMES.__getitem__, key)), 100_000)
+_TAGS = Memo(lambda item: f"{_NAMES[item[0]]}:{item[1]}", 100_000)  # a (tag, value) item of `tags` as JSON
 
 
 def record_line(rec: dict) -> str:
@@ -119,7 +120,7 @@ def record_line(rec: dict) -> str:
     triplets = ",".join([f'{heads[region, finding, existence]}{sentence},"start":{start},"end":{end},'
                          f'"text":{text(t)},"cue":{names[cue]}}}'
                          for region, finding, existence, sentence, start, end, t, cue in triplets])
-    tags = ",".join([f"{names[tag]}:{value}" for tag, value in rec["tags"].items()])
+    tags = ",".join(map(_TAGS.__getitem__, rec["tags"].items()))
     warnings = ",".join(map(text, rec["warnings"]))
     return (f'{{"id":{text(rec["id"])},"sentences":[{sentences}],"triplets":[{triplets}],'
             f'"region_sentences":{_dumps(rec["region_sentences"])},"tags":{{{tags}}},"warnings":[{warnings}]}}\n')
