@@ -7,6 +7,7 @@ from spacy.language import Language
 
 import asg_parse
 from asg_parse import runner
+from asg_parse.schema import SENTENCE_FIELDS, TRIPLET_FIELDS
 
 ITEMS = [(f"r{i}", text, ()) for i, text in enumerate([
     "Right upper lobe consolidation.", "No pneumothorax or pleural effusion.", "", "Heart size is normal.",
@@ -129,7 +130,8 @@ def test_the_cli_pipeline_keeps_rows_and_writes_the_same_lines():
     assert rows == dicts and rows.existence["absent"] > 0
     doc = lean("No pneumothorax.")
     assert type(doc._.asg_sentences[0]) is tuple and type(doc._.asg_triplets[0]) is tuple
-    assert type(asg_parse.load(spans=False)("No pneumothorax.")._.asg_triplets[0]) is dict  # the public pipelines
+    public = asg_parse.load(spans=False)("No pneumothorax.")  # the public pipelines: dicts of the schema fields
+    assert tuple(public._.asg_sentences[0]) == SENTENCE_FIELDS and tuple(public._.asg_triplets[0]) == TRIPLET_FIELDS
 
 
 def test_record_lines_of_parsed_reports_are_the_bytes_of_json_dumps():
