@@ -15,19 +15,15 @@ _MARKER_PUNCT = {".", ")"}
 _CLOSERS = {'"', "'", ")"}
 
 
-def _numbered_markers(tt: TokenTable) -> set[int]:
-    """Token indices of list numbers ("1." / "2)") that start an item: a small number, then "." or ")", then a word."""
-    out: set[int] = set()
-    text, n = tt.text, len(tt.text)
-    for i in compress(range(n - 2), tt.punct[1:n - 1]):  # i: the token before a punctuation token
-        t = text[i]
-        if len(t) > 2 or not t.isdigit() or text[i + 1] not in _MARKER_PUNCT:
-            continue
-        if not (tt.alpha[i + 2] or tt.space[i + 2]) or (tt.alpha[i + 2] and text[i + 2][0].islower()):
-            continue
-        if i == 0 or tt.space[i - 1] or tt.newlines[i - 1] or tt.alpha[i - 1] or tt.punct[i - 1]:
-            out.add(i)
-    return out
+def _list_number(tt: TokenTable, i: int) -> bool:
+    """Whether token i, followed by "." or ")", is a list number ("1." / "2)") that starts an item: a small number,
+    then that punctuation, then a word."""
+    t, text = tt.text[i], tt.text
+    if len(t) > 2 or not t.isdigit():
+        return False
+    if not (tt.alpha[i + 2] or tt.space[i + 2]) or (tt.alpha[i + 2] and text[i + 2][0].islower()):
+        return False
+    return i == 0 or tt.space[i - 1] or tt.newlines[i - 1] or tt.alpha[i - 1] or tt.punct[i - 1]
 
 
 def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None,
@@ -40,17 +36,18 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
         return SentenceIndex([0], [], False)
     tt = tokens(doc)
     text, newlines, space = tt.text, tt.newlines, tt.space
-    markers = _numbered_markers(tt)
-    starts = {0} | markers
+    starts = {0}
     if headers is None:
         headers = spans_layout(doc).headers
     for h in headers:
         starts.add(h[0])
         starts.add(h[1])
-    skip = {m + 1 for m in markers} if markers else ()  # the "." of "2." does not end a sentence
     # sentences end at punctuation or line breaks: only those tokens need a look (in any order: each adds a start)
     for i in chain(compress(range(n), tt.punct), compress(range(n), newlines)):
         t = text[i]
+        if t in _MARKER_PUNCT and 0 < i < n - 1 and text[i - 1].isdigit() and _list_number(tt, i - 1):
+            starts.add(i - 1)  # a list item starts; its "." does not end a sentence (one pass finds both)
+            continue
         nl = newlines[i]
         if not (t in _FINAL or (len(t) > 1 and not t.strip(".!?")) or nl >= 2):
             if nl != 1:
@@ -58,8 +55,6 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
             nxt = text[i + 1] if i + 1 < n and not space[i + 1] else (text[i + 2] if i + 2 < n else "")
             if not (nxt.istitle() or nxt.isdigit()):
                 continue
-        if i in skip:
-            continue
         j = i + 1
         while j < n and (space[j] or text[j] in _FINAL or text[j] in _CLOSERS):
             j += 1

@@ -1,6 +1,7 @@
 """Token attributes read once per doc and shared by the components (iterating a Doc builds Token objects)."""
 from __future__ import annotations
 
+from functools import partial
 from itertools import accumulate, compress, islice
 from operator import add, sub
 from typing import Any, Container, NamedTuple, Optional, Sequence
@@ -55,6 +56,9 @@ class TokenTable(NamedTuple):
         return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
 
 
+_new_table = partial(tuple.__new__, TokenTable)  # from a tuple, without the Python-level __new__ of NamedTuple
+
+
 def _lexeme_row(orth: int) -> tuple:
     """(text, lower, is_space, is_punct, is_alpha, newline count) of an orth hash, from the vocab of the doc being
     read (hashes and these lexical flags are the same in every English vocab)."""
@@ -96,7 +100,7 @@ def tokens(doc: Doc) -> TokenTable:
                 string, idx = _joined(doc, text, idx)
             else:
                 idx.append(len(string))  # idx ends with the text length
-            table = TokenTable(text, lower, space, punct, alpha, newlines, idx, string)
+            table = _new_table((text, lower, space, punct, alpha, newlines, idx, string))
         user_data[_TABLE_KEY] = table
     return table
 
@@ -133,6 +137,7 @@ class SentenceIndex(NamedTuple):
     inner_space: bool
 
 
+_new_index = partial(tuple.__new__, SentenceIndex)  # from a tuple, without the Python-level __new__ of NamedTuple
 _INDEX_ATTRS = [SENT_START, IS_SPACE]
 
 
@@ -162,7 +167,7 @@ def _index(first: list[int], n: int, space: list[int], is_start: Container[int],
             inner = True
             break
     first.append(n)
-    return SentenceIndex(first, ids, inner)
+    return _new_index((first, ids, inner))
 
 
 def _sorted_starts(starts: set[int], n: int) -> list[int]:
