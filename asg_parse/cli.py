@@ -128,7 +128,7 @@ def parse_command(
         None, "--chunk-size", min=1, hidden=True, help="Reports per worker task (default: automatic)."),
 ) -> None:
     """Parse reports into JSONL records (the default command: asg-parse INPUT -o OUT.jsonl)."""
-    from .runner import WorkerDied, chunk_size_for, collect_per_chunk, in_background, run_chunks, set_pipeline
+    from .runner import WorkerDied, collect_per_chunk, in_background, run_chunks, set_pipeline
     from .show import ParseStats, progress_bar, print_summary
 
     started = _STARTED[0] if _STARTED else time.perf_counter()
@@ -168,10 +168,9 @@ def parse_command(
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     stopped: Optional[tuple[str, str]] = None
     try:
-        size = chunk_size or chunk_size_for(len(items), workers)
         with progress_bar(len(items), enabled=show_progress) as advance:
             for res in run_chunks(items, workers=workers, ontology=str(ontology) if ontology else None,
-                                  chunk_size=size):
+                                  chunk_size=chunk_size):
                 lines = res.lines
                 if strict and res.errors:
                     index, rid, message = res.errors[0]

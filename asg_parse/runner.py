@@ -200,14 +200,21 @@ def chunk_size_for(n: int, workers: int) -> int:
     return max(32, min(1000, -(-n // max(1, workers * 8))))
 
 
-def _chunks(items: Sequence[Item], size: int) -> Iterator[Sequence[Item]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _chunks(items: Sequence[Item], size: int, workers: int = 1, guided: bool = False) -> Iterator[Sequence[Item]]:
+    """`items` in chunks of `size`; `guided`: chunks shrink towards the end (each at most a quarter of what is left
+    per worker, at least 32), so the workers finish together instead of one idling through the other's last chunk
+    (0.01-0.17 s with 1000-report chunks)."""
+    start, n = 0, len(items)
+    while start < n:
+        step = max(32, min(size, -(-(n - start) // (workers * 4)))) if guided else size
+        yield items[start:start + step]
+        start += step
 
 
 def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] = None,
                chunk_size: Optional[int] = None) -> Iterator[ChunkResult]:
-    """Parse `items` with `workers` processes; yields chunk results in input order."""
+    """Parse `items` with `workers` processes; yields chunk results in input order (chunks of `chunk_size`, or by
+    default `chunk_size_for` shrinking towards the end)."""
     size = chunk_size or chunk_size_for(len(items), workers)
     if workers <= 1 or len(items) <= size:
         for chunk in _chunks(items, size):
@@ -219,7 +226,7 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
     pool = ProcessPoolExecutor(workers, mp_context=ctx or mp.get_context("spawn"), initializer=_init_worker,
                                initargs=(ontology,))
     try:
-        yield from pool.map(process_chunk, _chunks(items, size))
+        yield from pool.map(process_chunk, _chunks(items, size, workers, guided=chunk_size is None))
     except BrokenProcessPool:
         raise WorkerDied("a worker process died (killed, or out of memory?)") from None
     finally:  # on an early stop (Ctrl-C, --strict) the queued chunks are dropped, those in flight finish

@@ -125,15 +125,14 @@ def time_plain(texts: list[str]) -> tuple[float, float, int]:
 
 
 def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
-    """Seconds per step of the pipeline the CLI runs (`asg_parse.load(spans=False)`: one `asg_parser` component),
-    each step timed over all `texts` in turn in this process."""
-    import asg_parse
+    """Seconds per step of the pipeline the CLI runs (`runner.load_pipeline()`: one `asg_parser` component that
+    keeps sentences and triplets as rows), each step timed over all `texts` in turn in this process."""
     from asg_parse import api, runner
     from asg_parse.sentences import set_sentence_starts
     from asg_parse.tokens import release, tokens
 
     t0 = time.perf_counter()
-    nlp = asg_parse.load(spans=False)
+    nlp = runner.load_pipeline()
     parser = nlp.get_pipe("asg_parser")
     nlp("")  # what the pipeline builds on its first doc (phrase walk, cue engine), as the CLI does before forking
     stages = [("build pipeline (once)", time.perf_counter() - t0)]

@@ -78,6 +78,21 @@ def test_chunk_size_keeps_every_worker_busy():
     assert runner.chunk_size_for(10, 4) == 32
 
 
+def test_guided_chunks_cover_every_item_once_and_shrink_towards_the_end():
+    items = [(f"r{i}", "", ()) for i in range(20_000)]
+    sizes = [len(c) for c in runner._chunks(items, 1000, workers=2, guided=True)]
+    assert [item for c in runner._chunks(items, 1000, workers=2, guided=True) for item in c] == items
+    assert sizes[0] == 1000 and sizes[-1] <= 32 and sizes == sorted(sizes, reverse=True)
+    assert sum(s <= 100 for s in sizes) >= 4  # the last chunks are small: the workers finish together
+    assert [len(c) for c in runner._chunks(items[:70], 32)] == [32, 32, 6]  # a fixed size (--chunk-size)
+
+
+def test_default_chunks_give_the_bytes_of_fixed_ones():
+    items = [(f"r{i}", text, ()) for i, (_, text, _) in enumerate(ITEMS * 20)]  # 700: 44-report chunks, then less
+    runner.set_pipeline(runner.load_pipeline())
+    assert _bytes(runner.run_chunks(items, workers=2)) == _bytes(runner.run_chunks(items, workers=1, chunk_size=7))
+
+
 def test_a_worker_that_dies_raises_instead_of_hanging(monkeypatch):
     from asg_parse import api
 
