@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 import types
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -138,8 +139,9 @@ def parse_command(
         raise _fail(str(exc)) from None
     # a file or directory is read in another process while this one loads spaCy and builds the pipeline
     # (a worker process gets no stdin: "-" is read here)
-    read = in_background(read_inputs, input, id_col=id_col, text_cols=text_col, layout=layout) \
-        if layout != "stdin" else (lambda: read_inputs(input, id_col=id_col, text_cols=text_col, layout=layout))
+    read = partial(read_inputs, input, id_col=id_col, text_cols=text_col, layout=layout)
+    if layout != "stdin":
+        read = in_background(read)
     nlp = _load(ontology)
     try:
         inputs = read()
@@ -292,7 +294,7 @@ def ontology_command(
 
 
 _STARTED: list[float] = []  # when the console command started (the summary's wall time counts from there)
-_NEEDS_TORCH = {"evaluate", "benchmark"}
+_NEEDS_TORCH = _EXTRA_COMMANDS  # the evaluation commands may run model-based parsers
 
 
 def _skip_torch(argv: list[str]) -> None:

@@ -84,8 +84,8 @@ _STR = json.encoder.encode_basestring  # the C escaper _JSON applies to every st
 # the C encoder that _JSON.encode builds anew on every call, built once
 _C_ENCODE = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
     None, _JSON.default, _STR, None, ":", ",", False, False, True)
-# a record line is filled in with f-strings (cheaper than % and its tuple of arguments): one per sentence and
-# triplet beats the encoder's walk of each dict
+# the start of a triplet's JSON, up to its sentence number (the rest of a record line is filled in with f-strings,
+# cheaper than % and its tuple of arguments: one per sentence and triplet beats the encoder's walk of each dict)
 _TRIPLET_HEAD = '{"region":%s,"finding":%s,"existence":%s,"sentence":'
 _RECORD_KEYS = ("id", "sentences", "triplets", "region_sentences", "tags", "warnings")
 _SENTENCE_ROW, _TRIPLET_ROW = itemgetter(*SENTENCE_FIELDS), itemgetter(*TRIPLET_FIELDS)  # a dict's row
@@ -201,12 +201,12 @@ def chunk_size_for(n: int, workers: int) -> int:
 
 
 def _chunks(items: Sequence[Item], size: int, workers: int = 1, guided: bool = False) -> Iterator[Sequence[Item]]:
-    """`items` in chunks of `size`; `guided`: chunks shrink towards the end (each at most a quarter of what is left
-    per worker, at least 32), so the workers finish together instead of one idling through the other's last chunk
-    (0.01-0.17 s with 1000-report chunks)."""
+    """`items` in chunks of `size`; `guided`: no larger than `chunk_size_for` what is left, so the chunks shrink
+    towards the end and the workers finish together instead of one idling through the other's last chunk (0.01-0.17 s
+    with 1000-report chunks)."""
     start, n = 0, len(items)
     while start < n:
-        step = max(32, min(size, -(-(n - start) // (workers * 4)))) if guided else size
+        step = min(size, chunk_size_for(n - start, workers)) if guided else size
         yield items[start:start + step]
         start += step
 

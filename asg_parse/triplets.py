@@ -354,7 +354,7 @@ class Triplets(OntologyComponent):
         sid = index.ids
         sentences, parsed = _content_sentences(tt, index.starts, layout, self.parse_sections)
         if not parsed:
-            return Assembled(sentences if self.rows else _sentence_dicts(sentences), [], {}, {}, found.warnings)
+            return self._assembled(sentences, [], {}, {}, found.warnings)
 
         mentions, all_located = self._mentions(found, labels, parsed, sid)
         if not all_located:
@@ -403,11 +403,16 @@ class Triplets(OntologyComponent):
         for region in sorted(region_map, key=self.region_index.__getitem__):
             sents = region_map[region]
             region_sentences[region] = sents if len(sents) == 1 else sorted(set(sents))
-        rows = self.rows
-        return Assembled(sentences if rows else _sentence_dicts(sentences),
-                         triplets if rows else _triplet_dicts(triplets), region_sentences,
-                         {t: _RANK_TAG[ranks[t]] for t in sorted(ranks, key=self.tag_index.__getitem__)},
-                         found.warnings)
+        return self._assembled(sentences, triplets, region_sentences,
+                               {t: _RANK_TAG[ranks[t]] for t in sorted(ranks, key=self.tag_index.__getitem__)},
+                               found.warnings)
+
+    def _assembled(self, sentences: list[tuple], triplets: list[tuple], region_sentences: dict[str, list[int]],
+                   tags: dict[str, int], warnings: list[str]) -> Assembled:
+        """The parse from its sentence and triplet rows: kept as rows with `rows`, else as the record's dicts."""
+        if not self.rows:
+            sentences, triplets = _sentence_dicts(sentences), _triplet_dicts(triplets)
+        return Assembled(sentences, triplets, region_sentences, tags, warnings)
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.has_annotation("SENT_START"):
