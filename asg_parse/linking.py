@@ -606,20 +606,17 @@ class Linker:
         if finding_side:
             self._device_at_its_tip(ctx, findings, links, finding_side)
         out: dict[tuple[int, int, str], Link] = {}
-        defaults = self.defaults
         for fi, f in enumerate(findings):
             regions = links.get(fi)
             side = finding_side.get(fi) if finding_side else None
             if regions is not None and side != "both":
                 located = True
-            elif side is not None:
-                regions, located = self._place(f, regions, side)
-            elif regions is None and sides and self._lateral(ctx, f):  # a side word nearby: "effusion on the left"
-                side_span = self._side_for(ctx, f, sides)
-                regions, located = self._place(f, None, side_span.label) if side_span is not None \
-                    else (list(defaults[f[2]]), False)
             else:
-                regions, located = list(defaults[f[2]]), False
+                place_side = side
+                if regions is None and side is None and sides and self._lateral(ctx, f):
+                    side_span = self._side_for(ctx, f, sides)  # a side word nearby: "effusion on the left"
+                    place_side = side_span.label if side_span is not None else None
+                regions, located = self._place(f, regions, place_side)
             out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
         if not statements:  # the matcher's findings are in (start, end) order already
             return _new_found((findings, an.spans, out, an.regions, ctx.warnings))
