@@ -104,7 +104,7 @@ def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str =
 
 def _form_index(onto: Ontology) -> dict[str, str]:
     """Surface form (and regular plural) -> finding id, as the parser's lexicon reads the ontology."""
-    from asg_parse.lexicon import plural
+    from asg_parse.pipeline.lexicon import plural
 
     out: dict[str, str] = {}
     for f in onto.findings.values():

@@ -1,5 +1,14 @@
 """Radiology report parsing into validated <region, finding, existence> triplets and region→sentence maps.
 
+    api.py       load(), parse(), parse_many(), parse_records(), doc_to_record(): the Python API
+    schema.py    ParsedReport / Sentence / Triplet: the record every face of the parser produces
+    pipeline/    the spaCy components and the steps they share (report text -> doc extensions)
+    cli/         the asg-parse command line, its input/output and the parallel runner
+    evaluation/  scoring against gold annotations and the public benchmarks
+
+Data flow: text -> pipeline (sections, sentences, mentions, existence, triplets) -> api.doc_to_record -> schema.
+The ontology (regions, findings, cues, sections) is data in the `anatomy_ontology` package.
+
 The public names load lazily, so `import asg_parse` (and the CLI's start-up) does not import spaCy until needed.
 """
 from typing import Any

@@ -9,10 +9,10 @@ from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .mentions import FINDINGS_KEY
+from .pipeline.mentions import FINDINGS_KEY
 from .schema import ParsedReport
-from .tokenizer import TOKENIZER
-from .triplets import OUTPUT_KEYS
+from .pipeline.tokenizer import TOKENIZER
+from .pipeline.triplets import OUTPUT_KEYS
 
 EMPTY_WARNING = "empty report: no text to parse"
 _DEFAULT: dict[Any, Language] = {}

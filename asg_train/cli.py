@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from asg_parse.usage import run
+from asg_parse.cli.usage import run
 
 app = typer.Typer(help="ASG pre-training from asg-parse triplets, images and region boxes.", add_completion=False,
                   no_args_is_help=True, pretty_exceptions_enable=False)

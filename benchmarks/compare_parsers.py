@@ -22,7 +22,7 @@ import spacy  # noqa: E402
 import yaml  # noqa: E402
 from anatomy_ontology import load_ontology  # noqa: E402
 
-from asg_parse import evaluate, openi  # noqa: E402
+from asg_parse.evaluation import openi, scoring as evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LEXICON = Path(__file__).resolve().parent / "plain_lexicon.yaml"

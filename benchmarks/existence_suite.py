@@ -95,9 +95,9 @@ def run_negspacy(rows, termset: dict | None = None):
 def speed(n_docs: int = 2000) -> tuple[float, float, float, int]:
     """Microseconds per doc for ExistenceEngine.classify on a typical ~60-token report with 8 spans, for docs
     whose sentences are already set (the pipeline case) and for docs it must split itself."""
-    from asg_parse.existence import ExistenceEngine
-    from asg_parse.resources import get_ontology
-    from asg_parse.sentences import set_sentence_starts
+    from asg_parse.pipeline.existence import ExistenceEngine
+    from asg_parse.pipeline.resources import get_ontology
+    from asg_parse.pipeline.sentences import set_sentence_starts
 
     nlp = spacy.blank("en")
     engine = ExistenceEngine(get_ontology(None), nlp.vocab)
@@ -168,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     npreds, ngold = run_negspacy(rows)
     print(line("negspacy 1.1 en_clinical", score(npreds, ngold)))
     if args.our_termset:
-        from asg_parse.existence import negspacy_termset
-        from asg_parse.resources import get_ontology
+        from asg_parse.pipeline.existence import negspacy_termset
+        from asg_parse.pipeline.resources import get_ontology
 
         tp, tg = run_negspacy(rows, negspacy_termset(get_ontology(args.ontology)))
         print(line("negspacy 1.1 + our termset", score(tp, tg)))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asg_parse.eval_cli import run_openi_benchmark  # noqa: E402
+from asg_parse.cli.benchmark import run_openi_benchmark  # noqa: E402
 
 
 def main() -> int:

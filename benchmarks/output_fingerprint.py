@@ -64,7 +64,7 @@ def _read(path: Path) -> list[tuple[str, str]]:
     try:
         from asg_parse.cli.io import read_inputs
     except ImportError:
-        from asg_parse.io import read_inputs  # type: ignore[no-redef]
+        from asg_parse.cli.io import read_inputs  # type: ignore[no-redef]
     return [(item[0], item[1]) for item in read_inputs(str(path)).items]
 
 

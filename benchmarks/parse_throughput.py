@@ -127,9 +127,10 @@ def time_plain(texts: list[str]) -> tuple[float, float, int]:
 def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
     """Seconds per step of the pipeline the CLI runs (`runner.load_pipeline()`: one `asg_parser` component that
     keeps sentences and triplets as rows), each step timed over all `texts` in turn in this process."""
-    from asg_parse import api, runner
-    from asg_parse.sentences import set_sentence_starts
-    from asg_parse.tokens import release, tokens
+    from asg_parse import api
+    from asg_parse.cli import runner
+    from asg_parse.pipeline.sentences import set_sentence_starts
+    from asg_parse.pipeline.tokens import release, tokens
 
     t0 = time.perf_counter()
     nlp = runner.load_pipeline()

@@ -20,7 +20,7 @@ def _cli_pipelines():
 @pytest.fixture
 def cli_pipeline(monkeypatch, _cli_pipelines):
     """Make the CLI build each default pipeline once per session (a user ontology still loads its own)."""
-    from asg_parse import runner
+    from asg_parse.cli import runner
 
     real = runner.load_pipeline
 

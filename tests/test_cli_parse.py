@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from asg_parse import api
-from asg_parse.cli import app
+from asg_parse.cli.app import app
 
 REPORTS = [
     "FINDINGS: Small left pleural effusion. No pneumothorax.\nIMPRESSION: Mild cardiomegaly.",
@@ -238,7 +238,7 @@ def test_a_dead_worker_stops_the_run_with_the_finished_records_kept(tmp_path, mo
     (["evaluate", "--gold"], "error: Option '--gold' requires an argument."),
 ])
 def test_usage_errors_are_one_line_with_exit_2(capsys, args, message):
-    from asg_parse.usage import run
+    from asg_parse.cli.usage import run
 
     with pytest.raises(SystemExit) as stop:
         run(app, args, prog_name="asg-parse")
@@ -247,7 +247,7 @@ def test_usage_errors_are_one_line_with_exit_2(capsys, args, message):
 
 
 def test_train_usage_error_is_one_line(capsys):
-    from asg_parse.usage import run
+    from asg_parse.cli.usage import run
     from asg_train.cli import app as train_app
 
     with pytest.raises(SystemExit) as stop:
@@ -259,7 +259,7 @@ def test_train_usage_error_is_one_line(capsys):
 
 def test_console_loads_spacy_without_its_command_line(tmp_path):
     """The start-up stub keeps spaCy's own CLI (weasel, requests) out of an asg-parse process; parsing works."""
-    code = ("import sys; from asg_parse.cli import _skip_spacy_cli; _skip_spacy_cli(); import asg_parse; "
+    code = ("import sys; from asg_parse.cli.app import _skip_spacy_cli; _skip_spacy_cli(); import asg_parse; "
             "rec = asg_parse.parse('Small left pleural effusion.'); "
             "print(rec.triplets[0].region, 'weasel' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
@@ -272,7 +272,8 @@ def test_quiet_parse_imports_neither_the_evaluation_commands_nor_rich(tmp_path):
     write_csv(tmp_path / "r.csv", 2)
     code = ("import sys; from asg_parse import cli; sys.argv = ['asg-parse', 'r.csv', '-o', 'o.jsonl', '-q']\n"
             "try:\n    cli.main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-            "print([m for m in ('asg_parse.eval_cli', 'asg_parse.openi', 'rich') if m in sys.modules])")
+            "print([m for m in ('asg_parse.cli.evaluate', 'asg_parse.cli.benchmark', 'asg_parse.evaluation.openi',"
+            " 'rich') if m in sys.modules])")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["[]"]

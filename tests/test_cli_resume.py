@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from asg_parse import runner
-from asg_parse.cli import app
+from asg_parse.cli import runner
+from asg_parse.cli.app import app
 
 from test_cli_parse import _console, write_csv
 

@@ -4,7 +4,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from asg_parse.cli import app
+from asg_parse.cli.app import app
 
 REPORT = "FINDINGS: Small left pleural effusion. No pneumothorax.\nIMPRESSION: Mild cardiomegaly."
 

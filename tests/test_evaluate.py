@@ -1,7 +1,7 @@
-"""Metric arithmetic of asg_parse.evaluate on tiny hand-made reports, each number checkable by hand."""
+"""Metric arithmetic of asg_parse.evaluation.scoring on tiny hand-made reports, each number checkable by hand."""
 import pytest
 
-from asg_parse import evaluate as ev
+from asg_parse.evaluation import scoring as ev
 
 TEXT = "No pleural effusion. Mild cardiomegaly. Left basilar atelectasis."
 TAGS = ["pleural effusion", "cardiomegaly", "atelectasis", "fracture"] + [f"tag{i}" for i in range(36)]  # 40 tags

@@ -6,7 +6,8 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from asg_parse import eval_cli, evaluate
+from asg_parse.cli import benchmark, evaluate as eval_cli
+from asg_parse.evaluation import scoring as evaluate
 
 TEXT = "Mild cardiomegaly. No pneumothorax. Low lung volumes."
 
@@ -39,6 +40,7 @@ runner = CliRunner()
 def make_app() -> typer.Typer:
     app = typer.Typer()
     eval_cli.register(app)
+    benchmark.register(app)
     return app
 
 

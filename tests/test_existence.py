@@ -5,8 +5,8 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from asg_parse.existence import ExistenceEngine
-from asg_parse.resources import get_ontology
+from asg_parse.pipeline.existence import ExistenceEngine
+from asg_parse.pipeline.resources import get_ontology
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from asg_parse.io import (BAD_BYTES_WARNING, InputError, JsonlWriter, detect_layout, partial_path, read_done_ids,
+from asg_parse.cli.io import (BAD_BYTES_WARNING, InputError, JsonlWriter, detect_layout, partial_path, read_done_ids,
                           read_inputs)
 
 R1 = "Small left pleural effusion. No pneumothorax."

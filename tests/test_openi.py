@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from asg_parse import openi
+from asg_parse.evaluation import openi
 from asg_parse.schema import ParsedReport
 
 COLUMNS = ["uid", "MeSH", "Problems", "image", "indication", "comparison", "findings", "impression"]

@@ -439,7 +439,7 @@ def test_versus_cue_on_both_alternatives(nlp):
 
 
 def test_likely_is_a_leaning_not_a_hedge_as_existence_yaml_decides(nlp):
-    from asg_parse.resources import get_ontology
+    from asg_parse.pipeline.resources import get_ontology
 
     kinds = {c.text: c.kind for c in get_ontology().cues}
     assert "likely" not in kinds and "most likely" not in kinds and kinds["less likely"] == "uncertainty"
@@ -551,7 +551,7 @@ def test_region_sentences(nlp, text: str, expected: dict[str, list[int]]):
 
 
 def test_region_sentences_keys_follow_region_order(nlp):
-    from asg_parse.resources import get_ontology
+    from asg_parse.pipeline.resources import get_ontology
 
     order = get_ontology().region_order
     r = asg_parse.parse("No acute cardiopulmonary process. Degenerative changes of the spine. No effusion.", nlp=nlp)
@@ -580,7 +580,7 @@ def test_tags(nlp, text: str, expected: dict[str, int]):
 
 
 def test_tags_follow_asg_order(nlp):
-    from asg_parse.resources import get_ontology
+    from asg_parse.pipeline.resources import get_ontology
 
     order = get_ontology().asg_tags
     r = asg_parse.parse("Cardiomegaly. No pneumothorax. Small left pleural effusion. Bibasilar atelectasis.", nlp=nlp)

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import asg_parse
-from asg_parse.phrases import PhraseWalk
-from asg_parse.tokens import tokens
+from asg_parse.pipeline.phrases import PhraseWalk
+from asg_parse.pipeline.tokens import tokens
 
 GOLD = Path(__file__).resolve().parents[1] / "annotations" / "gold"
 EXTRA = ["No   pleural effusion.", "LEFT   LUNG BASE: no change in vision", "", "   ", "no no no",

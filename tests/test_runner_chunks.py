@@ -6,7 +6,7 @@ import pytest
 from spacy.language import Language
 
 import asg_parse
-from asg_parse import runner
+from asg_parse.cli import runner
 from asg_parse.schema import SENTENCE_FIELDS, TRIPLET_FIELDS
 
 ITEMS = [(f"r{i}", text, ()) for i, text in enumerate([
@@ -156,7 +156,7 @@ def test_record_lines_of_parsed_reports_are_the_bytes_of_json_dumps():
 
 @pytest.mark.parametrize("fork", [True, False])
 def test_input_read_in_background_gives_the_items_and_the_error(tmp_path, monkeypatch, fork):
-    from asg_parse.io import InputError, read_inputs
+    from asg_parse.cli.io import InputError, read_inputs
 
     if not fork:  # where there is no fork the input is read at once, the error raised by the waiting function
         monkeypatch.setattr(runner.mp, "get_all_start_methods", lambda: ["spawn"])

@@ -5,8 +5,8 @@ import pytest
 import spacy
 
 import asg_parse
-from asg_parse.sections import HEADERS_KEY, SECTIONS_KEY
-from asg_parse.tokenizer import TOKENIZER, customize_tokenizer
+from asg_parse.pipeline.sections import HEADERS_KEY, SECTIONS_KEY
+from asg_parse.pipeline.tokenizer import TOKENIZER, customize_tokenizer
 
 
 @pytest.fixture(scope="module", params=["customized", "registered"])

@@ -1,11 +1,11 @@
-"""The token table (asg_parse.tokens): the same on docs from our tokenizer (text noted) and any other Doc."""
+"""The token table (asg_parse.pipeline.tokens): the same on docs from our tokenizer (text noted) and any other Doc."""
 from __future__ import annotations
 
 import spacy
 from spacy.tokens import Doc
 
-from asg_parse.tokenizer import TOKENIZER
-from asg_parse.tokens import TEXT_KEY, release, tokens
+from asg_parse.pipeline.tokenizer import TOKENIZER
+from asg_parse.pipeline.tokens import TEXT_KEY, release, tokens
 
 TEXT = "FINDINGS: No effusion.\n\n 1. Mild  edema.  "
 
@@ -44,7 +44,7 @@ def test_a_noted_text_of_another_doc_is_not_used():
 
 
 def test_sentence_index_with_and_without_storing_the_starts():
-    from asg_parse.sentences import set_sentence_starts
+    from asg_parse.pipeline.sentences import set_sentence_starts
 
     nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
     lean, stored = nlp.make_doc(TEXT), nlp.make_doc(TEXT)

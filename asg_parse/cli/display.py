@@ -19,6 +19,11 @@ ANATOMY_COLOR = "#b7d4f7"
 DISPLAY_KEY = "asg_display"
 
 
+def fmt(x: Optional[float]) -> str:
+    """A metric with three decimals, or n/a."""
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def _stderr() -> Console:
     from rich.console import Console
 

@@ -8,7 +8,7 @@ from typing import Any, Optional, Union
 
 from pydantic import ValidationError
 
-from .schema import ParsedReport
+from ..schema import ParsedReport
 
 
 @dataclass(frozen=True)

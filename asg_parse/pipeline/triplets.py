@@ -12,7 +12,7 @@ from .component import OntologyComponent
 from .lexicon import boundary_words
 from .linking import LINK_MAX_COST, Found, M
 from .mentions import stored
-from .schema import TAG_VALUE
+from ..schema import TAG_VALUE
 from .sections import DEFAULT_SECTION, Layout, spans_layout
 from .sentences import set_sentence_starts
 from .tokens import SentenceIndex, TokenTable, ext_key, release, sentence_index, tokens

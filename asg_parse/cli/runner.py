@@ -14,8 +14,8 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .io import Item
-from .memo import Memo
-from .schema import SENTENCE_FIELDS, TRIPLET_FIELDS
+from ..pipeline.memo import Memo
+from ..schema import SENTENCE_FIELDS, TRIPLET_FIELDS
 
 _EXISTENCE = ("present", "absent", "uncertain")
 _EXISTENCE_OF = itemgetter("existence")
@@ -148,7 +148,7 @@ def _docs(nlp: Any, texts: list[str]) -> Iterator[Any]:
 
 
 def _records(chunk: Sequence[Item]) -> list[dict]:
-    from . import api
+    from .. import api
 
     to_record = api.doc_to_record
     empty_warning = api.EMPTY_WARNING

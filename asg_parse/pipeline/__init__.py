@@ -1,0 +1,23 @@
+"""The spaCy pipeline: one module per component, and the steps the components share.
+
+Components (each a `@Language.factory`, advertised as a `spacy_factories` entry point), in pipeline order:
+
+    sections.py   asg_sections    section headers -> doc.spans["asg_sections"]
+    sentences.py  asg_sentences   sentence starts (punctuation, headers, numbered items, line breaks)
+    mentions.py   asg_mentions    finding / anatomy phrases and each finding's regions (matching + linking)
+    existence.py  asg_existence   present / absent / uncertain and the deciding cue, per finding span
+    triplets.py   asg_triplets    <region, finding, existence> triplets, region->sentence map, the 40 tags
+    parser.py     asg_parser      the same five steps as one component, results handed over directly
+
+Shared steps, in the order data flows through them:
+
+    tokenizer.py  the radiology tokenizer (`apex.There`, `1.No`, `x-ray`)
+    tokens.py     the per-doc token table and sentence index the steps read instead of Token objects
+    phrases.py    phrase matching over lower-cased tokens (PhraseWalk, LowerPhrases)
+    lexicon.py    the ontology's finding and anatomy forms compiled for matching
+    matching.py   finding / anatomy / side mentions of a doc
+    linking.py    placing each finding: anatomy, sides, interpretations, devices -> regions
+    component.py  the base of the ontology-backed components (ontology option, to_disk / from_disk)
+    resources.py  ontology loading and caching, saving a user ontology beside a pipeline
+    memo.py       per-process look-up caches
+"""
