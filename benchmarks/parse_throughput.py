@@ -15,6 +15,9 @@ every process reads compiled bytecode from a cache filled by one untimed warm-up
 
     python benchmarks/parse_throughput.py [--openi ../shared/data/openi/openi_dev.csv] [--reports 20000]
     python benchmarks/parse_throughput.py --plain-run CORPUS.csv OUT.jsonl   (the plain script of 2., alone)
+    python benchmarks/parse_throughput.py --baseline-python OTHER/.venv/bin/python
+        (also times another installed version of asg-parse, e.g. a `git worktree` of an older commit with its own
+        virtual environment, in the same interleaved rounds, and prints the ratio: an A/B of two trees)
 """
 from __future__ import annotations
 
@@ -66,14 +69,20 @@ def process_env(pycache: Path) -> dict[str, str]:
     return env
 
 
-def time_process(cmd: list[str], env: dict[str, str]) -> float:
+def time_process(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
     """Seconds for the command (process start to exit); a failure stops the benchmark with its message."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[1:3])} failed ({proc.returncode}): {proc.stderr.strip()}")
     return wall
+
+
+def baseline_command(python: Path, corpus: Path, out: Path, workers: int) -> list[str]:
+    """The console command of the asg-parse installed beside another Python (run from a folder with no checkout)."""
+    return [str(python), "-c", "from asg_parse.cli import main; main()", str(corpus), "-o", str(out),
+            "--workers", str(workers), "--quiet"]
 
 
 def cli_command(corpus: Path, out: Path, workers: int) -> list[str]:
@@ -167,6 +176,8 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated (default 1,2)")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds of every run, interleaved (default 3)")
     ap.add_argument("--profile-reports", type=int, default=5000, help="reports for the stage profile")
+    ap.add_argument("--baseline-python", type=Path, metavar="PYTHON",
+                    help="also time the asg-parse installed beside this Python (an A/B of two trees)")
     ap.add_argument("--plain-run", nargs=2, type=Path, metavar=("CORPUS", "OUT"), help="only run the plain script")
     args = ap.parse_args()
     if args.plain_run:
@@ -188,17 +199,27 @@ def main() -> None:
         build_corpus(texts, 50, warm)
         for cmd in (cli_command(warm, tmpd / "warm.jsonl", 1), plain_command(warm, tmpd / "warm.jsonl")):
             time_process(cmd, env)  # untimed: compiles each side's modules into the bytecode cache once
+        if args.baseline_python:
+            time_process(baseline_command(args.baseline_python, warm, tmpd / "warm.jsonl", 1), env, cwd=tmpd)
         workers = [int(x) for x in args.workers.split(",")]
         names = [f"asg-parse CLI end to end, --workers {w}" for w in workers] + [
             "plain entity_ruler + negex, 1 process (pipeline build excluded)",
             "plain entity_ruler + negex, whole script end to end, 1 process"]
+        base_names = [f"baseline asg-parse, --workers {w}" for w in workers] if args.baseline_python else []
+        names = base_names + names
         times: dict[str, list[float]] = {name: [] for name in names}
         outputs = {}
+        base_differs = False
         for _ in range(args.rounds):  # the runs interleaved, so each side sees the machine's ups and downs
-            for w, name in zip(workers, names):
+            for w, name in zip(workers, names[len(base_names):]):
                 out = tmpd / f"out{w}.jsonl"
                 times[name].append(time_process(cli_command(corpus_path, out, w), env))
                 outputs[w] = out.read_bytes()
+            for w, name in zip(workers, base_names):
+                out = tmpd / f"base{w}.jsonl"
+                times[name].append(time_process(baseline_command(args.baseline_python, corpus_path, out, w),
+                                                env, cwd=tmpd))
+                base_differs = base_differs or out.read_bytes() != outputs[w]
             build, wall, n_ents = time_plain(corpus)
             times[names[-2]].append(wall)
             times[names[-1]].append(time_process(plain_command(corpus_path, tmpd / "plain.jsonl"), env))
@@ -211,11 +232,17 @@ def main() -> None:
         print(f"{name:<68}{v[0]:>8.2f}{v[len(v) // 2]:>10.2f}{len(corpus) / v[0]:>18,.0f}")
     print(f"plain pipeline: {n_ents} entities, build {build:.2f} s (last round)")
     if len(workers) and max(workers) > 1:
-        ours = min(times[names[workers.index(max(workers))]])
+        ours = min(times[names[len(base_names) + workers.index(max(workers))]])
         for plain_name, what in ((names[-2], "parse (its build excluded)"), (names[-1], "whole script")):
             plain = min(times[plain_name])
             print(f"asg-parse --workers {max(workers)} vs the plain pipeline's {what}, best of {args.rounds} each: "
                   f"{100 * (plain / ours - 1):+.1f}% reports/s")
+    for w, name in zip(workers, base_names):
+        ours = min(times[f"asg-parse CLI end to end, --workers {w}"])
+        print(f"this tree vs the baseline, --workers {w}, best of {args.rounds} each: "
+              f"{100 * (min(times[name]) / ours - 1):+.1f}% reports/s")
+    if base_names:
+        print("baseline output: " + ("DIFFERENT from this tree's" if base_differs else "byte-identical to this tree's"))
     print(f"records written: {n_lines}; records that differ between worker counts: {differing}"
           + (" (the ontology or parser changed between the runs?)" if differing else " (byte-identical)"))
 
