@@ -75,6 +75,24 @@ def test_entry_points_in_fresh_interpreter(nlp, tmp_path: Path):
     assert not any(t["finding"] == "pneumonia" and t["sentence"] == 0 for t in allin)  # indication ignored
 
 
+def test_every_advertised_factory_loads():
+    """Each `spacy_factories` / `spacy_tokenizers` entry point of pyproject.toml is installed, imports, and names the
+    factory spaCy registers under that name (a moved module would leave a dangling path)."""
+    import tomllib
+    from importlib.metadata import entry_points
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    for group in ("spacy_factories", "spacy_tokenizers"):
+        advertised = project["project"]["entry-points"][group]
+        installed = {ep.name: ep for ep in entry_points(group=group) if ep.name in advertised}
+        assert {name: ep.value for name, ep in installed.items()} == advertised, "reinstall: pip install -e ."
+        for name, ep in installed.items():
+            factory = ep.load()
+            assert callable(factory), name
+            if group == "spacy_factories":
+                assert spacy.registry.factories.get(name) is factory
+
+
 # ------------------------------------------------------------------------------------------------ round trips
 def test_round_trip_of_load(nlp, tmp_path: Path):
     before = nlp(REPORT)
