@@ -315,3 +315,29 @@ def test_a_plain_parse_does_not_import_the_web_stack(tmp_path):
             "print('WEB', sorted(m for m in ('fastapi', 'uvicorn', 'jinja2', 'starlette') if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code, str(report)], capture_output=True, text=True, timeout=300)
     assert "WEB []" in res.stdout, res.stdout + res.stderr
+
+
+def test_a_failed_save_leaves_the_gold_file_as_it_was(make, tmp_path, monkeypatch):
+    store, client = make()
+    post(client, "/api/reports/calm-1/accept", {"report_id": "calm-1"})
+    out = tmp_path / "reviewed.jsonl"
+    before = out.read_bytes()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("asg_parse.review.store.os.fsync", disk_full)
+    res = post(client, "/api/reports/nodule-2/accept", {"report_id": "nodule-2"})
+    assert res.status_code == 507 and "No space left on device" in res.json()["error"]
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert store.reports["nodule-2"].state == "todo" and list(store.lines) == ["calm-1"]
+
+
+def test_an_output_that_is_not_gold_stops_the_review(tmp_path, asg_nlp):
+    from asg_parse.review.store import StoreError
+
+    out = tmp_path / "reviewed.jsonl"
+    out.write_text('{"id": "calm-1", "triplets": []}\nid,report\n', encoding="utf-8")
+    with pytest.raises(StoreError, match=r"reviewed.jsonl: line 2: not a gold record"):
+        ReviewStore(items(), out, nlp=asg_nlp)

@@ -168,11 +168,15 @@ class ReviewStore:
 
     def _write(self) -> None:
         tmp = self.out.with_name(f".{self.out.name}.tmp")
-        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-            fh.write("".join(line + "\n" for line in self.lines.values()))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.out)
+        try:
+            with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+                fh.write("".join(line + "\n" for line in self.lines.values()))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.out)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def gold_record(self, rep: Report) -> dict[str, Any]:
         """The gold line of a report: its draft in the GUIDELINES format, with the `review` object."""
