@@ -253,6 +253,16 @@ def test_posts_must_be_json_from_the_page_itself(make, tmp_path):
     assert not (tmp_path / "reviewed.jsonl").exists()
 
 
+def test_a_loopback_server_answers_only_its_own_host_names(make):
+    from asg_parse.review.app import LOOPBACK
+
+    store, _ = make()
+    client = TestClient(create_app(store, list(LOOPBACK)), base_url="http://127.0.0.1:8000")
+    assert client.get("/api/queue").status_code == 200
+    rebound = client.get("/api/queue", headers={"Host": "attacker.example:8000"})
+    assert rebound.status_code == 400
+
+
 @pytest.mark.parametrize("path", ["/static/..%2F..%2Fcli%2Freview.py", "/static/%2e%2e/app.py",
                                   "/static/../store.py", "/static//etc/passwd"])
 def test_no_path_outside_the_static_files_is_served(make, path):

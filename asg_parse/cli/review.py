@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .common import ONTOLOGY_HELP, fail
-from .io import InputError, read_inputs
+from .io import InputError, Item, read_inputs
+
+if TYPE_CHECKING:
+    from ..review.store import ReviewStore
 
 INSTALL_HINT = 'the review page needs the [review] extra: pip install -e ".[review]" (or pip install "asg[review]")'
 ORDER_HELP = ("Queue order: 'input' keeps the input order; 'confidence' puts the most uncertain parses first "
@@ -91,7 +94,8 @@ def review_command(
     _serve(store, host, port)
 
 
-def _store(items: list, out: Path, ontology: Optional[Path], ontology_out: Optional[Path], order: str):  # noqa: ANN202
+def _store(items: list[Item], out: Path, ontology: Optional[Path], ontology_out: Optional[Path],
+           order: str) -> "ReviewStore":
     from anatomy_ontology import OntologyError
 
     from ..review.store import ReviewStore, StoreError
@@ -113,7 +117,7 @@ def _store(items: list, out: Path, ontology: Optional[Path], ontology_out: Optio
     return store
 
 
-def _serve(store: object, host: str, port: int) -> None:
+def _serve(store: "ReviewStore", host: str, port: int) -> None:
     import uvicorn
 
     from ..review.app import create_app
@@ -123,7 +127,10 @@ def _serve(store: object, host: str, port: int) -> None:
     typer.echo(f"asg-parse review: open http://{shown}:{port}/ (Ctrl-C stops; every accepted report is already "
                "saved)", err=True)
     # uvicorn's own access log is off: the app logs method, path (report ids only) and status
-    uvicorn.run(create_app(store), host=host, port=port, access_log=False, log_level="warning")
+    from ..review.app import LOOPBACK
+
+    hosts = list(LOOPBACK) if host in LOOPBACK else None  # bound to this machine: answer its names only
+    uvicorn.run(create_app(store, hosts), host=host, port=port, access_log=False, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:

@@ -67,9 +67,17 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(store: ReviewStore) -> FastAPI:
-    """The review application over one store."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def create_app(store: ReviewStore, hosts: Optional[list[str]] = None) -> FastAPI:
+    """The review application over one store; `hosts`: the only Host names it answers (a page on another site
+    that rebinds its name to this machine is refused), None for any."""
     app = FastAPI(title="asg-parse review", docs_url=None, redoc_url=None, openapi_url=None)
+    if hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     pages = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
