@@ -16,14 +16,15 @@ from .common import STARTED
 from .usage import run
 
 _GROUP_OPTIONS = {"--help", "-h"}
-_EXTRA_COMMANDS = {"evaluate", "benchmark"}  # added by the register() of their modules
+_EVALUATION_COMMANDS = {"evaluate", "benchmark"}
+_EXTRA_COMMANDS = _EVALUATION_COMMANDS | {"review"}  # added by the register() of their modules
 
 
 class _ParseGroup(TyperGroup):
     """Routes `asg-parse INPUT ...` (anything that is not a command name) to the `parse` command.
 
-    The evaluation commands are added only when one of them is run or the command list is shown: their module
-    (the OpenI benchmark, rich tables) would otherwise be imported on every parse."""
+    The evaluation and review commands are added only when one of them is run or the command list is shown: their
+    modules (the OpenI benchmark, rich tables, the review page) would otherwise be imported on every parse."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         first = args[0] if args else None
@@ -36,11 +37,12 @@ class _ParseGroup(TyperGroup):
     def _add_extras(self) -> None:
         if _EXTRA_COMMANDS <= self.commands.keys():
             return
-        from . import benchmark, evaluate
+        from . import benchmark, evaluate, review
 
         extras = typer.Typer()
         evaluate.register(extras)
         benchmark.register(extras)
+        review.register(extras)
         for name, cmd in typer.main.get_command(extras).commands.items():
             self.add_command(cmd, name)
 
@@ -73,7 +75,7 @@ app.command("parse")(parse.parse_command)
 app.command("show")(show.show_command)
 app.command("ontology")(ontology.ontology_command)
 
-_NEEDS_TORCH = _EXTRA_COMMANDS  # the evaluation commands may run model-based parsers
+_NEEDS_TORCH = _EVALUATION_COMMANDS  # the evaluation commands may run model-based parsers
 
 
 def _skip_torch(argv: list[str]) -> None:

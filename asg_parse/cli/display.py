@@ -164,14 +164,18 @@ def _display_spans(doc: Any, record: dict) -> tuple[list[Any], dict[str, str]]:
         label = f"{finding} {existence}" + (f" @ {', '.join(regions)}" if regions else "")
         spans.append(Span(doc, span.start, span.end, label=label))
         colors[label] = EXISTENCE_COLOR.get(existence, "#ddd")
-    anatomy = doc.spans.get("asg_anatomy", [])
-    regions_of = getattr(doc._, "asg_anatomy_regions", None) if doc.has_extension("asg_anatomy_regions") else None
-    for span in anatomy:
-        named = (regions_of or {}).get((span.start, span.end)) or ([span.label_] if span.label_ else [])
+    for span, named in anatomy_phrases(doc):
         label = "anatomy: " + (", ".join(named) if named else span.text.lower())
         spans.append(Span(doc, span.start, span.end, label=label))
         colors[label] = ANATOMY_COLOR
     return spans, colors
+
+
+def anatomy_phrases(doc: Any) -> list[tuple[Any, list[str]]]:
+    """The anatomy phrases of a doc parsed with spans, each with the regions it names (empty when none)."""
+    regions_of = getattr(doc._, "asg_anatomy_regions", None) if doc.has_extension("asg_anatomy_regions") else None
+    return [(span, list((regions_of or {}).get((span.start, span.end)) or ([span.label_] if span.label_ else [])))
+            for span in doc.spans.get("asg_anatomy", [])]
 
 
 def render_html(doc: Any, record: dict) -> str:

@@ -64,12 +64,15 @@ def _json_objects(p: Path) -> tuple[Optional[list[tuple[int, Any]]], list[Proble
     return objects, problems
 
 
-def load_records(path: Union[str, Path], strict: bool = True,
-                 extra_fields: tuple[str, ...] = ("text",)) -> tuple[Optional[dict[str, dict[str, Any]]], list[Problem]]:
+GOLD_EXTRA_FIELDS = ("text", "review")  # a gold record's report text; `asg-parse review`'s provenance object
+
+
+def load_records(path: Union[str, Path], strict: bool = True, extra_fields: tuple[str, ...] = GOLD_EXTRA_FIELDS
+                 ) -> tuple[Optional[dict[str, dict[str, Any]]], list[Problem]]:
     """Read a JSONL of ParsedReport records keyed by `id` (or `uid`).
 
-    strict: each record must validate against the ParsedReport schema (`extra_fields` such as the gold `text` are
-    allowed and kept). Not strict: only id + triplets[finding, existence, region] are required (other tools' output).
+    strict: each record must validate against the ParsedReport schema (`extra_fields` such as the gold `text` and
+    the `review` object of a reviewed gold file are allowed and kept). Not strict: only id + triplets[finding, existence, region] are required (other tools' output).
     Bad lines are skipped and returned as Problems; the dict is None only when the file cannot be read at all.
     """
     p = Path(path)
