@@ -128,7 +128,8 @@ class Context:
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start). The hot loops of
-        linking.py (`_side_for`, `_statements`, `_best_finding`) inline this rule: change them with it."""
+        `anatomy.AnatomyReader.side_for` and linking.py (`_statements`, `_best_finding`) inline this rule: change
+        them with it."""
         words = self.lower[a_end:b_start] if a_end <= b_start else self.lower[b_start:a_end]
         return self.boundaries.isdisjoint(words), words.count(",")
 
