@@ -22,8 +22,8 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
 }
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
 _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks",
-                                                      "place_prepositions",
-                                                      "measure_words", "interpretation_words"}}
+                                                      "place_prepositions", "measure_words",
+                                                      "interpretation_words", "whole_lung_words", "part_words"}}
 
 
 class OntologyError(ValueError):
@@ -81,6 +81,8 @@ class RawOntology(BaseModel):
     place_prepositions: list[str] = []
     measure_words: list[str] = []
     interpretation_words: list[str] = []
+    whole_lung_words: list[str] = []
+    part_words: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

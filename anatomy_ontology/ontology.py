@@ -29,6 +29,8 @@ class Ontology:
         self.place_prepositions: frozenset[str] = frozenset(raw.place_prepositions)
         self.measure_words: frozenset[str] = frozenset(raw.measure_words)
         self.interpretation_words: frozenset[str] = frozenset(raw.interpretation_words)
+        self.whole_lung_words: frozenset[str] = frozenset(raw.whole_lung_words)
+        self.part_words: frozenset[str] = frozenset(raw.part_words)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

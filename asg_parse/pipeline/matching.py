@@ -176,7 +176,8 @@ class Matcher:
         names, exam, lower = self.ontology.name_words, self.ontology.exam_words, ctx.lower
         n = len(lower)
         anatomy = []
-        long_names = False
+        long_names = whole_after = False
+        parts = self.ontology.part_words
         for m in _longest_ids(places, labels, head_final=True):
             s, e = m[0], m[1]
             if e - s == 1:
@@ -192,6 +193,10 @@ class Matcher:
             if (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (e < n and lower[e] in exam):
                 continue
             anatomy.append(m)
+            if lower[e - 1] in parts and e < n and lower[e] == "of":
+                whole_after = True
+        if whole_after:
+            anatomy = self._wholes(lower, anatomy, in_finding, parts)
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")
         if long_names:
@@ -210,6 +215,18 @@ class Matcher:
             if state_words else []
         ctx.in_finding = in_finding
         return findings, anatomy, sides, states
+
+    @staticmethod
+    def _wholes(lower: list[str], anatomy: list[M], in_finding: set[int], parts: frozenset[str]) -> list[M]:
+        """Without the parts named of a whole: "superior segment of the left lower lobe" lies in the left lower lobe
+        (a `part_words` word ends the part; "of", "the" and a side word may come before the whole)."""
+        out = []
+        for a, b in zip(anatomy, anatomy[1:] + [None]):
+            if b is not None and lower[a.end - 1] in parts and lower[a.end] == "of" and b.start - a.end <= 3 \
+                    and in_finding.isdisjoint(range(a.end, b.start)):
+                continue
+            out.append(a)
+        return out
 
     def _elliptical(self, ctx: Context, findings: list[M]) -> list[M]:
         """Add the finding named by a coordinated modifier that shares the next mention's head: "no pleural or

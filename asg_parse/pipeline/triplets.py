@@ -156,6 +156,10 @@ class Triplets(OntologyComponent):
         self.specific_defaults = {f.id: list(f.default_regions) for f in self.ontology.findings.values()
                                   if f.default_regions and not lung & set(f.default_regions)}
         self.defaults = self.ontology.default_regions
+        # findings whose defaults are both lungs: a whole-lung word in their name places them there
+        self.lung_wide = {f.id for f in self.ontology.findings.values() if f.default_regions
+                          and set(f.default_regions) == lung}
+        self.whole_lung_words = self.ontology.whole_lung_words
         self.tag_order = list(self.ontology.asg_tags)
         self.tag_index = {t: i for i, t in enumerate(self.tag_order)}
 
@@ -239,7 +243,9 @@ class Triplets(OntologyComponent):
            report with the same existence, placed by the text or earlier by these rules (an impression restating a
            finding); not for devices (findings without default regions), where two mentions are usually two objects.
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
-           both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
+           both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs),
+           and so does a mention whose defaults are both lungs and whose own words say it lies in the lungs as a
+           whole (`whole_lung_words`: "pulmonary edema", "interstitial edema").
         """
         located = [m for m in mentions if m[4]]
         hosts: dict[int, list[Mention]] = {}  # sentence -> its located mentions, in order
@@ -302,8 +308,9 @@ class Triplets(OntologyComponent):
                 m[_REGIONS] = best[1]
                 placed.append(m)  # an impression may restate it
             elif existence != "absent":
-                if _BOTH_SIDES.issubset(map(self.side_of.get, own_regions)):
-                    m[_REGIONS] = []
+                whole_lungs = finding in self.lung_wide and not self.whole_lung_words.isdisjoint(lower[f.start:f.end])
+                if not whole_lungs and _BOTH_SIDES.issubset(map(self.side_of.get, own_regions)):
+                    m[_REGIONS] = []  # ("pulmonary edema", "interstitial edema" say where: both lungs)
 
     def _nearest_anatomy(self, lower: list[str], m: Mention, anatomy: list[tuple[M, list[str]]],
                          mentions: list[Mention], sid: list[int]) -> Optional[tuple[int, list[str]]]:

@@ -1,0 +1,80 @@
+"""Parser table for placement and vocabulary beyond one hospital: each class of language (docs/parser.md,
+"Placement rules"; annotations/GUIDELINES.md section 4) with sentences of our own writing and the triplets the
+guidelines give them. Expectations come from the written rules, not from running the parser."""
+from __future__ import annotations
+
+import pytest
+
+import asg_parse
+# the table helpers and region ids of the main parser table
+from test_parser_table import LHI, LL, RHI, RL, RLZ, A, P, U, _case, both, triples
+
+RMZ, LMZ, LUZ, LLZ = "right mid lung zone", "left mid lung zone", "left upper lung zone", "left lower lung zone"
+LCP, MED = "left costophrenic angle", "mediastinum"
+
+
+@pytest.fixture(scope="module")
+def nlp(asg_nlp):
+    return asg_nlp
+
+
+CASES = [
+    # --- pediatric and other institutions' vocabulary
+    _case("peribronchial-cuffing", "There is mild peribronchial cuffing.", {(None, "bronchial thickening", P)}),
+    _case("reactive-airways", "Reactive airways disease.", {(None, "copd", P)}),
+    # (an interpretation inherits its host's place, GUIDELINES 4.8)
+    _case("reactive-airways-inherits", "Hyperinflated lungs, likely reactive airway disease.",
+          both("hyperinflate", P) | both("copd", P)),
+    _case("viral-illness", "Viral illness.", {(None, "pneumonia", P)}),
+    _case("viral-infection-absent", "No evidence of viral infection.", both("pneumonia", A)),
+    _case("hyperaeration", "Moderate hyperaeration of both lungs.", both("hyperinflate", P)),
+    _case("air-space-disease", "Air space disease at the left base.", {(LLZ, "opacity", P)}),
+    # --- mid zones said with the side inside the word or after "mid"
+    _case("midleft-lung", "Tiny calcified granuloma in the midleft lung.", {(LMZ, "granuloma", P)}),
+    _case("midright-lung", "A small nodule projects over the midright lung.", {(RMZ, "nodule", P)}),
+    _case("right-midlung", "Linear atelectasis in the right midlung.", {(RMZ, "atelectasis", P)}),
+    _case("left-midlung", "Streaky opacity of the left midlung.", {(LMZ, "opacity", P)}),
+    # --- calcific density is a calcification
+    _case("calcific-density", "Calcific density projects over the left upper lobe.", {(LUZ, "calcification", P)}),
+    _case("calcific-density-unplaced", "Stable small calcific density.", {(None, "calcification", P)}),
+    # --- more anatomy: mediastinal vessels and the esophagus; the shoulder lies outside the atlas
+    _case("esophagus", "The enteric tube courses through the esophagus.", {(MED, "tube", P)}),
+    _case("brachiocephalic-vein", "The left subclavian line ends in the left brachiocephalic vein.",
+          {(MED, "line", P)}),
+    _case("glenoid", "Degenerative changes of the left glenoid.", {(None, "degenerative change", P)}),
+    _case("acromioclavicular", "Degenerative change at the right acromioclavicular joint.",
+          {(None, "degenerative change", P)}),
+    _case("acromion", "Old fracture of the left acromion.", {(None, "fracture", P)}),
+    _case("inferior-hemithorax", "Hazy opacity over the right inferior hemithorax.", {(RLZ, "opacity", P)}),
+    _case("named-pulmonary-artery", "Swan-Ganz catheter with its tip in the left pulmonary artery.",
+          {(LHI, "line", P), (LHI, "tip", P)}),
+    _case("enlarged-named-pulmonary-artery", "Enlarged right pulmonary artery.", {(RHI, "dilation", P)}),
+    # --- a segment of a named lobe lies in that lobe
+    _case("superior-segment", "Patchy opacity in the superior segment of the left lower lobe.", {(LLZ, "opacity", P)}),
+    _case("apical-segment-of-lower-lobe", "Consolidation in the apical segment of the right lower lobe.",
+          {(RLZ, "consolidation", P)}),
+    # --- whole-lung words: "pulmonary" and "interstitial" in the finding's name place a lung-wide finding
+    _case("interstitial-edema", "Unchanged interstitial edema.", both("edema", P)),
+    _case("pulmonary-edema-uncertain", "Possible mild pulmonary edema.", both("edema", U)),
+    _case("edema-without-place", "Mild edema.", {(None, "edema", P)}),
+    _case("interstitial-restated", "Perihilar interstitial edema. Interstitial edema has increased.",
+          {(RHI, "edema", P), (LHI, "edema", P)}),
+]
+
+
+@pytest.mark.parametrize("text, expected", CASES)
+def test_placement(nlp, text: str, expected: set[tuple]):
+    assert triples(asg_parse.parse(text, nlp=nlp)) == expected
+
+
+REGION_SENTENCES = [
+    pytest.param("Unchanged interstitial edema.", {RL: [0], LL: [0]}, id="interstitial-edema"),
+    pytest.param("Pulmonary edema.", {RL: [0], LL: [0]}, id="pulmonary-edema"),
+    pytest.param("Low lung volumes.", {RL: [0], LL: [0]}, id="low-lung-volumes"),
+    pytest.param("Small left effusion. Mild pulmonary edema.", {RL: [1], LL: [1], LCP: [0]}, id="two-sentences"),
+]
+
+
+@pytest.mark.parametrize("text, expected", REGION_SENTENCES)
+def test_whole_lung_sentences_map_to_both_both(nlp, text: str, expected: dict[str, list[int]]):
+    assert asg_parse.parse(text, nlp=nlp).region_sentences == expected
