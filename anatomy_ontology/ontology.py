@@ -31,6 +31,10 @@ class Ontology:
         self.interpretation_words: frozenset[str] = frozenset(raw.interpretation_words)
         self.whole_lung_words: frozenset[str] = frozenset(raw.whole_lung_words)
         self.part_words: frozenset[str] = frozenset(raw.part_words)
+        self.side_gap_words: frozenset[str] = frozenset(raw.side_gap_words)
+        self.extent_words: frozenset[str] = frozenset(raw.extent_words)
+        self.level_words: frozenset[str] = frozenset(raw.level_words)
+        self.level_regions: frozenset[str] = frozenset(raw.level_regions)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

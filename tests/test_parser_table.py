@@ -346,7 +346,7 @@ CASES = [
     _case("dev-ng-stomach", "Nasogastric tube terminates in the stomach.", {("abdomen", "tube", P)}),
     _case("dev-tubes-removed", "Endotracheal and nasogastric tubes have been removed.", {(None, "tube", A)}),
     _case("dev-tip-clavicles", "ETT tip at the level of the clavicles.",
-          {(RCL, "tube", P), (LCL, "tube", P), (RCL, "tip", P), (LCL, "tip", P)}),
+          {("trachea", "tube", P), ("trachea", "tip", P)}),
     _case("dev-tip-out-of-view", "Feeding tube passes below the diaphragm with the tip out of view.",
           {(RHD, "tube", P), (LHD, "tube", P), (None, "tip", P)}),
     # --- sections

@@ -10,7 +10,8 @@ import asg_parse
 from test_parser_table import LHI, LL, RHI, RL, RLZ, A, P, U, _case, both, triples
 
 RMZ, LMZ, LUZ, LLZ = "right mid lung zone", "left mid lung zone", "left upper lung zone", "left lower lung zone"
-LCP, MED = "left costophrenic angle", "mediastinum"
+RCP, LCP, RAP, LAP = "right costophrenic angle", "left costophrenic angle", "right apical zone", "left apical zone"
+MED, TRACHEA, LHD = "mediastinum", "trachea", "left hemidiaphragm"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,24 @@ CASES = [
     _case("superior-segment", "Patchy opacity in the superior segment of the left lower lobe.", {(LLZ, "opacity", P)}),
     _case("apical-segment-of-lower-lobe", "Consolidation in the apical segment of the right lower lobe.",
           {(RLZ, "consolidation", P)}),
+    # --- sides and levels: a trailing side phrase applies to its finding
+    _case("trailing-side-absent", "No pneumothorax is seen on the right.", {(RL, "pneumothorax", A)}),
+    _case("trailing-side-present", "A small effusion is again noted on the left.", {(LCP, "pleural effusion", P)}),
+    # a side word of a rib finding stays on that side
+    _case("rib-side", "Old fractures of the left seventh and eighth ribs.", {(LL, "fracture", P)}),
+    _case("rib-side-trailing", "Healing rib fractures are seen on the right.", {(RL, "fracture", P)}),
+    # bony anatomy after "at the level of" is a level: the device lies where its name says, and so does its tip
+    _case("level-ett", "Endotracheal tube tip at the level of the clavicular heads.",
+          {(TRACHEA, "tube", P), (TRACHEA, "tip", P)}),
+    _case("level-no-home", "Right IJ line with its tip at the level of the clavicles.",
+          {(None, "line", P), (None, "tip", P)}),
+    _case("level-fracture", "Compression fracture at the level of T12.", {("spine", "fracture", P)}),
+    # an extent keeps the finding at its own place as well
+    _case("extent-apex", "Right effusion tracking up to the apex.", {(RCP, "pleural effusion", P),
+                                                                      (RAP, "pleural effusion", P)}),
+    _case("extent-sided-apex", "Moderate effusion extending to the left apex.",
+          {(LCP, "pleural effusion", P), (LAP, "pleural effusion", P)}),
+    _case("extent-device", "Feeding tube extending below the left hemidiaphragm.", {(LHD, "tube", P)}),
     # --- whole-lung words: "pulmonary" and "interstitial" in the finding's name place a lung-wide finding
     _case("interstitial-edema", "Unchanged interstitial edema.", both("edema", P)),
     _case("pulmonary-edema-uncertain", "Possible mild pulmonary edema.", both("edema", U)),
@@ -72,6 +91,8 @@ REGION_SENTENCES = [
     pytest.param("Pulmonary edema.", {RL: [0], LL: [0]}, id="pulmonary-edema"),
     pytest.param("Low lung volumes.", {RL: [0], LL: [0]}, id="low-lung-volumes"),
     pytest.param("Small left effusion. Mild pulmonary edema.", {RL: [1], LL: [1], LCP: [0]}, id="two-sentences"),
+    # an unsided zone word locating a sided finding names that side only
+    pytest.param("Left effusion tracking up to the apex.", {LAP: [0], LCP: [0]}, id="extent-map-side"),
 ]
 
 

@@ -14,6 +14,7 @@ SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it mod
 _AFTER_SIDE = {"the", "on", "at", "in", ","}
 _ZONE_JOIN = {"and", ",", "/", "or", "to"}
 _COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
+_GAP_MAX = 3  # the most `side_gap_words` a trailing side phrase may skip
 _start = itemgetter(0)  # sort key of mentions
 
 
@@ -46,6 +47,7 @@ class AnatomyReader:
     def __init__(self, ontology: Ontology):
         self.ontology = onto = ontology
         self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
+        self.gap_words = onto.side_gap_words
         # (anatomy label, side said with it) -> its regions; anatomy label -> (kind, value, outside the atlas,
         # its regions without a side)
         self.sided_regions: dict[tuple[str, Optional[str]], tuple[str, ...]] = {}
@@ -67,9 +69,9 @@ class AnatomyReader:
         sides = ("right", "left") if side in (None, "both") else (side,)
         return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
 
-    @staticmethod
-    def side_for(ctx: Context, target: M, sides: list[M]) -> Optional[M]:
-        """The nearest unused side word of `target`'s sentence that modifies it (and mark it used)."""
+    def side_for(self, ctx: Context, target: M, sides: list[M]) -> Optional[M]:
+        """The nearest unused side word of `target`'s sentence that modifies it (and mark it used). Before a
+        trailing side phrase, `side_gap_words` add no distance ("no pneumothorax is seen on the right")."""
         best: Optional[tuple[int, M]] = None
         t_start, t_end = target[0], target[1]
         lower, sent, used = ctx.lower, ctx.sent, ctx.used_sides
@@ -79,6 +81,8 @@ class AnatomyReader:
                 dist = t_start - s_end
             elif s_start >= t_end:
                 dist = s_start - t_end
+                if SIDE_WINDOW < dist <= SIDE_WINDOW + _GAP_MAX:
+                    dist -= sum(w in self.gap_words for w in lower[t_end:s_start])
             else:
                 continue
             if dist > SIDE_WINDOW or (best is not None and dist >= best[0]) or s_start in used \

@@ -70,6 +70,8 @@ class Linker:
         self.laterality = onto.laterality
         self.allowed_part = onto.allowed_part  # the regions where a finding may be located
         self.anatomy_reader = AnatomyReader(onto)
+        self.extent_words = onto.extent_words
+        self.level_words, self.level_regions = onto.level_words, onto.level_regions
         self.placement = Placement(onto)
         words = onto.measure_words  # a number ("5", "2.5") or a unit, per lower-cased word (digits have no case)
         self.measure_word = Memo(lambda w: w in words or w.replace(".", "", 1).isdigit(), 200_000)
@@ -77,6 +79,33 @@ class Linker:
         self.lateral_forms = {f.id: forms for f in onto.findings.values()
                               if (forms := {" ".join(x.lower().split()) for x in f.lateral_forms})}
     # ---------------------------------------------------------------- helpers
+    def _level(self, ctx: Context, an: Anatomy, ai: int) -> bool:
+        """Whether anatomy `ai` gives a level ("at the level of the clavicular heads"): a `level_words` word + "of"
+        (+ "the") before bony anatomy (`level_regions`)."""
+        i = an.phrase_start[ai] - 1
+        lower = ctx.lower
+        if i >= 0 and lower[i] == "the":
+            i -= 1
+        return i >= 1 and lower[i] == "of" and lower[i - 1] in self.level_words \
+            and bool(an.span_regions[ai]) and self.level_regions.issuperset(an.span_regions[ai])
+
+    def _at_a_level(self, ctx: Context, an: Anatomy, findings: list[M], links: dict[int, list[str]]) -> None:
+        """A device placed only at a level lies where its own name says, and so does its tip: "endotracheal tube
+        tip at the level of the clavicular heads" -> trachea."""
+        sent = ctx.sent
+        levels = [a for ai, a in enumerate(an.spans) if self._level(ctx, an, ai)]
+        for fi, f in enumerate(findings):
+            if fi in links or self.laterality[f[2]]:
+                continue  # (a device: no side word locates it)
+            if not any(sent[a[0]] == sent[f[0]] and a[0] >= f[1] for a in levels):
+                continue
+            for p in ctx.name_places:
+                if f[0] <= p[0] and p[1] <= f[1]:
+                    links[fi] = list(self.anatomy_reader.anatomy_info[p[2]][3])
+                    break
+            else:  # its tip: where the device is; else nowhere the level says
+                di = self.placement.device_of(ctx, findings, fi)
+                links[fi] = list(links[di]) if di is not None and di in links else []
     def _lateral(self, ctx: Context, f: M) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
         if self.laterality[f[2]]:  # (indexing an M is cheaper than its attributes)
@@ -232,6 +261,7 @@ class Linker:
         a_start, a_end = an.phrase_start[ai], a[1]
         access_site = a[2] == "Z|lung"  # "right chest port": where a line enters, not where it lies
         a_regions = an.span_regions[ai]
+        level = self._level(ctx, an, ai)
         lower, boundaries = ctx.lower, ctx.boundaries
         for fi in candidates:
             f = findings[fi]
@@ -258,6 +288,8 @@ class Linker:
                 continue  # (a cost of 0 or 1 may still warn below)
             if access_site and not self._lateral(ctx, f):
                 continue
+            if level and not self.laterality[f[2]]:
+                continue  # a device "at the level of the clavicles" is not in them
             if finding_side and fi in finding_side \
                     and not self.placement.on_side(self.placement.side_part(a_regions, finding_side[fi], an.unsided[ai]),
                                           finding_side[fi]):
@@ -275,8 +307,11 @@ class Linker:
         return best
 
     def _link(self, ctx: Context, an: Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
-              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
-        """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
+              in_finding: set[int], extents: set[int], loose_keys: dict[int, list[tuple[int, int]]]
+              ) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
+        """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it. Also fills
+        `extents` (findings whose anatomy follows an `extent_words` word: "effusion tracking up to the apex") and
+        `loose_keys` (finding index -> the spans of the unsided zone words that locate it)."""
         anatomy = an.spans
         link_parts: dict[int, list[tuple[list[str], bool, bool, bool]]] = {}
         if not findings or not anatomy:
@@ -313,6 +348,9 @@ class Linker:
                 continue
             fi = best[1]
             target = findings[fi]
+            b_start = anatomy[best_j][0]
+            if b_start > target[1] and not self.extent_words.isdisjoint(lower[target[1]:b_start]):
+                extents.add(fi)
             for j in group:
                 a = anatomy[j]
                 a_start, a_end, a_label = a  # unpacked: cheaper than NamedTuple attributes
@@ -327,6 +365,8 @@ class Linker:
                 subject = (generic or (loose and " ".join(lower[a_start:a_end]) in self.ontology.name_words)) \
                     and not self._after_preposition(ctx, a)
                 link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
+                if loose:
+                    loose_keys.setdefault(fi, []).append((a_start, a_end))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta"), and so
                 # does the finding it is "of" when it names one itself ("postoperative changes of right upper
                 # lobectomy")
@@ -357,16 +397,25 @@ class Linker:
         statements = self._statements(ctx, states, an, findings, in_finding) if states and an.spans else []
         links: dict[int, list[str]] = {}  # finding index -> its regions from the text
         generic_links: set[int] = set()
-        for fi, parts in self._link(ctx, an, findings, finding_side, {s[3] for s in statements}, in_finding).items():
+        extents: set[int] = set()
+        loose_keys: dict[int, list[tuple[int, int]]] = {}
+        for fi, parts in self._link(ctx, an, findings, finding_side, {s[3] for s in statements}, in_finding,
+                                    extents, loose_keys).items():
             side = finding_side.get(fi) if finding_side else None
-            if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words
-                parts = [(self.placement.side_part(rs, side, loose), loose, generic, subject)
+            if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words (and
+                parts = [(self.placement.side_part(rs, side, loose), loose, generic, subject)  # so in the map)
                          for rs, loose, generic, subject in parts]
+                for key in loose_keys.get(fi, ()):
+                    an.regions[key] = self.placement.side_part(an.regions[key], side, True)
             links[fi] = self.placement.merge(parts)
+            if fi in extents:  # an extent keeps the finding at its own place as well
+                links[fi] = self.placement.with_own_place(findings[fi], links[fi], side)
             if all(map(_subject, parts)):
                 generic_links.add(fi)
         if finding_side:
             self.placement.device_at_its_tip(ctx, findings, links, finding_side)
+        if an.spans and len(links) < len(findings):
+            self._at_a_level(ctx, an, findings, links)
         out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(findings):
             regions = links.get(fi)

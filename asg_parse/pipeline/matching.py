@@ -115,7 +115,7 @@ def tokens_of(spans: list[M]) -> set[int]:
 class Context:
     """Per-document state shared by the matching and linking steps."""
 
-    __slots__ = ("tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding")
+    __slots__ = ("tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding", "name_places")
 
     def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
         self.tt = tt = tokens(doc)
@@ -125,6 +125,7 @@ class Context:
         self.warnings: list[str] = []
         self.used_sides: set[int] = set()
         self.in_finding: set[int] = set()  # the tokens of the finding mentions (`Matcher.match` sets it)
+        self.name_places: list[M] = []  # anatomy that only names a finding ("endotracheal" tube), by `Matcher.match`
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start). The hot loops of
@@ -182,9 +183,11 @@ class Matcher:
             s, e = m[0], m[1]
             if e - s == 1:
                 if s in in_finding and lower[s] in names:
+                    ctx.name_places.append(m)
                     continue  # a finding's own word naming the organ ("heart" in "heart size is enlarged")
             elif not in_finding.isdisjoint(range(s, e)):
                 if in_finding.issuperset(range(s, e)) and " ".join(lower[s:e]) in names:
+                    ctx.name_places.append(m)
                     continue
                 if m[2][0] != "Z":
                     long_names = True  # a region or group name of several words with a finding word in it

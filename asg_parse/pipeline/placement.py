@@ -48,6 +48,18 @@ class Placement:
             sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else list(defaults)
         return sided
 
+    def with_own_place(self, f: M, regions: list[str], side: Optional[str]) -> list[str]:
+        """The finding's defaults on its side (said, or else that of `regions` when they lie on one side) before
+        the place its extent reaches ("right effusion tracking up to the apex": the right angle and apex)."""
+        if not self.defaults[f.label]:
+            return regions  # a device has no place of its own ("tube extending below the left hemidiaphragm")
+        if side not in ("left", "right"):
+            sides = {self.side_of[r] for r in regions} - {"none"}
+            side = sides.pop() if len(sides) == 1 else None
+        own = self.sided(f.label, side) if side in ("left", "right") else list(self.defaults[f.label])
+        own = [r for r in own if r not in regions and not self.strictly_inside[r] & set(regions)]
+        return own + regions
+
     def merge(self, parts: list[tuple[list[str], bool, bool, bool]]) -> list[str]:
         """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
         said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
