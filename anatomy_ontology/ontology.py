@@ -35,6 +35,7 @@ class Ontology:
         self.extent_words: frozenset[str] = frozenset(raw.extent_words)
         self.level_words: frozenset[str] = frozenset(raw.level_words)
         self.level_regions: frozenset[str] = frozenset(raw.level_regions)
+        self.interpreted_findings: frozenset[str] = frozenset(raw.interpreted_findings)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

@@ -72,6 +72,25 @@ CASES = [
     _case("extent-sided-apex", "Moderate effusion extending to the left apex.",
           {(LCP, "pleural effusion", P), (LAP, "pleural effusion", P)}),
     _case("extent-device", "Feeding tube extending below the left hemidiaphragm.", {(LHD, "tube", P)}),
+    # --- comma lists: a place belongs to the item it starts
+    _case("comma-item-place", "Mild hyperexpansion, left apical pleural-parenchymal changes consistent with scarring.",
+          {(None, "hyperinflate", P), (LAP, "scar", P)}),
+    _case("comma-item-own-finding", "Stable cardiomegaly, right basilar atelectasis.",
+          {("cardiac silhouette", "cardiomegaly", P), (RLZ, "atelectasis", P)}),
+    _case("comma-trailing-place", "Patchy opacity, left lower lobe.", {(LLZ, "opacity", P)}),
+    # --- a fronted place locates the first finding of its clause, across a parenthetical
+    _case("fronted-parenthetical", "In the right infrahilar region, seen only on the lateral view, there is a faint "
+          "opacity.", {(RHI, "opacity", P)}),
+    _case("fronted-plain", "At the left base, there is a small area of consolidation.", {(LLZ, "consolidation", P)}),
+    # --- a sentence that only interprets the observation before it takes its place
+    _case("interpretation-sentence", "Patchy opacity in the left lower lobe. Atelectasis versus early pneumonia.",
+          {(LLZ, "opacity", P), (LLZ, "atelectasis", U), (LLZ, "pneumonia", U)}),
+    _case("interpretation-sentence-leaning", "Hazy opacity at the right base. Likely atelectasis.",
+          {(RLZ, "opacity", P), (RLZ, "atelectasis", P)}),
+    _case("not-an-interpretation", "Small left effusion. Possible pneumonia.",
+          {(LCP, "pleural effusion", P), (None, "pneumonia", U)}),
+    _case("absent-is-not-an-interpretation", "Patchy opacity in the left lower lobe. No pneumothorax.",
+          {(LLZ, "opacity", P)} | both("pneumothorax", A)),
     # --- whole-lung words: "pulmonary" and "interstitial" in the finding's name place a lung-wide finding
     _case("interstitial-edema", "Unchanged interstitial edema.", both("edema", P)),
     _case("pulmonary-edema-uncertain", "Possible mild pulmonary edema.", both("edema", U)),

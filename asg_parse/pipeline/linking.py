@@ -20,6 +20,7 @@ from .tokens import SentenceIndex
 
 STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy ("heart")
 LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
+_ITEM_REACH = 6      # tokens back from a place to the comma that starts its list item
 _start_end = itemgetter(0, 1)  # sort keys of mentions
 _subject = itemgetter(3)  # of a (regions, unsided, generic, subject) link part
 
@@ -88,6 +89,37 @@ class Linker:
             i -= 1
         return i >= 1 and lower[i] == "of" and lower[i - 1] in self.level_words \
             and bool(an.span_regions[ai]) and self.level_regions.issuperset(an.span_regions[ai])
+
+    @staticmethod
+    def _starts_item(ctx: Context, a_start: int) -> bool:
+        """Whether the words from the last comma before `a_start` hold no finding ("..., left apical
+        pleural-parenchymal changes": "pleural" is in the item that "left apical" starts)."""
+        lower, in_finding, sent = ctx.lower, ctx.in_finding, ctx.sent
+        i = a_start - 1
+        while i >= 0 and a_start - i <= _ITEM_REACH and sent[i] == sent[a_start] and i not in in_finding:
+            if lower[i] == ",":
+                return True
+            i -= 1
+        return False
+
+    def _item_finding(self, ctx: Context, a_end: int, findings: list[M], candidates: list[int]) -> bool:
+        """Whether a finding follows token `a_end` in the same comma-list item (no comma or clause boundary
+        between): "..., left apical pleural-parenchymal changes consistent with scarring"."""
+        lower, boundaries = ctx.lower, ctx.boundaries
+        for fi in candidates:
+            f_start = findings[fi][0]
+            if f_start >= a_end:
+                words = lower[a_end:f_start]
+                return "," not in words and boundaries.isdisjoint(words)
+        return False
+
+    def _fronted(self, ctx: Context, a_start: int) -> bool:
+        """Whether the place phrase at `a_start` opens its sentence after a place preposition ("In the right
+        infrahilar region, ...")."""
+        i = a_start - 1
+        if i >= 0 and ctx.lower[i] == "the":
+            i -= 1
+        return i >= 0 and ctx.lower[i] in self.ontology.place_prepositions and self._opens_sentence(ctx, i)
 
     def _at_a_level(self, ctx: Context, an: Anatomy, findings: list[M], links: dict[int, list[str]]) -> None:
         """A device placed only at a level lies where its own name says, and so does its tip: "endotracheal tube
@@ -263,6 +295,11 @@ class Linker:
         a_regions = an.span_regions[ai]
         level = self._level(ctx, an, ai)
         lower, boundaries = ctx.lower, ctx.boundaries
+        # a place that starts a comma-list item belongs to that item's finding, not to the item before it
+        item_start = self._starts_item(ctx, a_start) and self._item_finding(ctx, a_end, findings, candidates)
+        # a fronted place ("In the right infrahilar region, seen only on the lateral view, there is ...") locates
+        # the first finding of the clause it opens, across a parenthetical
+        fronted = a_end < len(lower) and lower[a_end] == "," and self._fronted(ctx, a_start)
         for fi in candidates:
             f = findings[fi]
             f_start, f_end = f[0], f[1]
@@ -272,6 +309,12 @@ class Linker:
                 lo, hi, gap = a_end, f_start, f_start - a_end
                 words = lower[lo:hi]
                 cost = gap + 1 if gap else 0
+                if fronted:
+                    if not boundaries.isdisjoint(words):
+                        continue
+                    words, cost, fronted = None, 1, False  # (only the first finding after it)
+            elif item_start:
+                continue
             else:
                 lo = a_end if a_end < f_end else f_end
                 hi = a_start if a_start > f_start else f_start
@@ -291,8 +334,8 @@ class Linker:
             if level and not self.laterality[f[2]]:
                 continue  # a device "at the level of the clavicles" is not in them
             if finding_side and fi in finding_side \
-                    and not self.placement.on_side(self.placement.side_part(a_regions, finding_side[fi], an.unsided[ai]),
-                                          finding_side[fi]):
+                    and not self.placement.on_side(
+                        self.placement.side_part(a_regions, finding_side[fi], an.unsided[ai]), finding_side[fi]):
                 continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
             if f_start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
                 continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
