@@ -103,11 +103,11 @@ def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str =
     return out
 
 
-def _in_whole_lungs(span: str, defaults: list[str], onto: Ontology) -> bool:
+def _in_whole_lungs(name: str, defaults: list[str], onto: Ontology) -> bool:
     """GUIDELINES rule 5: a finding whose defaults are both lungs, named with a whole-lung word ("pulmonary edema",
-    "interstitial edema"), lies in both lungs."""
+    "interstitial edema"), lies in both lungs (`name`: the span and the word before it)."""
     lungs = {r.id for r in onto.regions.values() if r.zone == "lung"}
-    return set(defaults) == lungs and not onto.whole_lung_words.isdisjoint(re.findall(r"[a-z]+", span.lower()))
+    return set(defaults) == lungs and not onto.whole_lung_words.isdisjoint(re.findall(r"[a-z]+", name.lower()))
 
 
 def _form_index(onto: Ontology) -> dict[str, str]:
@@ -202,7 +202,9 @@ def build_report(raw: dict[str, Any], onto: Ontology, parse_sections: set[str]) 
             if cue is not None and cue.lower() not in sent["text"].lower():
                 raise GoldError(f"cue {cue!r} is not in sentence {sidx}")
             allowed = onto.allowed(finding)
-            for region in _regions(fields[3], finding, onto, existence, span):
+            # the finding's name: the span and the word before it ("mild pulmonary edema" annotated as `edema`)
+            before = re.findall(r"[A-Za-z]+", text[sent["start"]:start])[-1:]
+            for region in _regions(fields[3], finding, onto, existence, " ".join(before + [span])):
                 if region is not None and allowed is not None and region not in allowed:
                     raise GoldError(f"region '{region}' is not allowed for '{finding}'")
                 triplets.append({"region": region, "finding": finding, "existence": existence, "sentence": sidx,

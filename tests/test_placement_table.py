@@ -52,6 +52,8 @@ CASES = [
     _case("enlarged-named-pulmonary-artery", "Enlarged right pulmonary artery.", {(RHI, "dilation", P)}),
     # --- a segment of a named lobe lies in that lobe
     _case("superior-segment", "Patchy opacity in the superior segment of the left lower lobe.", {(LLZ, "opacity", P)}),
+    _case("segment-phrase-starts-at-the-part", "Cavitary lesion containing a small amount of debris in the superior "
+          "segment of the right lower lobe.", {(RLZ, "cyst", P)}),
     _case("apical-segment-of-lower-lobe", "Consolidation in the apical segment of the right lower lobe.",
           {(RLZ, "consolidation", P)}),
     # --- sides and levels: a trailing side phrase applies to its finding

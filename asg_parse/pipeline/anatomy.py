@@ -179,6 +179,8 @@ class AnatomyReader:
             loose = [k in unsided for k in keys]
         else:
             spans = anatomy
+        if ctx.part_starts:  # "posterior basal segment of the left lower lobe" starts at "posterior"
+            starts = [ctx.part_starts.get((a[0], a[1]), st) for a, st in zip(spans, starts)]
         joined = [0 < b_start - a[1] <= 2 and (lower[a[1]] in _ZONE_JOIN if b_start - a[1] == 1
                                                else _ZONE_JOIN.issuperset(lower[a[1]:b_start]))
                   for a, b_start in zip(spans, starts[1:])] if len(spans) > 1 else []

@@ -115,7 +115,8 @@ def tokens_of(spans: list[M]) -> set[int]:
 class Context:
     """Per-document state shared by the matching and linking steps."""
 
-    __slots__ = ("tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding", "name_places")
+    __slots__ = ("tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding", "name_places",
+                 "part_starts")
 
     def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
         self.tt = tt = tokens(doc)
@@ -126,6 +127,7 @@ class Context:
         self.used_sides: set[int] = set()
         self.in_finding: set[int] = set()  # the tokens of the finding mentions (`Matcher.match` sets it)
         self.name_places: list[M] = []  # anatomy that only names a finding ("endotracheal" tube), by `Matcher.match`
+        self.part_starts: dict[tuple[int, int], int] = {}  # a whole's span -> where the part named of it starts
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start). The hot loops of
@@ -199,7 +201,7 @@ class Matcher:
             if lower[e - 1] in parts and e < n and lower[e] == "of":
                 whole_after = True
         if whole_after:
-            anatomy = self._wholes(lower, anatomy, in_finding, parts)
+            anatomy = self._wholes(lower, anatomy, in_finding, parts, ctx.part_starts)
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")
         if long_names:
@@ -220,13 +222,16 @@ class Matcher:
         return findings, anatomy, sides, states
 
     @staticmethod
-    def _wholes(lower: list[str], anatomy: list[M], in_finding: set[int], parts: frozenset[str]) -> list[M]:
+    def _wholes(lower: list[str], anatomy: list[M], in_finding: set[int], parts: frozenset[str],
+                part_starts: dict[tuple[int, int], int]) -> list[M]:
         """Without the parts named of a whole: "superior segment of the left lower lobe" lies in the left lower lobe
-        (a `part_words` word ends the part; "of", "the" and a side word may come before the whole)."""
+        (a `part_words` word ends the part; "of", "the" and a side word may come before the whole). The whole's
+        phrase starts where the part does (`part_starts`)."""
         out = []
         for a, b in zip(anatomy, anatomy[1:] + [None]):
             if b is not None and lower[a.end - 1] in parts and lower[a.end] == "of" and b.start - a.end <= 3 \
                     and in_finding.isdisjoint(range(a.end, b.start)):
+                part_starts[(b.start, b.end)] = part_starts.pop((a.start, a.end), a.start)
                 continue
             out.append(a)
         return out
