@@ -25,7 +25,8 @@ _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_break
                                                       "place_prepositions", "measure_words",
                                                       "interpretation_words", "whole_lung_words", "part_words",
                                                       "side_gap_words", "extent_words", "level_words",
-                                                      "level_regions", "interpreted_findings"}}
+                                                      "level_regions", "interpreted_findings",
+                                                      "copulas"}}
 
 
 class OntologyError(ValueError):
@@ -90,6 +91,7 @@ class RawOntology(BaseModel):
     level_words: list[str] = []
     level_regions: list[str] = []
     interpreted_findings: list[str] = []
+    copulas: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

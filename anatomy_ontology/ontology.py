@@ -36,6 +36,7 @@ class Ontology:
         self.level_words: frozenset[str] = frozenset(raw.level_words)
         self.level_regions: frozenset[str] = frozenset(raw.level_regions)
         self.interpreted_findings: frozenset[str] = frozenset(raw.interpreted_findings)
+        self.copulas: frozenset[str] = frozenset(raw.copulas)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

@@ -11,7 +11,7 @@ from test_parser_table import LHI, LL, RHI, RL, RLZ, A, P, U, _case, both, tripl
 
 RMZ, LMZ, LUZ, LLZ = "right mid lung zone", "left mid lung zone", "left upper lung zone", "left lower lung zone"
 RCP, LCP, RAP, LAP = "right costophrenic angle", "left costophrenic angle", "right apical zone", "left apical zone"
-MED, TRACHEA, LHD = "mediastinum", "trachea", "left hemidiaphragm"
+MED, TRACHEA, LHD, CS = "mediastinum", "trachea", "left hemidiaphragm", "cardiac silhouette"
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +93,13 @@ CASES = [
           {(LCP, "pleural effusion", P), (None, "pneumonia", U)}),
     _case("absent-is-not-an-interpretation", "Patchy opacity in the left lower lobe. No pneumothorax.",
           {(LLZ, "opacity", P)} | both("pneumothorax", A)),
+    # --- dictation without punctuation: a state word after a copula describes that copula's subject
+    _case("dictation-normal", "heart size is normal lungs are clear no effusion",
+          {(CS, "cardiomegaly", A), (RCP, "pleural effusion", A), (LCP, "pleural effusion", A)}),
+    _case("dictation-enlarged", "the lungs are clear heart is enlarged",
+          {(CS, "cardiomegaly", P)}),
+    _case("dictation-mediastinum", "lungs are clear heart size is normal mediastinum is unremarkable",
+          {(CS, "cardiomegaly", A), (MED, "enlarged cardiomediastinum", A)}),
     # --- whole-lung words: "pulmonary" and "interstitial" in the finding's name place a lung-wide finding
     _case("interstitial-edema", "Unchanged interstitial edema.", both("edema", P)),
     _case("pulmonary-edema-uncertain", "Possible mild pulmonary edema.", both("edema", U)),

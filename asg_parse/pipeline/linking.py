@@ -72,6 +72,7 @@ class Linker:
         self.allowed_part = onto.allowed_part  # the regions where a finding may be located
         self.anatomy_reader = AnatomyReader(onto)
         self.extent_words = onto.extent_words
+        self.copulas = onto.copulas
         self.level_words, self.level_regions = onto.level_words, onto.level_regions
         self.placement = Placement(onto)
         words = onto.measure_words  # a number ("5", "2.5") or a unit, per lower-cased word (digits have no case)
@@ -256,6 +257,12 @@ class Linker:
                            and (and_end is None or not a_end + 1 <= i < and_end) for i in range(lo, hi)):
                         continue
                 near = (cost, ai)
+            if w_start >= 2 and lower[w_start - 1] in self.copulas:
+                # the subject of its copula, whatever follows: "heart size is normal lungs are clear" (dictation
+                # without punctuation) says "normal" of the heart, not of the lungs
+                subject = next((ai for ai, a in enumerate(anatomy) if a[1] == w_start - 1), None)
+                if subject is not None and (near is None or near[1] != subject):
+                    near = (0, subject)
             if near is None:
                 continue
             # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
