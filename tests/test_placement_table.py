@@ -50,6 +50,14 @@ CASES = [
     _case("named-pulmonary-artery", "Swan-Ganz catheter with its tip in the left pulmonary artery.",
           {(LHI, "line", P), (LHI, "tip", P)}),
     _case("enlarged-named-pulmonary-artery", "Enlarged right pulmonary artery.", {(RHI, "dilation", P)}),
+    _case("enlargement-of-named-pulmonary-artery", "There is enlargement of the left pulmonary artery.",
+          {(LHI, "dilation", P)}),
+    # (a trailing side phrase must end its clause: here "left" belongs to the region after it)
+    _case("side-before-unknown-anatomy", "A small scar is seen in the left paracardiac region.",
+          {(None, "scar", P)}),
+    # (a place inside an item that already has its finding is no item start)
+    _case("device-item-places", "Two pacing leads, one tip in the right atrium and one tip in the right ventricle.",
+          {("right atrium", "wire", P), ("right atrium", "tip", P), ("cardiac silhouette", "tip", P)}),
     # --- a segment of a named lobe lies in that lobe
     _case("superior-segment", "Patchy opacity in the superior segment of the left lower lobe.", {(LLZ, "opacity", P)}),
     _case("segment-phrase-starts-at-the-part", "Cavitary lesion containing a small amount of debris in the superior "

@@ -70,8 +70,9 @@ class AnatomyReader:
         return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
 
     def side_for(self, ctx: Context, target: M, sides: list[M]) -> Optional[M]:
-        """The nearest unused side word of `target`'s sentence that modifies it (and mark it used). Before a
-        trailing side phrase, `side_gap_words` add no distance ("no pneumothorax is seen on the right")."""
+        """The nearest unused side word of `target`'s sentence that modifies it (and mark it used).
+        `side_gap_words` before a side phrase that ends its clause add no distance ("no pneumothorax is seen on
+        the right", "healing rib fractures are seen on the right")."""
         best: Optional[tuple[int, M]] = None
         t_start, t_end = target[0], target[1]
         lower, sent, used = ctx.lower, ctx.sent, ctx.used_sides
@@ -81,7 +82,8 @@ class AnatomyReader:
                 dist = t_start - s_end
             elif s_start >= t_end:
                 dist = s_start - t_end
-                if SIDE_WINDOW < dist <= SIDE_WINDOW + _GAP_MAX:
+                if SIDE_WINDOW < dist <= SIDE_WINDOW + _GAP_MAX \
+                        and (s_end == len(lower) or sent[s_end] != sent[s_start] or not lower[s_end].isalpha()):
                     dist -= sum(w in self.gap_words for w in lower[t_end:s_start])
             else:
                 continue

@@ -60,9 +60,11 @@ class _Rank(dict):
         return 99
 
 
-def _own_item(lower: list[str], a_end: int, others: list[M]) -> bool:
-    """Whether one of `others` follows token `a_end` in the same comma-list item."""
-    return any(g.start >= a_end and "," not in lower[a_end:g.start] for g in others)
+def _own_item(lower: list[str], item: int, a_start: int, a_end: int, others: list[M]) -> bool:
+    """Whether the place [a_start, a_end) starts the comma-list item that begins at token `item` (no mention of
+    `others` before it there) and one of `others` follows it in that item."""
+    return not any(item <= g.start < a_start for g in others) \
+        and any(g.start >= a_end and "," not in lower[a_end:g.start] for g in others)
 
 
 def _coordinated(lower: list[str], lo: int, hi: int) -> bool:
@@ -373,7 +375,8 @@ class Triplets(OntologyComponent):
             between = lower[lo:hi]
             if not boundaries.isdisjoint(between):
                 continue
-            if a_start > f_start and "," in between and _own_item(lower, a_end, others):
+            if a_start > f_start and "," in between and _own_item(lower, lo + len(between) - between[::-1].index(","),
+                                                                   a_start, a_end, others):
                 continue  # a later comma-list item's place, which has its own finding
             cost = (hi - lo) + 3 * between.count(",")
             if cost > LINK_MAX_COST or (best is not None and cost >= best[0]):
