@@ -26,7 +26,7 @@ _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_break
                                                       "interpretation_words", "whole_lung_words", "part_words",
                                                       "side_gap_words", "extent_words", "level_words",
                                                       "level_regions", "interpreted_findings",
-                                                      "copulas"}}
+                                                      "copulas", "predicate_words", "clause_openers"}}
 
 
 class OntologyError(ValueError):
@@ -92,6 +92,8 @@ class RawOntology(BaseModel):
     level_regions: list[str] = []
     interpreted_findings: list[str] = []
     copulas: list[str] = []
+    predicate_words: list[str] = []
+    clause_openers: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

@@ -37,6 +37,8 @@ class Ontology:
         self.level_regions: frozenset[str] = frozenset(raw.level_regions)
         self.interpreted_findings: frozenset[str] = frozenset(raw.interpreted_findings)
         self.copulas: frozenset[str] = frozenset(raw.copulas)
+        self.predicate_words: frozenset[str] = frozenset(raw.predicate_words)
+        self.clause_openers: frozenset[str] = frozenset(raw.clause_openers)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

@@ -135,3 +135,26 @@ REGION_SENTENCES = [
 @pytest.mark.parametrize("text, expected", REGION_SENTENCES)
 def test_whole_lung_sentences_map_to_both_both(nlp, text: str, expected: dict[str, list[int]]):
     assert asg_parse.parse(text, nlp=nlp).region_sentences == expected
+
+
+DICTATED = [
+    pytest.param("heart size is normal lungs are clear no effusion",
+                 ["heart size is normal", "lungs are clear", "no effusion"], id="three-clauses"),
+    pytest.param("the lungs are clear heart is enlarged", ["the lungs are clear", "heart is enlarged"], id="two"),
+    # punctuated text and clauses that go on keep their sentences
+    pytest.param("The heart is normal in size and the mediastinum is unremarkable.",
+                 ["The heart is normal in size and the mediastinum is unremarkable."], id="goes-on"),
+    pytest.param("The lungs are clear and there is no effusion.", ["The lungs are clear and there is no effusion."],
+                 id="conjunction"),
+]
+
+
+@pytest.mark.parametrize("text, sentences", DICTATED)
+def test_dictated_clauses_are_sentences(nlp, text: str, sentences: list[str]):
+    assert [s.text for s in asg_parse.parse(text, nlp=nlp).sentences] == sentences
+
+
+def test_granular_pipeline_splits_dictation_the_same():
+    granular = asg_parse.load()
+    assert [s.text for s in granular("heart size is normal lungs are clear").sents] == \
+        ["heart size is normal", "lungs are clear"]
