@@ -106,6 +106,8 @@ CASES = [
           {(CS, "cardiomegaly", A), (RCP, "pleural effusion", A), (LCP, "pleural effusion", A)}),
     _case("dictation-enlarged", "the lungs are clear heart is enlarged",
           {(CS, "cardiomegaly", P)}),
+    _case("dictation-negation-ends", "no effusion heart is enlarged",
+          {(RCP, "pleural effusion", A), (LCP, "pleural effusion", A), (CS, "cardiomegaly", P)}),
     _case("dictation-mediastinum", "lungs are clear heart size is normal mediastinum is unremarkable",
           {(CS, "cardiomegaly", A), (MED, "enlarged cardiomediastinum", A)}),
     # --- whole-lung words: "pulmonary" and "interstitial" in the finding's name place a lung-wide finding
@@ -141,6 +143,12 @@ DICTATED = [
     pytest.param("heart size is normal lungs are clear no effusion",
                  ["heart size is normal", "lungs are clear", "no effusion"], id="three-clauses"),
     pytest.param("the lungs are clear heart is enlarged", ["the lungs are clear", "heart is enlarged"], id="two"),
+    pytest.param("no effusion heart is enlarged", ["no effusion", "heart is enlarged"], id="after-negated-phrase"),
+    pytest.param("no acute disease heart size is normal", ["no acute disease", "heart size is normal"],
+                 id="two-word-subject"),
+    # an adjective of anatomy inside the negated phrase is no new subject
+    pytest.param("No acute osseous abnormalities are identified.", ["No acute osseous abnormalities are identified."],
+                 id="osseous-adjective"),
     # punctuated text and clauses that go on keep their sentences
     pytest.param("The heart is normal in size and the mediastinum is unremarkable.",
                  ["The heart is normal in size and the mediastinum is unremarkable."], id="goes-on"),

@@ -38,6 +38,7 @@ class ClauseRule(NamedTuple):
     predicates: frozenset[str]
     openers: frozenset[str]
     continuations: frozenset[str]  # words that go on with the clause ("and", "with", "in": `phrase_breaks`)
+    subjects: frozenset[str]  # anatomy names of one or two words ("heart", "heart size"): a new subject
 
 
 def clause_rule(onto: Ontology) -> ClauseRule:
@@ -45,8 +46,10 @@ def clause_rule(onto: Ontology) -> ClauseRule:
     `clause_openers` and `phrase_breaks` (regions.yaml)."""
     states = {w for f in onto.findings.values() for st in f.states
               for w in (*st.words, *st.absent_words, *st.uncertain_words) if " " not in w}
+    names = {w.lower() for e in (*onto.regions.values(), *onto.zones.values(), *onto.groups.values())
+             for w in (e.id, *e.variants, *getattr(e, "plural", ())) if w.count(" ") <= 1}
     return ClauseRule(onto.copulas, frozenset(onto.predicate_words) | states, onto.clause_openers,
-                      onto.phrase_breaks)
+                      onto.phrase_breaks, frozenset(names))
 
 
 def _dictated_clauses(tt: TokenTable, rule: ClauseRule) -> list[int]:
@@ -59,6 +62,16 @@ def _dictated_clauses(tt: TokenTable, rule: ClauseRule) -> list[int]:
         if lower[i + 1] in rule.predicates and alpha[k] and (lower[k] in rule.openers or (
                 lower[k] not in rule.continuations and any(w in copulas for w in lower[k + 1:k + 3]))):
             out.append(k)
+    # "no effusion heart is enlarged": an anatomy subject right before its own copula, after a short negated phrase
+    subjects = rule.subjects
+    for o in compress(range(n), map(rule.openers.__contains__, lower)):
+        for k in range(o + 2, min(o + 5, n - 1)):
+            if not alpha[k - 1] or lower[k - 1] in rule.continuations:
+                break
+            if (lower[k] in subjects and lower[k + 1] in copulas) or (
+                    k + 2 < n and lower[k + 2] in copulas and " ".join(lower[k:k + 2]) in subjects):
+                out.append(k)
+                break
     return out
 
 
