@@ -22,8 +22,11 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
 }
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
 _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks",
-                                                      "place_prepositions",
-                                                      "measure_words", "interpretation_words"}}
+                                                      "place_prepositions", "measure_words",
+                                                      "interpretation_words", "whole_lung_words", "part_words",
+                                                      "side_gap_words", "extent_words", "level_words",
+                                                      "level_regions", "interpreted_findings",
+                                                      "copulas", "predicate_words", "clause_openers"}}
 
 
 class OntologyError(ValueError):
@@ -81,6 +84,16 @@ class RawOntology(BaseModel):
     place_prepositions: list[str] = []
     measure_words: list[str] = []
     interpretation_words: list[str] = []
+    whole_lung_words: list[str] = []
+    part_words: list[str] = []
+    side_gap_words: list[str] = []
+    extent_words: list[str] = []
+    level_words: list[str] = []
+    level_regions: list[str] = []
+    interpreted_findings: list[str] = []
+    copulas: list[str] = []
+    predicate_words: list[str] = []
+    clause_openers: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
     sections: list[Section] = []

@@ -29,6 +29,16 @@ class Ontology:
         self.place_prepositions: frozenset[str] = frozenset(raw.place_prepositions)
         self.measure_words: frozenset[str] = frozenset(raw.measure_words)
         self.interpretation_words: frozenset[str] = frozenset(raw.interpretation_words)
+        self.whole_lung_words: frozenset[str] = frozenset(raw.whole_lung_words)
+        self.part_words: frozenset[str] = frozenset(raw.part_words)
+        self.side_gap_words: frozenset[str] = frozenset(raw.side_gap_words)
+        self.extent_words: frozenset[str] = frozenset(raw.extent_words)
+        self.level_words: frozenset[str] = frozenset(raw.level_words)
+        self.level_regions: frozenset[str] = frozenset(raw.level_regions)
+        self.interpreted_findings: frozenset[str] = frozenset(raw.interpreted_findings)
+        self.copulas: frozenset[str] = frozenset(raw.copulas)
+        self.predicate_words: frozenset[str] = frozenset(raw.predicate_words)
+        self.clause_openers: frozenset[str] = frozenset(raw.clause_openers)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.cues: list[Cue] = list(raw.cues)
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}

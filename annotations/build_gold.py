@@ -80,7 +80,8 @@ def split_sentences(text: str, onto: Ontology) -> list[dict[str, Any]]:
     return out
 
 
-def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str = "absent") -> list[Optional[str]]:
+def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str = "absent",
+             span: str = "") -> list[Optional[str]]:
     code = code.strip()
     if code == "-":
         return [None]
@@ -89,7 +90,7 @@ def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str =
             raise GoldError("'def' regions need a finding")
         defaults = list(onto.findings[finding].default_regions)
         sides = {onto.regions[r].side for r in defaults}
-        if existence != "absent" and {"left", "right"} <= sides:
+        if existence != "absent" and {"left", "right"} <= sides and not _in_whole_lungs(span, defaults, onto):
             return [None]  # GUIDELINES rule 5: a present/uncertain finding with no location gets no side
         return defaults or [None]
     out: list[Optional[str]] = []
@@ -100,6 +101,13 @@ def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str =
             if r not in out:
                 out.append(r)
     return out
+
+
+def _in_whole_lungs(name: str, defaults: list[str], onto: Ontology) -> bool:
+    """GUIDELINES rule 5: a finding whose defaults are both lungs, named with a whole-lung word ("pulmonary edema",
+    "interstitial edema"), lies in both lungs (`name`: the span and the word before it)."""
+    lungs = {r.id for r in onto.regions.values() if r.zone == "lung"}
+    return set(defaults) == lungs and not onto.whole_lung_words.isdisjoint(re.findall(r"[a-z]+", name.lower()))
 
 
 def _form_index(onto: Ontology) -> dict[str, str]:
@@ -194,7 +202,9 @@ def build_report(raw: dict[str, Any], onto: Ontology, parse_sections: set[str]) 
             if cue is not None and cue.lower() not in sent["text"].lower():
                 raise GoldError(f"cue {cue!r} is not in sentence {sidx}")
             allowed = onto.allowed(finding)
-            for region in _regions(fields[3], finding, onto, existence):
+            # the finding's name: the span and the word before it ("mild pulmonary edema" annotated as `edema`)
+            before = re.findall(r"[A-Za-z]+", text[sent["start"]:start])[-1:]
+            for region in _regions(fields[3], finding, onto, existence, " ".join(before + [span])):
                 if region is not None and allowed is not None and region not in allowed:
                     raise GoldError(f"region '{region}' is not allowed for '{finding}'")
                 triplets.append({"region": region, "finding": finding, "existence": existence, "sentence": sidx,

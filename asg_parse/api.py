@@ -31,7 +31,7 @@ def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] 
         nlp.add_pipe("asg_parser", config={"ontology": onto, "sections": sections, "spans": False})
         return nlp
     nlp.add_pipe("asg_sections", config={"ontology": onto})
-    nlp.add_pipe("asg_sentences")
+    nlp.add_pipe("asg_sentences", config={"ontology": onto})
     nlp.add_pipe("asg_mentions", config={"ontology": onto})
     nlp.add_pipe("asg_existence", config={"ontology": onto, "span_keys": [FINDINGS_KEY]})
     nlp.add_pipe("asg_triplets", config={"ontology": onto, "sections": sections})

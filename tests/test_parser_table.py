@@ -129,13 +129,13 @@ CASES = [
     _case("neg-absent", "Pleural effusions are absent.", NO_EFF),
     # --- uncertainty
     _case("unc-possible", "Possible small right pleural effusion.", {(RCP, EFF, U)}),
-    _case("unc-may", "There may be mild interstitial edema.", {(None, EDEMA, U)}),
+    _case("unc-may", "There may be mild interstitial edema.", both(EDEMA, U)),
     _case("unc-cannot-be-excluded", "Right lower lobe pneumonia cannot be excluded.", {(RLZ, PNA, U)}),
     _case("unc-suggestive-of", "Findings are suggestive of pneumonia in the left lower lobe.", {(LLZ, PNA, U)}),
     _case("unc-versus", "Left basilar atelectasis versus consolidation.", {(LLZ, ATEL, U), (LLZ, CONS, U)}),
     _case("lean-likely-interpretation", "Right lower lobe opacity, likely atelectasis.",
           {(RLZ, OPAC, P), (RLZ, ATEL, P)}),
-    _case("lean-likely-predicate", "Mild pulmonary edema is likely.", {(None, EDEMA, P)}),
+    _case("lean-likely-predicate", "Mild pulmonary edema is likely.", both(EDEMA, P)),
     _case("lean-probable", "Probable left lower lobe pneumonia.", {(LLZ, PNA, P)}),
     _case("unc-less-likely", "Aspiration is less likely.", {(None, "aspiration", U)}),
     _case("link-coordinated-zones", "There is scarring in the right mid and upper lung zones.",
@@ -171,7 +171,7 @@ CASES = [
     _case("pseudo-no-change", "No change in the small left pleural effusion.", {(LCP, EFF, P)}),
     _case("pseudo-no-interval-change", "No interval change in the calcified right upper lobe granuloma.",
           {(RUZ, "granuloma", P)}),
-    _case("pseudo-not-only", "There is not only cardiomegaly but also pulmonary edema.", {(CS, CMEG, P), (None, EDEMA, P)}),
+    _case("pseudo-not-only", "There is not only cardiomegaly but also pulmonary edema.", {(CS, CMEG, P)} | both(EDEMA, P)),
     _case("pseudo-no-significant-change", "No significant change in the moderate cardiomegaly.", {(CS, CMEG, P)}),
     # --- clause scope
     _case("scope-but", "No effusion, but there is atelectasis.", NO_EFF | {(None, ATEL, P)}),
@@ -241,11 +241,11 @@ CASES = [
           {("abdomen", "tube", P), ("abdomen", "tip", P)}),
     _case("name-lung-carcinoma", "Right upper lobe mass, highly suspicious for primary lung carcinoma.",
           {(RUZ, "mass", P), (RUZ, "malignancy", U)}),
-    # GUIDELINES 4.2/4.6: "pulmonary" alone is an unsided lung word, but part of the name in a listed form, and the
-    # pulmonary artery lies outside the atlas
+    # GUIDELINES 4.2/4.5/4.10: "pulmonary" alone is an unsided lung word; in a listed form it places a lung-wide
+    # finding in both lungs; the main pulmonary artery lies outside the atlas
     _case("pulmonary-locates", "Progression of pulmonary metastatic disease.", both("mass", P)),
-    _case("pulmonary-in-form", "Mild pulmonary edema.", {(None, EDEMA, P)}),
-    _case("pulmonary-artery-outside", "Swan-Ganz catheter tip in the right interlobar pulmonary artery.",
+    _case("pulmonary-in-form", "Mild pulmonary edema.", both(EDEMA, P)),
+    _case("pulmonary-artery-outside", "Swan-Ganz catheter tip in the main pulmonary artery.",
           {(None, "line", P), (None, "tip", P)}),
     _case("tip-takes-device-side", "Left chest tube with tip at the apex.",
           {("left apical zone", "tube", P), ("left apical zone", "tip", P)}),
@@ -298,7 +298,7 @@ CASES = [
           {(CS, CMEG, P)} | both("heart failure", A)),
     # --- GUIDELINES rule 5: present/uncertain unlocated bilateral-default findings get region None
     _case("rule5-opacity", "Patchy opacity.", {(None, OPAC, P)}),
-    _case("rule5-edema", "Mild pulmonary edema.", {(None, EDEMA, P)}),
+    _case("rule5-edema", "Mild edema.", {(None, EDEMA, P)}),
     _case("rule5-atelectasis", "Atelectasis.", {(None, ATEL, P)}),
     _case("rule5-effusion", "Small pleural effusion.", {(None, EFF, P)}),
     _case("rule5-congestion", "Mild pulmonary vascular congestion.", {(None, "congestion", P)}),
@@ -335,7 +335,7 @@ CASES = [
     _case("rule8-guideline-example", "Left retrocardiac opacity, likely atelectasis.", {(LLZ, OPAC, P), (LLZ, ATEL, P)}),
     _case("rule8-accompanying", "Left lower lobe pneumonia with parapneumonic effusion.", {(LLZ, PNA, P), (LCP, EFF, P)}),
     _case("rule8-host-keeps-defaults", "Pulmonary edema with bilateral perihilar haziness.",
-          {(None, EDEMA, P), (RHI, OPAC, P), (LHI, OPAC, P)}),
+          both(EDEMA, P) | {(RHI, OPAC, P), (LHI, OPAC, P)}),
     _case("interp-observed-descriptor", "Right hilar prominence suspicious for adenopathy.",
           {(RHI, "lymphadenopathy", P), (RHI, "lymphadenopathy", U)}),
     _case("hist-status-post", "Status post median sternotomy.", {(None, "sternotomy", P)}),
@@ -346,7 +346,7 @@ CASES = [
     _case("dev-ng-stomach", "Nasogastric tube terminates in the stomach.", {("abdomen", "tube", P)}),
     _case("dev-tubes-removed", "Endotracheal and nasogastric tubes have been removed.", {(None, "tube", A)}),
     _case("dev-tip-clavicles", "ETT tip at the level of the clavicles.",
-          {(RCL, "tube", P), (LCL, "tube", P), (RCL, "tip", P), (LCL, "tip", P)}),
+          {("trachea", "tube", P), ("trachea", "tip", P)}),
     _case("dev-tip-out-of-view", "Feeding tube passes below the diaphragm with the tip out of view.",
           {(RHD, "tube", P), (LHD, "tube", P), (None, "tip", P)}),
     # --- sections

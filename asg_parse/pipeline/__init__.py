@@ -16,7 +16,9 @@ Shared steps, in the order data flows through them:
     phrases.py    phrase matching over lower-cased tokens (PhraseWalk, LowerPhrases)
     lexicon.py    the ontology's finding and anatomy forms compiled for matching
     matching.py   finding / anatomy / side mentions of a doc
-    linking.py    placing each finding: anatomy, sides, interpretations, devices -> regions
+    anatomy.py    the regions each anatomy mention names (with the side said with it), coordinated anatomy
+    linking.py    linking each finding to its anatomy, side words and state words (the Linker's steps)
+    placement.py  combining a finding's links into its regions; defaults, sides, devices at their tips
     component.py  the base of the ontology-backed components (ontology option, to_disk / from_disk)
     resources.py  ontology loading and caching, saving a user ontology beside a pipeline
     memo.py       per-process look-up caches

@@ -11,18 +11,17 @@ from spacy.tokens import Doc
 
 from anatomy_ontology import Ontology
 
+from .anatomy import SIDE_WINDOW, Anatomy, AnatomyReader, trailing_comparison
 from .matching import Context, M, Matcher, new_m, tokens_of
 from .memo import Memo
 from .phrases import Match
+from .placement import Placement
 from .tokens import SentenceIndex
 
-SIDE_WINDOW = 3      # tokens between a side word and the anatomy/finding it modifies
 STATE_WINDOW = 6     # tokens between a state word ("enlarged") and its anatomy ("heart")
 LINK_MAX_COST = 12   # farthest anatomy -> finding link, in tokens (+3 per comma crossed)
-_AFTER_SIDE = {"the", "on", "at", "in", ","}
-_ZONE_JOIN = {"and", ",", "/", "or", "to"}
-_COMPARATIVE = {"than", ">", "<"}  # "left greater than right", "l > r"
-_start, _start_end = itemgetter(0), itemgetter(0, 1)  # sort keys of mentions
+_ITEM_REACH = 6      # tokens back from a place to the comma that starts its list item
+_start_end = itemgetter(0, 1)  # sort keys of mentions
 _subject = itemgetter(3)  # of a (regions, unsided, generic, subject) link part
 
 
@@ -38,12 +37,6 @@ class Link(NamedTuple):
     generic: bool = False
 
 
-def _trailing_comparison(lower: list[str], side: M, target_start: int) -> bool:
-    """Whether a comparative side phrase ends a list item before `target_start` ("opacities, l > r, likely
-    atelectasis": it describes the opacities), rather than premodifying ("left greater than right effusions")."""
-    return not _COMPARATIVE.isdisjoint(lower[side.start:side.end]) and "," in lower[side.end:target_start]
-
-
 _new_link = partial(tuple.__new__, Link)  # a Link from a full tuple, without the Python-level Link.__new__
 
 
@@ -57,140 +50,95 @@ class Found(NamedTuple):
     warnings: list[str]
 
 
-class _Anatomy(NamedTuple):
-    """Anatomy mentions with their regions (keyed by span, and per mention), whether each is a zone word without a
-    side, where each phrase starts, and which neighbours are coordinated."""
-
-    spans: list[M]
-    regions: dict[tuple[int, int], list[str]]
-    span_regions: list[list[str]]  # span_regions[k]: regions[spans[k] start, end]
-    unsided: list[bool]            # a zone word with no side of its own ("the chest wall")
-    phrase_start: list[int]        # where spans[k]'s phrase starts ("right lower lung" starts at "right")
-    joined: list[bool]  # joined[k]: spans[k] and spans[k + 1] are coordinated ("heart and mediastinum")
-    coordination: bool  # any of them
-
-
 _new_found = partial(tuple.__new__, Found)  # as `_new_link`
-_new_anatomy = partial(tuple.__new__, _Anatomy)
 
 
 class Linker:
-    """Finds a doc's mentions and links each finding to its regions; built once from the ontology."""
+    """Finds a doc's mentions and links each finding to its regions; built once from the ontology.
+
+    It holds the steps that choose which anatomy, side word or state word goes with which finding (one pass per
+    doc over sorted mentions, with the distance rules of each kind); what an anatomy mention names is
+    `anatomy.AnatomyReader`'s and how a finding's links become its regions is `placement.Placement`'s. The
+    choosing steps stay together because they share the doc's per-mention tables and the used-side set, and
+    the hot loops inline `Context.between`."""
 
     def __init__(self, nlp: Language, ontology: Ontology):
         self.ontology = ontology
         self.matcher = Matcher(nlp, ontology)
         self.lex = self.matcher.lex
         onto = ontology
-        self.side_of = onto.side_of
-        self.strictly_inside = {r: onto.descendants(r) - {r} for r in onto.regions}  # region -> its parts
         self.generic_anatomy = {f"G|{g.id}" for g in onto.groups.values() if g.generic}  # "lung volumes", ...
         self.laterality = onto.laterality
-        self.defaults = onto.default_regions
         self.allowed_part = onto.allowed_part  # the regions where a finding may be located
+        self.anatomy_reader = AnatomyReader(onto)
+        self.extent_words = onto.extent_words
+        self.copulas = onto.copulas
+        self.level_words, self.level_regions = onto.level_words, onto.level_regions
+        self.placement = Placement(onto)
         words = onto.measure_words  # a number ("5", "2.5") or a unit, per lower-cased word (digits have no case)
         self.measure_word = Memo(lambda w: w in words or w.replace(".", "", 1).isdigit(), 200_000)
-        self.zone_adjectives = {w.lower(): z.id for z in onto.zones.values() for w in z.adjectives}
         # finding -> the forms that a side word locates although the finding has no laterality (those with any)
         self.lateral_forms = {f.id: forms for f in onto.findings.values()
                               if (forms := {" ".join(x.lower().split()) for x in f.lateral_forms})}
-        # a tip is part of the device it implies ("implies: {finding: device, unless: [tube, line, ...]}")
-        self.part_of = {f.id: set(f.implies.unless) if f.implies else set() for f in onto.findings.values()}
-        # (anatomy label, side said with it) -> its regions; anatomy label -> (kind, value, outside the atlas,
-        # its regions without a side)
-        self.sided_regions: dict[tuple[str, Optional[str]], tuple[str, ...]] = {}
-        self.anatomy_info: dict[str, tuple[str, str, bool, tuple[str, ...]]] = {}
-        for kind, entries in (("R", onto.regions), ("Z", onto.zones), ("G", onto.groups)):
-            for value in entries:
-                label = f"{kind}|{value}"
-                for side in (None, "left", "right", "both"):
-                    self.sided_regions[(label, side)] = tuple(self._regions(kind, value, side))
-                outside = kind == "G" and not onto.groups[value].regions
-                self.anatomy_info[label] = (kind, value, outside, self.sided_regions[(label, None)])
-
     # ---------------------------------------------------------------- helpers
-    def _regions(self, kind: str, value: str, side: Optional[str]) -> list[str]:
-        onto = self.ontology
-        if kind == "R":
-            return [value]
-        if kind == "G":
-            return list(onto.groups[value].regions)
-        sides = ("right", "left") if side in (None, "both") else (side,)
-        return [r for s in sides if (r := onto.zone_regions.get((s, value))) is not None]
+    def _level(self, ctx: Context, an: Anatomy, ai: int) -> bool:
+        """Whether anatomy `ai` gives a level ("at the level of the clavicular heads"): a `level_words` word + "of"
+        (+ "the") before bony anatomy (`level_regions`)."""
+        i = an.phrase_start[ai] - 1
+        lower = ctx.lower
+        if i >= 0 and lower[i] == "the":
+            i -= 1
+        return i >= 1 and lower[i] == "of" and lower[i - 1] in self.level_words \
+            and bool(an.span_regions[ai]) and self.level_regions.issuperset(an.span_regions[ai])
 
     @staticmethod
-    def _side_for(ctx: Context, target: M, sides: list[M]) -> Optional[M]:
-        """The nearest unused side word of `target`'s sentence that modifies it (and mark it used)."""
-        best: Optional[tuple[int, M]] = None
-        t_start, t_end = target[0], target[1]
-        lower, sent, used = ctx.lower, ctx.sent, ctx.used_sides
-        for s in sides:
-            s_start, s_end = s[0], s[1]
-            if s_end <= t_start:
-                dist = t_start - s_end
-            elif s_start >= t_end:
-                dist = s_start - t_end
-            else:
+    def _starts_item(ctx: Context, a_start: int) -> bool:
+        """Whether the words from the last comma before `a_start` hold no finding ("..., left apical
+        pleural-parenchymal changes": "pleural" is in the item that "left apical" starts)."""
+        lower, in_finding, sent = ctx.lower, ctx.in_finding, ctx.sent
+        i = a_start - 1
+        while i >= 0 and a_start - i <= _ITEM_REACH and sent[i] == sent[a_start] and i not in in_finding:
+            if lower[i] == ",":
+                return True
+            i -= 1
+        return False
+
+    def _item_finding(self, ctx: Context, a_end: int, findings: list[M], candidates: list[int]) -> bool:
+        """Whether a finding follows token `a_end` in the same comma-list item (no comma or clause boundary
+        between): "..., left apical pleural-parenchymal changes consistent with scarring"."""
+        lower, boundaries = ctx.lower, ctx.boundaries
+        for fi in candidates:
+            f_start = findings[fi][0]
+            if f_start >= a_end:
+                words = lower[a_end:f_start]
+                return "," not in words and boundaries.isdisjoint(words)
+        return False
+
+    def _fronted(self, ctx: Context, a_start: int) -> bool:
+        """Whether the place phrase at `a_start` opens its sentence after a place preposition ("In the right
+        infrahilar region, ...")."""
+        i = a_start - 1
+        if i >= 0 and ctx.lower[i] == "the":
+            i -= 1
+        return i >= 0 and ctx.lower[i] in self.ontology.place_prepositions and self._opens_sentence(ctx, i)
+
+    def _at_a_level(self, ctx: Context, an: Anatomy, findings: list[M], links: dict[int, list[str]]) -> None:
+        """A device placed only at a level lies where its own name says, and so does its tip: "endotracheal tube
+        tip at the level of the clavicular heads" -> trachea."""
+        sent = ctx.sent
+        levels = [a for ai, a in enumerate(an.spans) if self._level(ctx, an, ai)]
+        for fi, f in enumerate(findings):
+            if fi in links or self.laterality[f[2]]:
+                continue  # (a device: no side word locates it)
+            if not any(sent[a[0]] == sent[f[0]] and a[0] >= f[1] for a in levels):
                 continue
-            if dist > SIDE_WINDOW or (best is not None and dist >= best[0]) or s_start in used \
-                    or sent[s_start] != sent[t_start]:
-                continue
-            if s_end <= t_start:
-                if _trailing_comparison(lower, s, t_start):
-                    continue
-                lo, hi = s_end, t_start
-            else:
-                before = lower[s_start - 1] if s_start else ""
-                if before not in _AFTER_SIDE and not lower[s_end - 1].endswith("ly"):
-                    continue  # "effusion on the left", "opacities bilaterally"; a side word before a noun is its own
-                lo, hi = t_end, s_start
-            if ctx.boundaries.isdisjoint(lower[lo:hi]):
-                best = (dist, s)
-        if best is None:
-            return None
-        ctx.used_sides.add(best[1].start)
-        return best[1]
-
-    @staticmethod
-    def _coordinated(an: _Anatomy, ai: int) -> list[int]:
-        """`ai` and the anatomy coordinated with it, nearest first on each side."""
-        out = [ai]
-        j = ai
-        while j > 0 and an.joined[j - 1]:
-            j -= 1
-            out.append(j)
-        j = ai
-        while j + 1 < len(an.spans) and an.joined[j]:
-            j += 1
-            out.append(j)
-        return out
-
-    def _on_side(self, regions: list[str], side: str) -> bool:
-        """Whether every region lies on `side` (left/right); for "both", whether it is lateral at all. Anatomy
-        outside the atlas (no regions) may lie on any side."""
-        if not regions:
-            return True
-        sides = {self.side_of[r] for r in regions}
-        return sides == {side} if side in ("left", "right") else bool(sides & {"left", "right"})
-
-    def _side_part(self, regions: list[str], side: str, loose: bool) -> list[str]:
-        """An unsided zone word's regions on the finding's own side ("left pneumothorax, best seen at the apex":
-        the left apex); other anatomy as it is."""
-        if not loose or side not in ("left", "right"):
-            return regions
-        return [r for r in regions if self.side_of[r] in (side, "none")] or regions
-
-    def _sided(self, finding: str, side: str) -> list[str]:
-        """The finding's default regions on `side`; with none there, that side's lung (if allowed and the finding
-        has no defaults at all), else all its defaults."""
-        defaults = self.defaults[finding]
-        sided = [r for r in defaults if self.side_of[r] == side]
-        if not sided:
-            lung = self.ontology.zone_regions.get((side, "lung"))
-            allowed = self.ontology.allowed(finding)
-            sided = [lung] if lung and (allowed is None or lung in allowed) and not defaults else list(defaults)
-        return sided
-
+            for p in ctx.name_places:
+                if f[0] <= p[0] and p[1] <= f[1]:
+                    links[fi] = list(self.anatomy_reader.anatomy_info[p[2]][3])
+                    break
+            else:  # its tip: where the device is; else nowhere the level says
+                di = self.placement.device_of(ctx, findings, fi)
+                links[fi] = list(links[di]) if di is not None and di in links else []
     def _lateral(self, ctx: Context, f: M) -> bool:
         """Whether a side word locates this mention (not for a line's access side, yes for a chest tube's)."""
         if self.laterality[f[2]]:  # (indexing an M is cheaper than its attributes)
@@ -218,72 +166,6 @@ class Linker:
             i -= 1
         return i >= 0 and ctx.lower[i] in self.ontology.place_prepositions
 
-    def _anatomy(self, ctx: Context, anatomy: list[M], sides: list[M]) -> _Anatomy:
-        """Regions of every anatomy mention (zones take the side said with them)."""
-        areg: dict[tuple[int, int], list[str]] = {}
-        phrase_start: dict[tuple[int, int], int] = {}
-        extra: list[M] = []
-        info, table = self.anatomy_info, self.sided_regions
-        lower, used = ctx.lower, ctx.used_sides
-        # per mention, while no zone adjective adds one ("middle and lower lobes")
-        span_regions: list[list[str]] = []
-        starts: list[int] = []
-        loose: list[bool] = []  # zone words with no side of their own ("the chest wall")
-        for a in anatomy:
-            a_start, a_end, label = a
-            kind, value, outside, unsided_regions = info[label]
-            key = (a_start, a_end)
-            side_span = None
-            if sides:
-                if kind == "Z":
-                    side_span = self._side_for(ctx, a, sides)
-                elif outside:  # "right shoulder", "left axillary": the side word right before it is its own
-                    side_span = next((s_ for s_ in sides if s_.end == a_start and s_.start not in used), None)
-                    if side_span is not None:
-                        used.add(side_span.start)
-            if side_span is None:
-                side = None
-                areg[key] = regions = list(unsided_regions)
-                starts.append(a_start)
-                loose.append(kind == "Z")
-                start = a_start
-            else:
-                side = side_span.label
-                areg[key] = regions = list(table[(label, side)])
-                if side_span.end <= a_start:
-                    phrase_start[key] = side_span.start  # "right lower lung" starts at "right"
-                    starts.append(side_span.start)
-                else:
-                    starts.append(a_start)
-                loose.append(False)
-                # "right middle and lower lobes": the bare adjective names a second zone on the same side;
-                # "right upper and left lower lobes": on the side said right before it
-                start = side_span.start if side_span.end == a_start else a_start
-            span_regions.append(regions)
-            if kind == "Z" and start >= 2 and lower[start - 1] in _ZONE_JOIN:
-                zone = self.zone_adjectives.get(lower[start - 2])
-                if zone is not None and (zone != value or start != a_start):
-                    adj = M(start - 2, start - 1, f"Z|{zone}")
-                    own = next((s_ for s_ in sides if s_.end == adj.start and s_.start not in used), None)
-                    if own is not None:
-                        used.add(own.start)
-                        phrase_start[(adj.start, adj.end)] = own.start
-                    extra.append(adj)
-                    areg[(adj.start, adj.end)] = list(table[(adj.label, own.label if own is not None else side)])
-        if extra:
-            spans = sorted(anatomy + extra, key=_start)
-            unsided = {(a.start, a.end) for a, zone_word in zip(anatomy, loose) if zone_word}
-            keys = [(a.start, a.end) for a in spans]
-            span_regions = [areg[k] for k in keys]
-            starts = [phrase_start.get(k, k[0]) for k in keys]
-            loose = [k in unsided for k in keys]
-        else:
-            spans = anatomy
-        joined = [0 < b_start - a[1] <= 2 and (lower[a[1]] in _ZONE_JOIN if b_start - a[1] == 1
-                                               else _ZONE_JOIN.issuperset(lower[a[1]:b_start]))
-                  for a, b_start in zip(spans, starts[1:])] if len(spans) > 1 else []
-        return _new_anatomy((spans, areg, span_regions, loose, starts, joined, any(joined)))
-
     def _finding_sides(self, ctx: Context, findings: list[M], sides: list[M], anatomy: list[M]) -> dict[int, str]:
         """A side word right before a finding ("bilateral pleural effusions", "small left pneumothorax") locates it."""
         finding_side: dict[int, str] = {}
@@ -303,7 +185,7 @@ class Linker:
                 after = s_start == f_end and lower[s_end - 1].endswith("ly")
                 if not after:
                     if s_end > f_start or f_start - s_end > SIDE_WINDOW or sent[s_start] != sent[f_start] \
-                            or _trailing_comparison(lower, s_, f_start):
+                            or trailing_comparison(lower, s_, f_start):
                         continue
                     if s_end < f_start:
                         if anatomy_tokens is None:
@@ -316,7 +198,7 @@ class Linker:
         if not finding_side:
             return finding_side
         for ti in range(1, len(findings)):  # a device's part shares its side ("right chest tube tip", "left chest
-            di = self._device_of(ctx, findings, ti)  # tube with its tip at the apex")
+            di = self.placement.device_of(ctx, findings, ti)  # tube with its tip at the apex")
             if di is not None and di in finding_side and ti not in finding_side:
                 finding_side[ti] = finding_side[di]
         for fi in range(len(findings) - 2, -1, -1):  # a finding word right before another shares its side:
@@ -325,7 +207,7 @@ class Linker:
                 finding_side[fi] = finding_side[fi + 1]
         return finding_side
 
-    def _statements(self, ctx: Context, states: list[M], an: _Anatomy, findings: list[M], in_finding: set[int]
+    def _statements(self, ctx: Context, states: list[M], an: Anatomy, findings: list[M], in_finding: set[int]
                     ) -> list[tuple[M, list[str], Optional[dict], int]]:
         """Findings said by a state word about anatomy ("heart is enlarged", "lungs are clear"):
         (mention, regions, forced existence cue or None, index of the anatomy it consumed)."""
@@ -375,10 +257,16 @@ class Linker:
                            and (and_end is None or not a_end + 1 <= i < and_end) for i in range(lo, hi)):
                         continue
                 near = (cost, ai)
+            if w_start >= 2 and lower[w_start - 1] in self.copulas:
+                # the subject of its copula, whatever follows: "heart size is normal lungs are clear" (dictation
+                # without punctuation) says "normal" of the heart, not of the lungs
+                subject = next((ai for ai, a in enumerate(anatomy) if a[1] == w_start - 1), None)
+                if subject is not None and (near is None or near[1] != subject):
+                    near = (0, subject)
             if near is None:
                 continue
             # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
-            coordinated = self._coordinated(an, near[1]) if coordination else near[1:]
+            coordinated = self.anatomy_reader.coordinated(an, near[1]) if coordination else near[1:]
             cue = None
             for rule in self.lex.states[w.label]:
                 for ai in coordinated:
@@ -403,7 +291,7 @@ class Linker:
                 out.append((span, regions, forced, ai))
         return out
 
-    def _best_finding(self, ctx: Context, an: _Anatomy, ai: int, findings: list[M], candidates: list[int],
+    def _best_finding(self, ctx: Context, an: Anatomy, ai: int, findings: list[M], candidates: list[int],
                       finding_side: dict[int, str]) -> Optional[tuple[int, int, list[str]]]:
         """(cost, finding index, regions) of the finding anatomy `ai` locates, if any, of the `candidates` (the
         findings of its sentence)."""
@@ -412,7 +300,13 @@ class Linker:
         a_start, a_end = an.phrase_start[ai], a[1]
         access_site = a[2] == "Z|lung"  # "right chest port": where a line enters, not where it lies
         a_regions = an.span_regions[ai]
+        level = self._level(ctx, an, ai)
         lower, boundaries = ctx.lower, ctx.boundaries
+        # a place that starts a comma-list item belongs to that item's finding, not to the item before it
+        item_start = self._starts_item(ctx, a_start) and self._item_finding(ctx, a_end, findings, candidates)
+        # a fronted place ("In the right infrahilar region, seen only on the lateral view, there is ...") locates
+        # the first finding of the clause it opens, across a parenthetical
+        fronted = a_end < len(lower) and lower[a_end] == "," and self._fronted(ctx, a_start)
         for fi in candidates:
             f = findings[fi]
             f_start, f_end = f[0], f[1]
@@ -422,6 +316,12 @@ class Linker:
                 lo, hi, gap = a_end, f_start, f_start - a_end
                 words = lower[lo:hi]
                 cost = gap + 1 if gap else 0
+                if fronted:
+                    if not boundaries.isdisjoint(words):
+                        continue
+                    words, cost, fronted = None, 1, False  # (only the first finding after it)
+            elif item_start:
+                continue
             else:
                 lo = a_end if a_end < f_end else f_end
                 hi = a_start if a_start > f_start else f_start
@@ -438,9 +338,11 @@ class Linker:
                 continue  # (a cost of 0 or 1 may still warn below)
             if access_site and not self._lateral(ctx, f):
                 continue
+            if level and not self.laterality[f[2]]:
+                continue  # a device "at the level of the clavicles" is not in them
             if finding_side and fi in finding_side \
-                    and not self._on_side(self._side_part(a_regions, finding_side[fi], an.unsided[ai]),
-                                          finding_side[fi]):
+                    and not self.placement.on_side(
+                        self.placement.side_part(a_regions, finding_side[fi], an.unsided[ai]), finding_side[fi]):
                 continue  # "bilateral effusions with basilar atelectasis"; but "right pneumothorax ... right apex"
             if f_start == a_end + 1 and lower[a_end] == "and" and self._opens_sentence(ctx, a_start):
                 continue  # coordinated subjects: "heart size and pulmonary vascular engorgement are normal"
@@ -454,9 +356,12 @@ class Linker:
                 best = (cost, fi, regions)
         return best
 
-    def _link(self, ctx: Context, an: _Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
-              in_finding: set[int]) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
-        """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it."""
+    def _link(self, ctx: Context, an: Anatomy, findings: list[M], finding_side: dict[int, str], consumed: set[int],
+              in_finding: set[int], extents: set[int], loose_keys: dict[int, list[tuple[int, int]]]
+              ) -> dict[int, list[tuple[list[str], bool, bool, bool]]]:
+        """Finding index -> (regions, unsided, generic, subject) parts from the anatomy that locates it. Also fills
+        `extents` (findings whose anatomy follows an `extent_words` word: "effusion tracking up to the apex") and
+        `loose_keys` (finding index -> the spans of the unsided zone words that locate it)."""
         anatomy = an.spans
         link_parts: dict[int, list[tuple[list[str], bool, bool, bool]]] = {}
         if not findings or not anatomy:
@@ -476,7 +381,7 @@ class Linker:
                 continue
             # coordinated anatomy ("right mid and upper lung zone") locates one finding together
             if coordination:
-                group = [j for j in self._coordinated(an, ai) if j not in consumed]
+                group = [j for j in self.anatomy_reader.coordinated(an, ai) if j not in consumed]
                 done.update(group)
                 best = None
                 for j in group:
@@ -493,6 +398,9 @@ class Linker:
                 continue
             fi = best[1]
             target = findings[fi]
+            b_start = anatomy[best_j][0]
+            if b_start > target[1] and not self.extent_words.isdisjoint(lower[target[1]:b_start]):
+                extents.add(fi)
             for j in group:
                 a = anatomy[j]
                 a_start, a_end, a_label = a  # unpacked: cheaper than NamedTuple attributes
@@ -507,6 +415,8 @@ class Linker:
                 subject = (generic or (loose and " ".join(lower[a_start:a_end]) in self.ontology.name_words)) \
                     and not self._after_preposition(ctx, a)
                 link_parts.setdefault(fi, []).append((regions, loose, generic, subject))
+                if loose:
+                    loose_keys.setdefault(fi, []).append((a_start, a_end))
                 # every finding word premodifying the anatomy describes it ("tortuous calcified aorta"), and so
                 # does the finding it is "of" when it names one itself ("postoperative changes of right upper
                 # lobectomy")
@@ -524,64 +434,6 @@ class Linker:
                             link_parts.setdefault(fj, []).append((more, loose, generic, subject))
         return link_parts
 
-    def _merge(self, parts: list[tuple[list[str], bool, bool, bool]]) -> list[str]:
-        """The regions of a finding from all its anatomy. "right pleural opacity along the lower chest wall": a side
-        said for the finding's other anatomy applies to its unsided zone words. "improved lung volumes with
-        bibasilar atelectasis": a generic whole-organ phrase adds no lung that a specific part already covers."""
-        if len(parts) == 1:  # one anatomy: nothing to weigh against
-            return list(parts[0][0])
-        specific = {r for rs, _, generic, _ in parts if not generic for r in rs}
-        inside = self.strictly_inside
-        parts = [p for p in parts if not (p[2] and any(inside[r] & specific for r in p[0]))]
-        named = {self.side_of[r] for rs, loose, *_ in parts if not loose for r in rs} & {"left", "right"}
-        precise = {r for rs, loose, generic, _ in parts if not loose and not generic for r in rs}
-        merged: list[str] = []
-        for rs, loose, generic, _ in parts:
-            merged += [r for r in rs if r not in merged and (not loose or len(named) != 1
-                                                             or self.side_of[r] in named | {"none"})
-                       and not (loose and inside[r] & precise)]  # "pleural opacity in the left upper lobe"
-        return merged
-
-    def _place(self, f: M, regions: Optional[list[str]], side: Optional[str]) -> tuple[list[str], bool]:
-        """Final (regions, located) of a mention with a side word: bilateral additions to the regions it has, else
-        its defaults on the side said."""
-        if regions is not None:  # [] when the anatomy lies outside the atlas
-            if regions and side == "both":
-                # "bilateral opacities, worst in the right lower lobe": both lungs and the named zone
-                both = [r for r in self._sided(f.label, "right") + self._sided(f.label, "left") if r not in regions]
-                return both + regions, True
-            return regions, True
-        if side in ("left", "right"):
-            return self._sided(f.label, side), True
-        if side == "both":  # "bilateral chest tubes"
-            return list(dict.fromkeys(self._sided(f.label, "right") + self._sided(f.label, "left"))), True
-        return list(self.defaults[f.label]), False
-
-    def _device_at_its_tip(self, ctx: Context, findings: list[M], links: dict[int, list[str]],
-                           finding_side: dict[int, str]) -> None:
-        """A device placed only by a side word lies where the text puts its tip in the same clause (GUIDELINES 4.9:
-        "left-sided pigtail catheter with its tip over the left apex" -> left apex), when that place is on its side."""
-        if not finding_side:
-            return
-        for ti in range(len(findings)):
-            di = self._device_of(ctx, findings, ti) if ti in links else None
-            if di is None or di in links or finding_side.get(di) is None:
-                continue
-            regions = self.allowed_part(findings[di].label, links[ti])
-            if regions and self._on_side(regions, finding_side[di]):
-                links[di] = regions
-
-    def _device_of(self, ctx: Context, findings: list[M], ti: int) -> Optional[int]:
-        """Index of the device whose part (a tip) `findings[ti]` is: the nearest device mention before it in its
-        clause, if no other finding comes between."""
-        devices, tip = self.part_of[findings[ti].label], findings[ti]
-        if not devices or ti == 0:
-            return None
-        dev = findings[ti - 1]
-        if dev.label in devices and ctx.sent[dev.start] == ctx.sent[tip.start] and ctx.between(dev.end, tip.start)[0]:
-            return ti - 1
-        return None
-
     # ---------------------------------------------------------------- main
     def analyse(self, doc: Doc, index: Optional[SentenceIndex] = None,
                 buckets: Optional[list[list[Match]]] = None) -> Found:
@@ -590,21 +442,30 @@ class Linker:
         ctx = Context(doc, self.lex, index)
         findings, anatomy, sides, states = self.matcher.match(ctx, buckets)
         in_finding = ctx.in_finding
-        an = self._anatomy(ctx, anatomy, sides)
+        an = self.anatomy_reader.read(ctx, anatomy, sides)
         finding_side = self._finding_sides(ctx, findings, sides, an.spans) if sides else {}
         statements = self._statements(ctx, states, an, findings, in_finding) if states and an.spans else []
         links: dict[int, list[str]] = {}  # finding index -> its regions from the text
         generic_links: set[int] = set()
-        for fi, parts in self._link(ctx, an, findings, finding_side, {s[3] for s in statements}, in_finding).items():
+        extents: set[int] = set()
+        loose_keys: dict[int, list[tuple[int, int]]] = {}
+        for fi, parts in self._link(ctx, an, findings, finding_side, {s[3] for s in statements}, in_finding,
+                                    extents, loose_keys).items():
             side = finding_side.get(fi) if finding_side else None
-            if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words
-                parts = [(self._side_part(rs, side, loose), loose, generic, subject)
+            if side in ("left", "right"):  # the finding's own side word also sides its unsided zone words (and
+                parts = [(self.placement.side_part(rs, side, loose), loose, generic, subject)  # so in the map)
                          for rs, loose, generic, subject in parts]
-            links[fi] = self._merge(parts)
+                for key in loose_keys.get(fi, ()):
+                    an.regions[key] = self.placement.side_part(an.regions[key], side, True)
+            links[fi] = self.placement.merge(parts)
+            if fi in extents:  # an extent keeps the finding at its own place as well
+                links[fi] = self.placement.with_own_place(findings[fi], links[fi], side)
             if all(map(_subject, parts)):
                 generic_links.add(fi)
         if finding_side:
-            self._device_at_its_tip(ctx, findings, links, finding_side)
+            self.placement.device_at_its_tip(ctx, findings, links, finding_side)
+        if an.spans and len(links) < len(findings):
+            self._at_a_level(ctx, an, findings, links)
         out: dict[tuple[int, int, str], Link] = {}
         for fi, f in enumerate(findings):
             regions = links.get(fi)
@@ -614,9 +475,9 @@ class Linker:
             else:
                 place_side = side
                 if regions is None and side is None and sides and self._lateral(ctx, f):
-                    side_span = self._side_for(ctx, f, sides)  # a side word nearby: "effusion on the left"
+                    side_span = self.anatomy_reader.side_for(ctx, f, sides)  # a side word nearby: "effusion on the left"
                     place_side = side_span.label if side_span is not None else None
-                regions, located = self._place(f, regions, place_side)
+                regions, located = self.placement.place(f, regions, place_side)
             out[f] = _new_link((regions, None, located, side is None and fi in generic_links))
         if not statements:  # the matcher's findings are in (start, end) order already
             return _new_found((findings, an.spans, out, an.regions, ctx.warnings))

@@ -115,7 +115,8 @@ def tokens_of(spans: list[M]) -> set[int]:
 class Context:
     """Per-document state shared by the matching and linking steps."""
 
-    __slots__ = ("tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding")
+    __slots__ = ("tt", "sent", "lower", "boundaries", "warnings", "used_sides", "in_finding", "name_places",
+                 "part_starts")
 
     def __init__(self, doc: Doc, lex: Lexicon, index: Optional[SentenceIndex] = None):
         self.tt = tt = tokens(doc)
@@ -125,10 +126,13 @@ class Context:
         self.warnings: list[str] = []
         self.used_sides: set[int] = set()
         self.in_finding: set[int] = set()  # the tokens of the finding mentions (`Matcher.match` sets it)
+        self.name_places: list[M] = []  # anatomy that only names a finding ("endotracheal" tube), by `Matcher.match`
+        self.part_starts: dict[tuple[int, int], int] = {}  # a whole's span -> where the part named of it starts
 
     def between(self, a_end: int, b_start: int) -> tuple[bool, int]:
         """(no clause boundary between, number of commas between) for tokens [a_end, b_start). The hot loops of
-        linking.py (`_side_for`, `_statements`, `_best_finding`) inline this rule: change them with it."""
+        `anatomy.AnatomyReader.side_for` and linking.py (`_statements`, `_best_finding`) inline this rule: change
+        them with it."""
         words = self.lower[a_end:b_start] if a_end <= b_start else self.lower[b_start:a_end]
         return self.boundaries.isdisjoint(words), words.count(",")
 
@@ -175,14 +179,17 @@ class Matcher:
         names, exam, lower = self.ontology.name_words, self.ontology.exam_words, ctx.lower
         n = len(lower)
         anatomy = []
-        long_names = False
+        long_names = whole_after = False
+        parts = self.ontology.part_words
         for m in _longest_ids(places, labels, head_final=True):
             s, e = m[0], m[1]
             if e - s == 1:
                 if s in in_finding and lower[s] in names:
+                    ctx.name_places.append(m)
                     continue  # a finding's own word naming the organ ("heart" in "heart size is enlarged")
             elif not in_finding.isdisjoint(range(s, e)):
                 if in_finding.issuperset(range(s, e)) and " ".join(lower[s:e]) in names:
+                    ctx.name_places.append(m)
                     continue
                 if m[2][0] != "Z":
                     long_names = True  # a region or group name of several words with a finding word in it
@@ -191,6 +198,10 @@ class Matcher:
             if (i >= 1 and lower[i] == "of" and lower[i - 1] in exam) or (e < n and lower[e] in exam):
                 continue
             anatomy.append(m)
+            if lower[e - 1] in parts and e < n and lower[e] == "of":
+                whole_after = True
+        if whole_after:
+            anatomy = self._wholes(lower, anatomy, in_finding, parts, ctx.part_starts)
         # a finding word inside a longer region or group name is part of that name ("cardiomediastinal
         # silhouettes"); zone phrases may hold one ("right upper lobectomy")
         if long_names:
@@ -209,6 +220,21 @@ class Matcher:
             if state_words else []
         ctx.in_finding = in_finding
         return findings, anatomy, sides, states
+
+    @staticmethod
+    def _wholes(lower: list[str], anatomy: list[M], in_finding: set[int], parts: frozenset[str],
+                part_starts: dict[tuple[int, int], int]) -> list[M]:
+        """Without the parts named of a whole: "superior segment of the left lower lobe" lies in the left lower lobe
+        (a `part_words` word ends the part; "of", "the" and a side word may come before the whole). The whole's
+        phrase starts where the part does (`part_starts`)."""
+        out = []
+        for a, b in zip(anatomy, anatomy[1:] + [None]):
+            if b is not None and lower[a.end - 1] in parts and lower[a.end] == "of" and b.start - a.end <= 3 \
+                    and in_finding.isdisjoint(range(a.end, b.start)):
+                part_starts[(b.start, b.end)] = part_starts.pop((a.start, a.end), a.start)
+                continue
+            out.append(a)
+        return out
 
     def _elliptical(self, ctx: Context, findings: list[M]) -> list[M]:
         """Add the finding named by a coordinated modifier that shares the next mention's head: "no pleural or

@@ -11,7 +11,7 @@ from .existence import ExistenceComponent, store_labels
 from .mentions import FINDINGS_KEY, Mentions, publish
 from .phrases import Match, PhraseWalk
 from .sections import Sections, store_layout
-from .sentences import set_sentence_starts
+from .sentences import clause_rule, set_sentence_starts
 from .tokens import release, tokens
 from .triplets import Triplets
 
@@ -32,6 +32,7 @@ class Parser(OntologyComponent):
         self.existence = ExistenceComponent(self.nlp, "existence", ent_types=[], span_keys=[FINDINGS_KEY], ontology=onto)
         self.triplets = Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections"))
         self._walk: Optional[PhraseWalk] = None  # built on first use, as the existence engine is
+        self.clauses = clause_rule(self.ontology)
 
     def phrase_matches(self, doc: Doc) -> list[list[Match]]:
         """The header matches, the mention matches (one list per bucket) and the cue matches of `doc`, found in one
@@ -47,7 +48,8 @@ class Parser(OntologyComponent):
         header_matches, *mention_buckets, cue_matches = self.phrase_matches(doc)
         layout = self.sections.layout(doc, header_matches)
         spans = self.cfg.get("spans", True)
-        index = set_sentence_starts(doc, layout.headers, store=spans)  # lean: the steps get the index, not the doc's
+        # lean: the steps get the index, not the doc's
+        index = set_sentence_starts(doc, layout.headers, store=spans, clauses=self.clauses)
         found = self.mentions.analyse(doc, index, mention_buckets)
         labels = self.existence.engine.label_all(doc, found.findings, index, cue_matches)
         self.triplets.assemble(doc, layout, found, labels, index).store(doc)

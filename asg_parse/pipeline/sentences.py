@@ -1,12 +1,16 @@
-"""asg_sentences: rule-based sentence splitting for radiology text (numbered items, headers, glued periods)."""
+"""asg_sentences: rule-based sentence splitting for radiology text (numbered items, headers, glued periods, and
+clauses dictated without punctuation)."""
 from __future__ import annotations
 
 from itertools import chain, compress
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from anatomy_ontology import Ontology
+
+from .component import OntologyComponent
 from .sections import spans_layout
 from .tokens import SentenceIndex, TokenTable, mark_sentence_starts, tokens
 
@@ -26,11 +30,56 @@ def _list_number(tt: TokenTable, i: int) -> bool:
     return i == 0 or tt.space[i - 1] or tt.newlines[i - 1] or tt.alpha[i - 1] or tt.punct[i - 1]
 
 
+class ClauseRule(NamedTuple):
+    """Where a clause dictated without punctuation ends: after a copula and a predicate word ("heart size is
+    normal"), before an opener ("no effusion") or a new subject with its own copula ("lungs are clear")."""
+
+    copulas: frozenset[str]
+    predicates: frozenset[str]
+    openers: frozenset[str]
+    continuations: frozenset[str]  # words that go on with the clause ("and", "with", "in": `phrase_breaks`)
+    subjects: frozenset[str]  # anatomy names of one or two words ("heart", "heart size"): a new subject
+
+
+def clause_rule(onto: Ontology) -> ClauseRule:
+    """The ontology's clause words: `copulas`, `predicate_words` with every one-word state word of the findings,
+    `clause_openers` and `phrase_breaks` (regions.yaml)."""
+    states = {w for f in onto.findings.values() for st in f.states
+              for w in (*st.words, *st.absent_words, *st.uncertain_words) if " " not in w}
+    names = {w.lower() for e in (*onto.regions.values(), *onto.zones.values(), *onto.groups.values())
+             for w in (e.id, *e.variants, *getattr(e, "plural", ())) if w.count(" ") <= 1}
+    return ClauseRule(onto.copulas, frozenset(onto.predicate_words) | states, onto.clause_openers,
+                      onto.phrase_breaks, frozenset(names))
+
+
+def _dictated_clauses(tt: TokenTable, rule: ClauseRule) -> list[int]:
+    """The clause starts of text dictated without punctuation ("heart size is normal lungs are clear no
+    effusion": "lungs", "no")."""
+    lower, alpha, copulas = tt.lower, tt.alpha, rule.copulas
+    n, out = len(lower), []
+    for i in compress(range(n - 2), map(copulas.__contains__, lower)):
+        k = i + 2
+        if lower[i + 1] in rule.predicates and alpha[k] and (lower[k] in rule.openers or (
+                lower[k] not in rule.continuations and any(w in copulas for w in lower[k + 1:k + 3]))):
+            out.append(k)
+    # "no effusion heart is enlarged": an anatomy subject right before its own copula, after a short negated phrase
+    subjects = rule.subjects
+    for o in compress(range(n), map(rule.openers.__contains__, lower)):
+        for k in range(o + 2, min(o + 5, n - 1)):
+            if not alpha[k - 1] or lower[k - 1] in rule.continuations:
+                break
+            if (lower[k] in subjects and lower[k + 1] in copulas) or (
+                    k + 2 < n and lower[k + 2] in copulas and " ".join(lower[k:k + 2]) in subjects):
+                out.append(k)
+                break
+    return out
+
+
 def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None,
-                        store: bool = True) -> SentenceIndex:
+                        store: bool = True, clauses: Optional[ClauseRule] = None) -> SentenceIndex:
     """Set the sentence starts of `doc` (header- and numbered-list-aware) and return its `SentenceIndex`;
     `headers` defaults to the header spans `asg_sections` stored on the doc; without `store` the doc is left
-    unchanged (only the index is made)."""
+    unchanged (only the index is made). With `clauses`, clauses dictated without punctuation are sentences too."""
     n = len(doc)
     if not n:
         return SentenceIndex([0], [], False)
@@ -59,21 +108,24 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
         while j < n and (space[j] or text[j] in _FINAL or text[j] in _CLOSERS):
             j += 1
         starts.add(j)
+    if clauses is not None:
+        starts.update(_dictated_clauses(tt, clauses))
     return mark_sentence_starts(doc, tt, starts, store)
 
 
-class Sentences:
-    """Sets sentence boundaries; runs after `asg_sections` so headers start sentences."""
+class Sentences(OntologyComponent):
+    """Sets sentence boundaries; runs after `asg_sections` so headers start sentences. The ontology gives the
+    clause words of dictated text (`ClauseRule`)."""
 
-    def __init__(self, nlp: Language, name: str):
-        self.name = name
+    def _build(self) -> None:
+        self.clauses = clause_rule(self.ontology)
 
     def __call__(self, doc: Doc) -> Doc:
-        set_sentence_starts(doc)
+        set_sentence_starts(doc, clauses=self.clauses)
         return doc
 
 
-@Language.factory("asg_sentences", default_config={})
-def make_sentences(nlp: Language, name: str) -> Sentences:
+@Language.factory("asg_sentences", default_config={"ontology": None})
+def make_sentences(nlp: Language, name: str, ontology: Optional[str]) -> Sentences:
     """Rule-based radiology sentence splitter."""
-    return Sentences(nlp, name)
+    return Sentences(nlp, name, ontology=ontology)

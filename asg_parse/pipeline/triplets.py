@@ -60,6 +60,13 @@ class _Rank(dict):
         return 99
 
 
+def _own_item(lower: list[str], item: int, a_start: int, a_end: int, others: list[M]) -> bool:
+    """Whether the place [a_start, a_end) starts the comma-list item that begins at token `item` (no mention of
+    `others` before it there) and one of `others` follows it in that item."""
+    return not any(item <= g.start < a_start for g in others) \
+        and any(g.start >= a_end and "," not in lower[a_end:g.start] for g in others)
+
+
 def _coordinated(lower: list[str], lo: int, hi: int) -> bool:
     """Whether tokens [lo, hi) are one or two coordinating words ("and", "/", ", and")."""
     if not 0 < hi - lo <= 2:
@@ -144,6 +151,9 @@ class Triplets(OntologyComponent):
         self.asg_tags = set(self.ontology.asg_tags)
         self.boundaries = boundary_words(self.ontology)
         self.interpretation = self.ontology.interpretation_words
+        self.interpreted = self.ontology.interpreted_findings
+        sides = self.ontology.sides
+        self.side_words = {w for phrase in (*sides.left, *sides.right, *sides.both) for w in phrase.lower().split()}
         self.side_of = self.ontology.side_of
         self.laterality = self.ontology.laterality
         self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
@@ -156,6 +166,10 @@ class Triplets(OntologyComponent):
         self.specific_defaults = {f.id: list(f.default_regions) for f in self.ontology.findings.values()
                                   if f.default_regions and not lung & set(f.default_regions)}
         self.defaults = self.ontology.default_regions
+        # findings whose defaults are both lungs: a whole-lung word in their name places them there
+        self.lung_wide = {f.id for f in self.ontology.findings.values() if f.default_regions
+                          and set(f.default_regions) == lung}
+        self.whole_lung_words = self.ontology.whole_lung_words
         self.tag_order = list(self.ontology.asg_tags)
         self.tag_index = {t: i for i, t in enumerate(self.tag_order)}
 
@@ -239,7 +253,9 @@ class Triplets(OntologyComponent):
            report with the same existence, placed by the text or earlier by these rules (an impression restating a
            finding); not for devices (findings without default regions), where two mentions are usually two objects.
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
-           both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs).
+           both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs),
+           and so does a mention whose defaults are both lungs and whose own words say it lies in the lungs as a
+           whole (`whole_lung_words`: "pulmonary edema", "interstitial edema").
         """
         located = [m for m in mentions if m[4]]
         hosts: dict[int, list[Mention]] = {}  # sentence -> its located mentions, in order
@@ -294,6 +310,8 @@ class Triplets(OntologyComponent):
                     regions_of = found.anatomy_regions
                     anatomy = [(a, regions_of.get((a.start, a.end), [])) for a in found.anatomy]
                 best = self._nearest_anatomy(lower, m, anatomy, mentions, sid)
+                if best is None and sentence - 1 in hosts:
+                    best = self._interpreted(lower, sid, m, mentions, hosts[sentence - 1])
                 if best is None and self.defaults[finding]:
                     same = [r for o in placed if o[1] == finding and o[5] == existence for r in o[_REGIONS]]
                     if same:
@@ -302,8 +320,35 @@ class Triplets(OntologyComponent):
                 m[_REGIONS] = best[1]
                 placed.append(m)  # an impression may restate it
             elif existence != "absent":
-                if _BOTH_SIDES.issubset(map(self.side_of.get, own_regions)):
-                    m[_REGIONS] = []
+                whole_lungs = finding in self.lung_wide and not self.whole_lung_words.isdisjoint(lower[f.start:f.end])
+                if not whole_lungs and _BOTH_SIDES.issubset(map(self.side_of.get, own_regions)):
+                    m[_REGIONS] = []  # ("pulmonary edema", "interstitial edema" say where: both lungs)
+
+    def _interpreted(self, lower: list[str], sid: list[int], m: Mention, mentions: list[Mention],
+                     before: list[Mention]) -> Optional[tuple[int, list[str]]]:
+        """Where the (first) observation of the sentence before lies, when `m`'s sentence only interprets it: no
+        side word, every mention there unlocated and uncertain, or the sentence opens with an interpretation word
+        ("Patchy opacity in the left lower lobe. Atelectasis versus early pneumonia.")."""
+        hosts = [o for o in before if o[1] in self.interpreted]
+        if not hosts:
+            return None
+        own = [o for o in mentions if o[2] == m[2]]
+        if any(o[4] or o[5] == "absent" for o in own):
+            return None
+        first = min(o[0].start for o in own)
+        i = first
+        while i > 0 and sid[i - 1] == sid[first]:
+            i -= 1
+        opens = [w for w in lower[i:first] if w.isalpha()]
+        if not all(o[5] == "uncertain" for o in own) and not (opens and opens[0] in self.interpretation):
+            return None
+        j = first
+        while j < len(sid) and sid[j] == sid[first]:
+            j += 1
+        if not self.side_words.isdisjoint(lower[i:j]):
+            return None  # a side of its own ("deep sulcus sign on the right, concerning for pneumothorax")
+        regions = self.allowed_part(m[1], hosts[0][_REGIONS])
+        return (0, regions) if regions else None
 
     def _nearest_anatomy(self, lower: list[str], m: Mention, anatomy: list[tuple[M, list[str]]],
                          mentions: list[Mention], sid: list[int]) -> Optional[tuple[int, list[str]]]:
@@ -330,6 +375,9 @@ class Triplets(OntologyComponent):
             between = lower[lo:hi]
             if not boundaries.isdisjoint(between):
                 continue
+            if a_start > f_start and "," in between and _own_item(lower, lo + len(between) - between[::-1].index(","),
+                                                                   a_start, a_end, others):
+                continue  # a later comma-list item's place, which has its own finding
             cost = (hi - lo) + 3 * between.count(",")
             if cost > LINK_MAX_COST or (best is not None and cost >= best[0]):
                 continue
