@@ -7,7 +7,8 @@ from typing import Any, Iterable, Optional, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .cues import Cue
+from .cues import Convention, Cue
+from .labels import LabelSet
 from .schema import Box, Finding, Region, RegionGroup, Section, SideWords, Zone
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -16,7 +17,8 @@ DATA_DIR = Path(__file__).parent / "data"
 _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
     "regions.yaml": {"regions": (Region, "id"), "zones": (Zone, "id"), "groups": (RegionGroup, "id")},
     "findings.yaml": {"findings": (Finding, "id")},
-    "existence.yaml": {"cues": (Cue, "text")},
+    "existence.yaml": {"cues": (Cue, "text"), "conventions": (Convention, "id")},
+    "labels.yaml": {"label_sets": (LabelSet, "id")},
     "sections.yaml": {"sections": (Section, "id")},
     "atlas.yaml": {"boxes": (Box, "region")},
 }
@@ -83,6 +85,8 @@ class RawOntology(BaseModel):
     interpretation_words: list[str] = []
     findings: list[Finding] = []
     cues: list[Cue] = []
+    conventions: list[Convention] = []
+    label_sets: list[LabelSet] = []
     sections: list[Section] = []
     boxes: list[Box] = []
     origin: dict[str, str] = {}  # "<list>:<key>" -> file it came from

@@ -37,7 +37,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from anatomy_ontology import Cue, Ontology
+from anatomy_ontology import Convention, Cue, Ontology
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 _NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
@@ -72,33 +72,43 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
 _trigger_start = itemgetter(0)  # of a trigger
 
 
-# A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside): built per match, read in the
-# per-entity loops, where tuple unpacking is the cheapest access.
-_Trigger = tuple[int, int, bool, int, Optional[int], Optional[int], bool]
+# A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside, class): built per match, read in
+# the per-entity loops, where tuple unpacking is the cheapest access.
+_Trigger = tuple[int, int, bool, int, Optional[int], Optional[int], bool, str]
 _PRESENT: tuple[str, None] = (PRESENT, None)
 
 
 class ExistenceEngine:
     """Classify spans as present / absent / uncertain from the ontology's cues; build once, reuse per doc."""
 
-    def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab, tokenizer: Any = None):
-        """`tokenizer` (default: spaCy's English one) splits the cue texts like the reports will be split."""
+    def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab, tokenizer: Any = None,
+                 convention: Union[str, Convention, None] = None):
+        """`tokenizer` (default: spaCy's English one) splits the cue texts like the reports will be split;
+        `convention`: the profile (or its name in the ontology; default `asg`) that says what each cue class means."""
         cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
         self.cues: list[Cue] = cues
+        self.convention = resolve_convention(ontology, convention)
         self.vocab = vocab
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
         self.matcher = LowerPhrases(vocab)
-        # for the triggers, match id -> (neg, dirs, window, back_window, inside)
-        self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
+        # for the triggers, match id -> (neg, dirs, window, back_window, inside, class)
+        self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool, str]] = {}
         self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
         for i, cue in enumerate(cues):
+            kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
+            reading = self.convention.reading(cue)
+            if reading == "ignore":
+                continue  # not a cue under this convention
+            if reading == PRESENT:
+                kind = _PSEUDO  # a cue that decides nothing: it only swallows the shorter cues inside it
+            elif reading is not None:
+                kind = _NEG if reading == ABSENT else _UNC
             key = f"asg_cue_{i}"
             self.matcher.add(key, [tokenizer(cue.text)])
             mid = vocab.strings[key]
-            kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
             self._code[mid] = _code(kind, dirs)
             if kind <= _UNC:
-                self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside)
+                self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
 
     # ------------------------------------------------------------------ public
     def classify(self, doc: Doc, spans: Iterable[Span]) -> None:
@@ -180,17 +190,19 @@ class ExistenceEngine:
                 else:
                     gf, gb = max(0, s0 - fwd[1]), max(0, back[0] - s1)
                     t = fwd if (gf < gb or (gf == gb and (fwd[2] or not back[2]))) else back
+            cls = t[7]
             if t[2]:
                 existence, first = ABSENT, t[0]
             else:
-                first = self._negated_hedge(t, tr, bound, cut_fwd, ss)
-                existence = UNCERTAIN if first is None else ABSENT
-                if first is None:
-                    first = t[0]
+                neg = self._negated_hedge(t, tr, bound, cut_fwd, ss)
+                if neg is None:
+                    existence, first = UNCERTAIN, t[0]
+                else:
+                    existence, first, cls = ABSENT, neg[0], neg[7]
             # the cue: tokens [first, t.end), from the governing negation when there is one; a fresh dict per span
             c0, last = idx[first], t[1] - 1
             c1 = idx[last] + len(words[last])
-            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1}))
+            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1, "class": cls}))
         return out
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
@@ -274,7 +286,7 @@ class ExistenceEngine:
         n = len(trig)
         while i < n and trig_starts[i] < s1:
             t = trig[i]
-            start, end, neg, dirs, _, _, inner = t
+            start, end, neg, dirs, _, _, inner, _ = t
             if end <= s1 and inner and ((dirs & _FWD and start == s0) or (dirs & _BACK and end == s1)):
                 if inside is None or (neg and not inside[2]):
                     inside = t
@@ -283,13 +295,14 @@ class ExistenceEngine:
 
     @staticmethod
     def _negated_hedge(t: _Trigger, trig: list[_Trigger], bound: list[int], cut_fwd: list[int], ss: int
-                       ) -> Optional[int]:
-        """The start of the negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
+                       ) -> Optional[_Trigger]:
+        """The negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
         t_start = t[0]
-        for n_start, n_end, neg, dirs, _, _, _ in trig:
+        for n in trig:
+            n_start, n_end, neg, dirs = n[:4]
             if neg and dirs & _FWD and ss <= n_start and n_end <= t_start and t_start - n_end <= _NEGATED_HEDGE_GAP:
                 if not any(n_end <= b < t_start for b in bound) and not any(n_end <= c < t_start for c in cut_fwd):
-                    return n_start
+                    return n
         return None
 
     @staticmethod
@@ -377,6 +390,19 @@ def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Op
         user_data[ext_key("asg_existence_cue", *chars)] = cue
 
 
+def resolve_convention(ontology: Union[Ontology, Sequence[Cue]], convention: Union[str, Convention, None]
+                       ) -> Convention:
+    """The convention profile: `convention` itself, or the profile of that name (None: `asg`) in `ontology`
+    (in the built-in ontology when `ontology` is a bare cue list)."""
+    if isinstance(convention, Convention):
+        return convention
+    if not isinstance(ontology, Ontology):
+        from .resources import get_ontology
+
+        ontology = get_ontology(None)
+    return ontology.convention(convention)
+
+
 def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:
     """Our negation cues as a negspacy ``neg_termset`` (uncertainty and clause words have no negspacy slot)."""
     cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
@@ -403,18 +429,22 @@ class ExistenceComponent:
     """
 
     def __init__(self, nlp: Language, name: str, ent_types: Sequence[str], span_keys: Sequence[str],
-                 ontology: Optional[str]):
+                 ontology: Optional[str], convention: Optional[str] = None):
         self.name = name
         self.vocab = nlp.vocab
         self.tokenizer = nlp.tokenizer
         self.ent_types = set(ent_types or [])
         self.span_keys = list(span_keys or [])
         self.ontology = ontology
+        self.convention = convention
         self._engine: Optional[ExistenceEngine] = None
         if ontology is not None and not Path(ontology).is_dir():
             self._missing = ontology  # reported on first use unless from_disk supplies the cues
         else:
             self._missing = None
+            from .resources import get_ontology
+
+            get_ontology(ontology).convention(convention)  # an unknown profile fails now, naming the known ones
 
     @property
     def engine(self) -> ExistenceEngine:
@@ -423,7 +453,7 @@ class ExistenceComponent:
                 raise ValueError(f"asg_existence: ontology directory not found: {self._missing}")
             from .resources import get_ontology
 
-            self._engine = ExistenceEngine(get_ontology(self.ontology), self.vocab, self.tokenizer)
+            self._engine = ExistenceEngine(get_ontology(self.ontology), self.vocab, self.tokenizer, self.convention)
         return self._engine
 
     def spans(self, doc: Doc) -> list[Span]:
@@ -445,23 +475,30 @@ class ExistenceComponent:
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        data = [c.model_dump(exclude_none=True) for c in self.engine.cues]
+        data = [c.model_dump(exclude_none=True, by_alias=True) for c in self.engine.cues]
         (path / "cues.json").write_text(json.dumps(data, indent=0), encoding="utf-8")
+        (path / "convention.json").write_text(self.engine.convention.model_dump_json(exclude_none=True),
+                                              encoding="utf-8")
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ExistenceComponent":
         f = Path(path) / "cues.json"
         if f.exists():
+            conv_file = Path(path) / "convention.json"
             try:
                 cues = [Cue.model_validate(c) for c in json.loads(f.read_text(encoding="utf-8"))]
+                convention = Convention.model_validate_json(conv_file.read_text(encoding="utf-8")) \
+                    if conv_file.exists() else self.convention
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"{f}: invalid saved cue list: {str(exc).splitlines()[0]}") from None
-            self._engine = ExistenceEngine(cues, self.vocab, self.tokenizer)
+                raise ValueError(f"{f}: invalid saved cue list or convention: {str(exc).splitlines()[0]}") from None
+            self._engine = ExistenceEngine(cues, self.vocab, self.tokenizer, convention)
             self._missing = None
         return self
 
 
-@Language.factory("asg_existence", default_config={"ent_types": [], "span_keys": [], "ontology": None})
+@Language.factory("asg_existence", default_config={"ent_types": [], "span_keys": [], "ontology": None,
+                                                   "convention": None})
 def make_existence(nlp: Language, name: str, ent_types: list[str], span_keys: list[str],
-                   ontology: Optional[str]) -> ExistenceComponent:
-    """Factory of the `asg_existence` component (entry point ``asg_existence``)."""
-    return ExistenceComponent(nlp, name, ent_types, span_keys, ontology)
+                   ontology: Optional[str], convention: Optional[str]) -> ExistenceComponent:
+    """Factory of the `asg_existence` component (entry point ``asg_existence``); `convention` names the labelling
+    profile (default `asg`; see ``conventions`` in existence.yaml)."""
+    return ExistenceComponent(nlp, name, ent_types, span_keys, ontology, convention)

@@ -1,0 +1,95 @@
+"""Report-level label rows (the CheXpert labeler's CSV layout) from a record's triplets, by a label set of labels.yaml.
+
+A label set (``anatomy_ontology/data/labels.yaml``) names its columns and the findings each one aggregates. Per
+column, the report's mentions of those findings decide: positive (present) beats uncertain beats negative (absent),
+written ``1.0`` / ``-1.0`` / ``0.0``; a column whose findings are never mentioned is blank. A `no_finding` column is
+``1.0`` when no other column (except `no_finding_ignores`) is positive or uncertain, else blank. The label set
+``asg`` is built from the ontology: one column per ASG tag, each aggregating its own finding.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Iterable, Optional, Sequence
+
+from anatomy_ontology import LabelSet, Observation, Ontology
+
+ASG_LABELS = "asg"
+VALUE_TEXT = {2: "1.0", 1: "-1.0", 0: "0.0", None: ""}  # aggregated rank -> the labeler's cell
+VALUE = {2: 1.0, 1: -1.0, 0: 0.0}  # aggregated rank -> the label as a number
+_RANK = {"present": 2, "uncertain": 1, "absent": 0}
+_FINDING, _EXISTENCE = 1, 2  # a triplet row's fields (schema.TRIPLET_FIELDS)
+
+
+def label_set_names(ontology: Ontology) -> list[str]:
+    """The label sets `--labels` accepts: `asg` and those of labels.yaml."""
+    return [ASG_LABELS, *sorted(n for n in ontology.label_sets if n != ASG_LABELS)]
+
+
+def label_set(ontology: Ontology, name: str) -> LabelSet:
+    """The label set `name` (`asg`: the ASG tags); a ValueError naming the known ones otherwise."""
+    if name == ASG_LABELS and ASG_LABELS not in ontology.label_sets:
+        return LabelSet(id=ASG_LABELS, description="the ASG tags", text_column="Reports",
+                        observations=[Observation(name=t, findings=[t]) for t in ontology.asg_tags])
+    found = ontology.label_sets.get(name)
+    if found is None:
+        raise ValueError(f"unknown label set '{name}' (known: {', '.join(label_set_names(ontology))})")
+    return found
+
+
+class ReportLabeler:
+    """Aggregates a record's triplets into one label row of a label set."""
+
+    def __init__(self, labels: LabelSet):
+        self.labels = labels
+        self.columns = labels.columns
+        first = 1 if labels.no_finding else 0  # the observations' column offset
+        self._columns_of: dict[str, list[int]] = {}
+        for k, obs in enumerate(labels.observations):
+            for f in obs.findings:
+                self._columns_of.setdefault(f, []).append(first + k)
+        ignored = set(labels.no_finding_ignores)
+        self._finding_columns = [first + k for k, o in enumerate(labels.observations) if o.name not in ignored]
+
+    def ranks(self, triplets: Iterable[Any]) -> list[Optional[int]]:
+        """Per column, the strongest existence rank among the mentions (2 positive, 1 uncertain, 0 negative, None
+        never mentioned); `triplets`: record dicts or rows (`Triplets.rows`)."""
+        out: list[Optional[int]] = [None] * len(self.columns)
+        columns_of = self._columns_of
+        for t in triplets:
+            finding, existence = (t[_FINDING], t[_EXISTENCE]) if type(t) is tuple else (t["finding"], t["existence"])
+            cols = columns_of.get(finding)
+            if cols is None:
+                continue
+            rank = _RANK[existence]
+            for c in cols:
+                cur = out[c]
+                if cur is None or rank > cur:
+                    out[c] = rank
+        if self.labels.no_finding:
+            if not any((out[c] or 0) >= 1 for c in self._finding_columns):
+                out[0] = 2
+        return out
+
+    def values(self, triplets: Iterable[Any]) -> dict[str, Optional[float]]:
+        """Column -> 1.0 / -1.0 / 0.0 / None (blank)."""
+        return {c: (None if r is None else VALUE[r]) for c, r in zip(self.columns, self.ranks(triplets))}
+
+    def header(self) -> str:
+        """The CSV header line: the text column, then the label columns."""
+        return _csv_line([self.labels.text_column, *self.columns])
+
+    def row(self, text: str, triplets: Iterable[Any]) -> str:
+        """One CSV line: the report text, then each column's cell."""
+        return _csv_line([text, *(VALUE_TEXT[r] for r in self.ranks(triplets))])
+
+
+    def blank(self, text: str) -> str:
+        """The CSV line of a report that could not be labelled: its text and blank cells."""
+        return _csv_line([text, *([""] * len(self.columns))])
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
