@@ -61,8 +61,8 @@ class Cue(BaseModel):
 
     @model_validator(mode="after")
     def _class_on_trigger(self) -> "Cue":
-        if self.cue_class is not None and self.kind not in DEFAULT_CLASS:
-            raise ValueError(f"a {self.kind} cue takes no class (only negation and uncertainty cues do)")
+        if self.cue_class is not None and self.kind not in DEFAULT_CLASS and self.kind != "list":
+            raise ValueError(f"a {self.kind} cue takes no class (only negation, uncertainty and list cues do)")
         return self
 
     @property
@@ -71,14 +71,19 @@ class Cue(BaseModel):
 
     @property
     def trigger_class(self) -> Optional[str]:
-        """The class a convention profile reads this cue by (None for cues that are not triggers)."""
+        """The class a convention profile reads this cue by (None for the cues it does not read: terminators,
+        clause words, and list words without a class)."""
+        if self.kind == "list":
+            return self.cue_class
         default = DEFAULT_CLASS.get(self.kind)
         return None if default is None else (self.cue_class or default)
 
 
 class Convention(BaseModel):
     """A labelling convention: what each cue class means (`classes`: class -> present / absent / uncertain /
-    ignore). `present` reads the class's cues as pseudo-cues (they decide nothing and swallow the shorter cues
+    ignore). A list word's class (a disjunction: "atelectasis or consolidation") read as `uncertain` makes the
+    present findings it joins uncertain; any other reading leaves them as they are. `present` reads the class's
+    trigger cues as pseudo-cues (they decide nothing and swallow the shorter cues
     inside them); `ignore` does not read them at all (the words inside them may still be cues: "no new" ignored
     leaves its "no"). A class the profile does not name keeps its kind's reading (negation absent, else
     uncertain)."""
@@ -94,4 +99,6 @@ class Convention(BaseModel):
         cls = cue.trigger_class
         if cls is None:
             return None
+        if cue.kind == "list":  # a disjunction read as uncertain makes the findings it joins uncertain
+            return self.classes.get(cls, "present")
         return self.classes.get(cls, "absent" if cue.kind == "negation" else "uncertain")

@@ -1,17 +1,35 @@
 """Pydantic model for label sets: report-level label columns (CheXpert's 14 observations) as groups of findings."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
+class RegionState(BaseModel):
+    """A sentence mapped to one of `regions` (the region→sentence map) that holds one of `words` gives the
+    observation `label` ("stable cardiomediastinal silhouette": uncertain for an enlarged cardiomediastinum)."""
+
+    model_config = ConfigDict(extra="forbid")
+    regions: list[str]
+    words: list[str]
+    label: Literal[1, 0, -1]
+
+    @field_validator("words")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [" ".join(w.lower().split()) for w in v]
+
+
 class Observation(BaseModel):
-    """One label column: `name` (the column header) and the findings whose mentions it aggregates."""
+    """One label column: `name` (the column header), the findings whose mentions it aggregates, the words that make
+    a mention not count for it (`skip_words`, found in the mention's text) and its `region_states`."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
     findings: list[str] = []
+    skip_words: list[str] = []
+    region_states: list[RegionState] = []
     note: Optional[str] = None
 
 

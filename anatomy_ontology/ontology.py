@@ -92,6 +92,10 @@ class Ontology:
                 for f in obs.findings:
                     if f not in self.findings:
                         raise self._err("label_sets", ls.id, f"observation '{obs.name}': unknown finding '{f}'")
+                for rs in obs.region_states:
+                    for r in rs.regions:
+                        if r not in self.regions:
+                            raise self._err("label_sets", ls.id, f"observation '{obs.name}': unknown region '{r}'")
             if ls.convention is not None and ls.convention not in self.conventions:
                 raise self._err("label_sets", ls.id, f"unknown convention '{ls.convention}'")
 

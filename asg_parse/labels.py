@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any, Iterable, Optional, Sequence
 
 from anatomy_ontology import LabelSet, Observation, Ontology
+
+from .schema import TRIPLET_FIELDS
 
 ASG_LABELS = "asg"
 VALUE_TEXT = {2: "1.0", 1: "-1.0", 0: "0.0", None: ""}  # aggregated rank -> the labeler's cell
 VALUE = {2: 1.0, 1: -1.0, 0: 0.0}  # aggregated rank -> the label as a number
 _RANK = {"present": 2, "uncertain": 1, "absent": 0}
-_FINDING, _EXISTENCE = 1, 2  # a triplet row's fields (schema.TRIPLET_FIELDS)
+_LABEL_RANK = {1: 2, -1: 1, 0: 0}  # a label -> its rank
+# a triplet row's fields
+_FINDING, _EXISTENCE, _TEXT = (TRIPLET_FIELDS.index(f) for f in ("finding", "existence", "text"))
 
 
 def label_set_names(ontology: Ontology) -> list[str]:
@@ -38,51 +43,83 @@ def label_set(ontology: Ontology, name: str) -> LabelSet:
 
 
 class ReportLabeler:
-    """Aggregates a record's triplets into one label row of a label set."""
+    """Aggregates a record's triplets (and, for `region_states`, its sentences and region map) into one label row."""
 
     def __init__(self, labels: LabelSet):
         self.labels = labels
         self.columns = labels.columns
         first = 1 if labels.no_finding else 0  # the observations' column offset
-        self._columns_of: dict[str, list[int]] = {}
+        self._columns_of: dict[str, list[tuple[int, tuple[str, ...]]]] = {}  # finding -> (column, skip words)
+        self._region_states: list[tuple[int, frozenset[str], Any, int]] = []  # (column, regions, word regex, rank)
         for k, obs in enumerate(labels.observations):
             for f in obs.findings:
-                self._columns_of.setdefault(f, []).append(first + k)
+                self._columns_of.setdefault(f, []).append((first + k, tuple(w.lower() for w in obs.skip_words)))
+            for rs in obs.region_states:
+                words = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in rs.words) + r")\b")
+                self._region_states.append((first + k, frozenset(rs.regions), words, _LABEL_RANK[rs.label]))
         ignored = set(labels.no_finding_ignores)
         self._finding_columns = [first + k for k, o in enumerate(labels.observations) if o.name not in ignored]
 
-    def ranks(self, triplets: Iterable[Any]) -> list[Optional[int]]:
-        """Per column, the strongest existence rank among the mentions (2 positive, 1 uncertain, 0 negative, None
-        never mentioned); `triplets`: record dicts or rows (`Triplets.rows`)."""
+    def ranks(self, triplets: Iterable[Any], sentences: Sequence[Any] = (),
+              region_sentences: Optional[dict[str, list[int]]] = None) -> list[Optional[int]]:
+        """Per column, the strongest rank among the mentions and region states (2 positive, 1 uncertain, 0
+        negative, None never mentioned); `triplets` and `sentences`: record dicts or rows (`Triplets.rows`)."""
         out: list[Optional[int]] = [None] * len(self.columns)
         columns_of = self._columns_of
         for t in triplets:
-            finding, existence = (t[_FINDING], t[_EXISTENCE]) if type(t) is tuple else (t["finding"], t["existence"])
+            if type(t) is tuple:
+                finding, existence, text = t[_FINDING], t[_EXISTENCE], t[_TEXT]
+            else:
+                finding, existence, text = t["finding"], t["existence"], t["text"]
             cols = columns_of.get(finding)
             if cols is None:
                 continue
             rank = _RANK[existence]
-            for c in cols:
+            for c, skip in cols:
+                if skip and any(w in text.lower() for w in skip):
+                    continue
                 cur = out[c]
                 if cur is None or rank > cur:
                     out[c] = rank
+        if self._region_states and region_sentences:
+            self._apply_region_states(out, sentences, region_sentences)
         if self.labels.no_finding:
             if not any((out[c] or 0) >= 1 for c in self._finding_columns):
                 out[0] = 2
         return out
 
-    def values(self, triplets: Iterable[Any]) -> dict[str, Optional[float]]:
-        """Column -> 1.0 / -1.0 / 0.0 / None (blank)."""
-        return {c: (None if r is None else VALUE[r]) for c, r in zip(self.columns, self.ranks(triplets))}
+    def _apply_region_states(self, out: list[Optional[int]], sentences: Sequence[Any],
+                             region_sentences: dict[str, list[int]]) -> None:
+        """Ranks from the sentences of a region that hold a state word (`region_states`)."""
+        for col, regions, words, rank in self._region_states:
+            if out[col] is not None and out[col] >= rank:
+                continue
+            for region in regions:
+                for k in region_sentences.get(region, ()):
+                    s = sentences[k]
+                    text = s[0] if type(s) is tuple else s["text"]
+                    if words.search(text.lower()):
+                        out[col] = rank if out[col] is None else max(out[col], rank)
+                        break
+
+    def record_ranks(self, record: Any) -> list[Optional[int]]:
+        """`ranks` of a record (dict or ParsedReport)."""
+        if hasattr(record, "triplets"):
+            record = record.model_dump()
+        return self.ranks(record.get("triplets") or [], record.get("sentences") or [],
+                          record.get("region_sentences") or {})
+
+    def values(self, record: Any) -> dict[str, Optional[float]]:
+        """Column -> 1.0 / -1.0 / 0.0 / None (blank) of a record (dict or ParsedReport)."""
+        return {c: (None if r is None else VALUE[r]) for c, r in zip(self.columns, self.record_ranks(record))}
 
     def header(self) -> str:
         """The CSV header line: the text column, then the label columns."""
         return _csv_line([self.labels.text_column, *self.columns])
 
-    def row(self, text: str, triplets: Iterable[Any]) -> str:
-        """One CSV line: the report text, then each column's cell."""
-        return _csv_line([text, *(VALUE_TEXT[r] for r in self.ranks(triplets))])
-
+    def row(self, text: str, record: dict[str, Any]) -> str:
+        """One CSV line of a record: the report text, then each column's cell."""
+        return _csv_line([text, *(VALUE_TEXT[r] for r in self.record_ranks(record))])
 
     def blank(self, text: str) -> str:
         """The CSV line of a report that could not be labelled: its text and blank cells."""

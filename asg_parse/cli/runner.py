@@ -204,7 +204,7 @@ def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
         if labeler is None:
             lines.append(record_line(rec))
         else:  # a failed report gets a row of blanks (and is counted in `errors`), not a "No Finding"
-            lines.append(labeler.row(chunk[i][1], triplets) if "error" not in rec else labeler.blank(chunk[i][1]))
+            lines.append(labeler.row(chunk[i][1], rec) if "error" not in rec else labeler.blank(chunk[i][1]))
     counts = dict.fromkeys(_EXISTENCE, 0)
     counts.update(Counter(existence))
     if not gc.isenabled():  # see collect_per_chunk

@@ -94,12 +94,16 @@ class ExistenceEngine:
         # for the triggers, match id -> (neg, dirs, window, back_window, inside, class)
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool, str]] = {}
         self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
+        # match id -> class of the list words this convention reads as uncertain (disjunctions)
+        self._disjunction: dict[int, str] = {}
         for i, cue in enumerate(cues):
             kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
             reading = self.convention.reading(cue)
             if reading == "ignore":
                 continue  # not a cue under this convention
-            if reading == PRESENT:
+            if kind == _LIST:
+                reading = None  # still a list word; `_disjunctions` reads it when it is uncertain
+            elif reading == PRESENT:
                 kind = _PSEUDO  # a cue that decides nothing: it only swallows the shorter cues inside it
             elif reading is not None:
                 kind = _NEG if reading == ABSENT else _UNC
@@ -107,6 +111,8 @@ class ExistenceEngine:
             self.matcher.add(key, [tokenizer(cue.text)])
             mid = vocab.strings[key]
             self._code[mid] = _code(kind, dirs)
+            if kind == _LIST and self.convention.reading(cue) == UNCERTAIN:
+                self._disjunction[mid] = cue.trigger_class
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
 
@@ -128,7 +134,18 @@ class ExistenceEngine:
         if not spans:
             return []
         sents = index if index is not None else _sentences(doc, None)
-        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, sents.inner_space, matches)
+        matches = self._match(doc, sents.inner_space, matches)
+        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, False, matches)
+        if self._disjunction and len(spans) > 1:
+            out = self._label_spans(doc, spans, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows)
+            self._disjunctions(doc, spans, sents, matches, bound, out)
+            return out
+        return self._label_spans(doc, spans, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows)
+
+    def _label_spans(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, trig: list[_Trigger],
+                     cut_fwd: list[int], cut_back: list[int], bound: list[int], pred: list[int], lists: list[int],
+                     shadows: list[tuple[int, int, _Trigger]]) -> list[tuple[str, Optional[dict[str, Any]]]]:
+        """(existence, cue) of each span from the doc's scanned cues (`_scan`)."""
         if not trig and not shadows:
             return [_PRESENT] * len(spans)
         tt = tokens(doc)
@@ -204,6 +221,50 @@ class ExistenceEngine:
             c1 = idx[last] + len(words[last])
             out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1, "class": cls}))
         return out
+
+    def _disjunctions(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, matches: list[Match],
+                      bound: list[int], out: list[tuple[str, Optional[dict[str, Any]]]]) -> None:
+        """Under a convention that reads disjunctions as uncertain: the present spans of a run of spans joined only by
+        commas and disjunction words, with at least one disjunction ("atelectasis, aspiration, or pneumonia";
+        "atelectasis/consolidation"), become uncertain, the first disjunction as their cue."""
+        joins: dict[int, tuple[int, int, str]] = {}  # token -> the disjunction cue over it (start, end, class)
+        disjunction = self._disjunction
+        for mid, s, e in matches:
+            cls = disjunction.get(mid)
+            if cls is not None:
+                for i in range(s, e):
+                    joins[i] = (s, e, cls)
+        if not joins:
+            return
+        tt = tokens(doc)
+        words, space, sent_of = tt.text, tt.space, sents.ids
+        commas = {b for b in bound if not words[b].isalpha()}  # boundary punctuation (","), not "and"
+        order = sorted(range(len(spans)), key=lambda k: (spans[k].start, spans[k].end))
+        run, cue = [order[0]], None
+        for a, b in zip(order, order[1:]):
+            a_end, b_start = spans[a].end, spans[b].start
+            joined = sent_of[spans[a].start] == sent_of[b_start] and all(
+                i in joins or i in commas or space[i] for i in range(a_end, b_start))
+            if joined:
+                run.append(b)
+                if cue is None:
+                    cue = next((joins[i] for i in range(a_end, b_start) if i in joins), None)
+                continue
+            self._hedge_run(run, cue, tt, out)
+            run, cue = [b], None
+        self._hedge_run(run, cue, tt, out)
+
+    @staticmethod
+    def _hedge_run(run: list[int], cue: Optional[tuple[int, int, str]], tt: Any,
+                   out: list[tuple[str, Optional[dict[str, Any]]]]) -> None:
+        """Make the present spans of `run` uncertain by the disjunction `cue` (None: not a disjunction)."""
+        if cue is None or len(run) < 2:
+            return
+        start, end, cls = cue
+        c0, c1 = tt.idx[start], tt.idx[end - 1] + len(tt.text[end - 1])
+        for k in run:
+            if out[k][0] == PRESENT:
+                out[k] = (UNCERTAIN, {"text": tt.doc_text()[c0:c1], "start": c0, "end": c1, "class": cls})
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
         """The (existence, cue) of one span, without setting attributes."""
@@ -299,8 +360,11 @@ class ExistenceEngine:
         """The negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
         t_start = t[0]
         for n in trig:
-            n_start, n_end, neg, dirs = n[:4]
-            if neg and dirs & _FWD and ss <= n_start and n_end <= t_start and t_start - n_end <= _NEGATED_HEDGE_GAP:
+            n_start, n_end, neg, dirs, window = n[:5]
+            gap = t_start - n_end
+            # within the negation's own reach: "a normal variant or it could be X" does not negate the hedge
+            if neg and dirs & _FWD and ss <= n_start and n_end <= t_start and gap <= _NEGATED_HEDGE_GAP \
+                    and (window is None or gap <= window):
                 if not any(n_end <= b < t_start for b in bound) and not any(n_end <= c < t_start for c in cut_fwd):
                     return n
         return None
