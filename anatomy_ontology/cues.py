@@ -94,6 +94,12 @@ class Convention(BaseModel):
     classes: dict[str, Reading] = {}
     note: Optional[str] = None
 
+    def reread(self, cue_class: Optional[str], existence: str) -> str:
+        """A parsed triplet's existence re-read under this profile from its recorded `cue_class` (a class this
+        profile reads as present, absent or uncertain); unchanged without a class or for one it ignores."""
+        reading = self.classes.get(cue_class) if cue_class else None
+        return existence if reading is None or reading == "ignore" else reading
+
     def reading(self, cue: Cue) -> Optional[str]:
         """What `cue` means under this profile: present / absent / uncertain / ignore, None for a non-trigger."""
         cls = cue.trigger_class

@@ -146,3 +146,29 @@ def test_parser_component_config():
     nlp.add_pipe("asg_parser", config={"convention": "chexpert", "spans": False})
     rec = asg_parse.api.doc_to_record(nlp("No new consolidation."), "r")
     assert [(t["existence"], t["cue_class"]) for t in rec["triplets"]] == [("uncertain", "temporal")]
+
+
+def test_evaluate_rereads_predictions_by_cue_class(tmp_path: Path, pipelines):
+    import json
+
+    from typer.testing import CliRunner
+
+    from asg_parse.cli.app import app
+
+    text = "Opacity concerning for pneumonia. No pneumothorax."
+    as_asg = asg_parse.parse(text, "r1", nlp=pipelines["asg"]).model_dump()
+    as_chexpert = asg_parse.parse(text, "r1", nlp=pipelines["chexpert"]).model_dump()
+    as_chexpert["text"] = text
+    gold, pred = tmp_path / "gold.jsonl", tmp_path / "pred.jsonl"
+    gold.write_text(json.dumps(as_chexpert) + "\n", encoding="utf-8")
+    pred.write_text(json.dumps(as_asg) + "\n", encoding="utf-8")
+    scores = {}
+    for conv in (None, "chexpert"):
+        out = tmp_path / f"{conv}.json"
+        args = ["evaluate", "--gold", str(gold), "--pred", str(pred), "--json", str(out)]
+        res = CliRunner().invoke(app, args + (["--convention", conv] if conv else []))
+        assert res.exit_code == 0, res.output
+        scores[conv] = json.loads(out.read_text())["existence_accuracy"]
+    assert scores[None] < 1.0 and scores["chexpert"] == 1.0
+    res = CliRunner().invoke(app, ["evaluate", "--gold", str(gold), "--pred", str(pred), "--convention", "nope"])
+    assert res.exit_code == 2 and "unknown convention 'nope'" in res.output

@@ -81,7 +81,7 @@ def render_openi_errors(result: openi.OpenIResult, console: Console, n: int, tex
 
 def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out: Optional[Path] = None,
                         errors: int = 0, show_text: bool = False, console: Optional[Console] = None,
-                        save_pred: Optional[Path] = None) -> int:
+                        save_pred: Optional[Path] = None, convention: Optional[str] = None) -> int:
     """Score our parser (pred None) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
     from ..evaluation import scoring
 
@@ -106,7 +106,16 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
         predictions: dict[str, Any] = records
     else:
         t0 = time.perf_counter()
-        predictions = openi.parse_openi([(r.uid, r.text) for r in reports])
+        nlp = None
+        if convention is not None:
+            import asg_parse
+
+            try:
+                nlp = asg_parse.load(spans=False, convention=convention)
+            except ValueError as exc:
+                console.print(f"error: --convention: {exc}", markup=False, highlight=False)
+                return 2
+        predictions = openi.parse_openi([(r.uid, r.text) for r in reports], nlp=nlp)
         dt = time.perf_counter() - t0
         speed = f"parsed {len(reports)} reports in {dt:.1f}s ({len(reports) / max(dt, 1e-9):.0f} reports/s)"
         if save_pred is not None:
@@ -132,9 +141,12 @@ def benchmark_openi(
     show_text: bool = typer.Option(False, "--show-text", help="With --errors, print a snippet of each report"),
     save_pred: Optional[Path] = typer.Option(None, "--save-pred", help="Write our parser's predictions (benchmark "
                                              "texts) as JSONL, e.g. to evaluate against the OpenI standoff gold"),
+    convention: Optional[str] = typer.Option(None, "--convention", metavar="NAME", show_default="asg",
+                                             help=CONVENTION_HELP),
 ) -> None:
     """Score the OpenI report-level benchmark (README of the OpenI folder) for our parser or a predictions file."""
-    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred)
+    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred,
+                               convention=convention)
     if code:
         raise typer.Exit(code)
 
