@@ -7,28 +7,40 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class RegionState(BaseModel):
-    """A sentence mapped to one of `regions` (the region→sentence map) that holds one of `words` gives the
-    observation `label` ("stable cardiomediastinal silhouette": uncertain for an enlarged cardiomediastinum)."""
+    """A sentence mapped to one of `regions` (the region→sentence map) that holds one of `words`, none of
+    `unless_words` and no mention of the observation gives the observation `label` ("stable cardiomediastinal
+    silhouette": uncertain for an enlarged cardiomediastinum)."""
 
     model_config = ConfigDict(extra="forbid")
     regions: list[str]
     words: list[str]
+    unless_words: list[str] = []
     label: Literal[1, 0, -1]
 
-    @field_validator("words")
+    @field_validator("words", "unless_words")
     @classmethod
     def _lower(cls, v: list[str]) -> list[str]:
         return [" ".join(w.lower().split()) for w in v]
 
 
+class WordMention(BaseModel):
+    """Mentions of `finding` whose text holds one of `words` ("nodular opacity": a lung lesion)."""
+
+    model_config = ConfigDict(extra="forbid")
+    finding: str
+    words: list[str]
+
+
 class Observation(BaseModel):
     """One label column: `name` (the column header), the findings whose mentions it aggregates, the words that make
-    a mention not count for it (`skip_words`, found in the mention's text) and its `region_states`."""
+    a mention not count for it (`skip_words`, found in the mention's text), the mentions of other findings it takes
+    by their words (`word_mentions`) and its `region_states`."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
     findings: list[str] = []
     skip_words: list[str] = []
+    word_mentions: list[WordMention] = []
     region_states: list[RegionState] = []
     note: Optional[str] = None
 

@@ -23,7 +23,7 @@ VALUE = {2: 1.0, 1: -1.0, 0: 0.0}  # aggregated rank -> the label as a number
 _RANK = {"present": 2, "uncertain": 1, "absent": 0}
 _LABEL_RANK = {1: 2, -1: 1, 0: 0}  # a label -> its rank
 # a triplet row's fields
-_FINDING, _EXISTENCE, _TEXT = (TRIPLET_FIELDS.index(f) for f in ("finding", "existence", "text"))
+_FINDING, _EXISTENCE, _TEXT, _SENTENCE = (TRIPLET_FIELDS.index(f) for f in ("finding", "existence", "text", "sentence"))
 
 
 def label_set_names(ontology: Ontology) -> list[str]:
@@ -49,14 +49,20 @@ class ReportLabeler:
         self.labels = labels
         self.columns = labels.columns
         first = 1 if labels.no_finding else 0  # the observations' column offset
-        self._columns_of: dict[str, list[tuple[int, tuple[str, ...]]]] = {}  # finding -> (column, skip words)
-        self._region_states: list[tuple[int, frozenset[str], Any, int]] = []  # (column, regions, word regex, rank)
+        # finding -> (column, skip words, needed words: one must be in the mention's text; empty: none needed)
+        self._columns_of: dict[str, list[tuple[int, tuple[str, ...], tuple[str, ...]]]] = {}
+        # (column, regions, word regex, unless-word regex or None, rank)
+        self._region_states: list[tuple[int, frozenset[str], Any, Any, int]] = []
         for k, obs in enumerate(labels.observations):
+            skip = tuple(w.lower() for w in obs.skip_words)
             for f in obs.findings:
-                self._columns_of.setdefault(f, []).append((first + k, tuple(w.lower() for w in obs.skip_words)))
+                self._columns_of.setdefault(f, []).append((first + k, skip, ()))
+            for wm in obs.word_mentions:
+                self._columns_of.setdefault(wm.finding, []).append((first + k, skip, tuple(w.lower() for w in wm.words)))
             for rs in obs.region_states:
-                words = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in rs.words) + r")\b")
-                self._region_states.append((first + k, frozenset(rs.regions), words, _LABEL_RANK[rs.label]))
+                unless = _words(rs.unless_words, whole=False) if rs.unless_words else None
+                self._region_states.append((first + k, frozenset(rs.regions), _words(rs.words), unless,
+                                            _LABEL_RANK[rs.label]))
         ignored = set(labels.no_finding_ignores)
         self._finding_columns = [first + k for k, o in enumerate(labels.observations) if o.name not in ignored]
 
@@ -66,39 +72,45 @@ class ReportLabeler:
         negative, None never mentioned); `triplets` and `sentences`: record dicts or rows (`Triplets.rows`)."""
         out: list[Optional[int]] = [None] * len(self.columns)
         columns_of = self._columns_of
+        said: set[tuple[int, int]] = set()  # (column, sentence) of every mention counted
         for t in triplets:
             if type(t) is tuple:
-                finding, existence, text = t[_FINDING], t[_EXISTENCE], t[_TEXT]
+                finding, existence, text, sentence = t[_FINDING], t[_EXISTENCE], t[_TEXT], t[_SENTENCE]
             else:
-                finding, existence, text = t["finding"], t["existence"], t["text"]
+                finding, existence, text, sentence = t["finding"], t["existence"], t["text"], t.get("sentence")
             cols = columns_of.get(finding)
             if cols is None:
                 continue
             rank = _RANK[existence]
-            for c, skip in cols:
-                if skip and any(w in text.lower() for w in skip):
+            lower = text.lower()
+            for c, skip, need in cols:
+                if (skip and any(w in lower for w in skip)) or (need and not any(w in lower for w in need)):
                     continue
+                said.add((c, sentence))
                 cur = out[c]
                 if cur is None or rank > cur:
                     out[c] = rank
         if self._region_states and region_sentences:
-            self._apply_region_states(out, sentences, region_sentences)
+            self._apply_region_states(out, sentences, region_sentences, said)
         if self.labels.no_finding:
             if not any((out[c] or 0) >= 1 for c in self._finding_columns):
                 out[0] = 2
         return out
 
     def _apply_region_states(self, out: list[Optional[int]], sentences: Sequence[Any],
-                             region_sentences: dict[str, list[int]]) -> None:
-        """Ranks from the sentences of a region that hold a state word (`region_states`)."""
-        for col, regions, words, rank in self._region_states:
+                             region_sentences: dict[str, list[int]], said: set[tuple[int, int]]) -> None:
+        """Ranks from the sentences of a region that hold a state word and no mention of the column
+        (`region_states`)."""
+        for col, regions, words, unless, rank in self._region_states:
             if out[col] is not None and out[col] >= rank:
                 continue
             for region in regions:
                 for k in region_sentences.get(region, ()):
+                    if (col, k) in said:
+                        continue
                     s = sentences[k]
-                    text = s[0] if type(s) is tuple else s["text"]
-                    if words.search(text.lower()):
+                    text = (s[0] if type(s) is tuple else s["text"]).lower()
+                    if words.search(text) and (unless is None or not unless.search(text)):
                         out[col] = rank if out[col] is None else max(out[col], rank)
                         break
 
@@ -124,6 +136,12 @@ class ReportLabeler:
     def blank(self, text: str) -> str:
         """The CSV line of a report that could not be labelled: its text and blank cells."""
         return _csv_line([text, *([""] * len(self.columns))])
+
+
+def _words(words: Sequence[str], whole: bool = True) -> Any:
+    """A regex finding any of `words` (as whole words, or with `whole` off as word starts)."""
+    end = r"\b" if whole else ""
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")" + end)
 
 
 def _csv_line(cells: Sequence[str]) -> str:

@@ -88,6 +88,9 @@ class ExistenceEngine:
         cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
         self.cues: list[Cue] = cues
         self.convention = resolve_convention(ontology, convention)
+        # devices (no side locates them): "pacer/AICD" names two objects, not alternatives
+        self._objects = frozenset(f for f, lateral in ontology.laterality.items() if not lateral) \
+            if isinstance(ontology, Ontology) else frozenset()
         self.vocab = vocab
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
         self.matcher = LowerPhrases(vocab)
@@ -211,7 +214,7 @@ class ExistenceEngine:
             if t[2]:
                 existence, first = ABSENT, t[0]
             else:
-                neg = self._negated_hedge(t, tr, bound, cut_fwd, ss)
+                neg = self._negated_hedge(t, tr, bound, cut_fwd, ss, spans)
                 if neg is None:
                     existence, first = UNCERTAIN, t[0]
                 else:
@@ -239,7 +242,11 @@ class ExistenceEngine:
         tt = tokens(doc)
         words, space, sent_of = tt.text, tt.space, sents.ids
         commas = {b for b in bound if not words[b].isalpha()}  # boundary punctuation (","), not "and"
-        order = sorted(range(len(spans)), key=lambda k: (spans[k].start, spans[k].end))
+        objects = self._objects
+        order = sorted((k for k in range(len(spans)) if _finding_of(spans[k]) not in objects),
+                       key=lambda k: (spans[k].start, spans[k].end))
+        if len(order) < 2:
+            return
         run, cue = [order[0]], None
         for a, b in zip(order, order[1:]):
             a_end, b_start = spans[a].end, spans[b].start
@@ -355,9 +362,12 @@ class ExistenceEngine:
         return inside
 
     @staticmethod
-    def _negated_hedge(t: _Trigger, trig: list[_Trigger], bound: list[int], cut_fwd: list[int], ss: int
-                       ) -> Optional[_Trigger]:
-        """The negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
+    def _negated_hedge(t: _Trigger, trig: list[_Trigger], bound: list[int], cut_fwd: list[int], ss: int,
+                       entities: Sequence[Any] = ()) -> Optional[_Trigger]:
+        """The negation governing hedge `t` ("no findings suspicious for") in its sentence, if any. A boundary
+        between them breaks the negation once an entity has been said after it ("no effusion, findings suggest
+        pneumonia") or right before the hedge ("is not clearly seen and may represent X"), not inside the negated
+        phrase ("no focal, lobar consolidation to suggest pneumonia")."""
         t_start = t[0]
         for n in trig:
             n_start, n_end, neg, dirs, window = n[:5]
@@ -365,7 +375,10 @@ class ExistenceEngine:
             # within the negation's own reach: "a normal variant or it could be X" does not negate the hedge
             if neg and dirs & _FWD and ss <= n_start and n_end <= t_start and gap <= _NEGATED_HEDGE_GAP \
                     and (window is None or gap <= window):
-                if not any(n_end <= b < t_start for b in bound) and not any(n_end <= c < t_start for c in cut_fwd):
+                if any(n_end <= c < t_start for c in cut_fwd):
+                    continue
+                if not any(n_end <= b < t_start and (b == t_start - 1 or any(n_end <= e.start < b for e in entities))
+                           for b in bound):
                     return n
         return None
 
@@ -416,6 +429,14 @@ class ExistenceEngine:
                 if first < p < hi - 1:
                     return False  # "remained afebrile and had a normal count": the cue is in a new clause
         return True
+
+
+def _finding_of(span: Any) -> Optional[str]:
+    """The finding id of a span given to the engine: a (start, end, finding) mention or a Span labelled with it."""
+    label = getattr(span, "label_", None)
+    if label is not None:
+        return label
+    return span[2] if isinstance(span, tuple) and len(span) > 2 else None
 
 
 def _code(kind: int, dirs: int) -> int:
