@@ -1,8 +1,10 @@
 """The project's single existence engine (present / absent / uncertain) and the `asg_existence` spaCy component.
 
-How it works. One spaCy ``PhraseMatcher`` (on ``LOWER``, the same matching machinery negspacy uses) holds every
-cue of ``anatomy_ontology/data/existence.yaml`` (merged with a user's directory): triggers (negation,
-uncertainty), pseudo-cues, terminators and the clause words (boundaries, predicates, list words). Overlapping
+How it works. One spaCy ``PhraseMatcher`` (on ``LOWER``, the same matching machinery negspacy uses; built by
+:class:`~asg_parse.pipeline.cues.CueTable`) holds every cue of ``anatomy_ontology/data/existence.yaml`` (merged
+with a user's directory) that the convention profile reads: triggers (negation, uncertainty; a profile maps each
+cue class to absent, uncertain, a pseudo-cue or nothing), pseudo-cues, terminators and the clause words
+(boundaries, predicates, list words). Overlapping
 matches are resolved longest-first, so "no change" (pseudo) swallows its "no" and "cannot be excluded" swallows
 "not". For each entity the engine then looks, inside the entity's sentence, for
 
@@ -14,6 +16,9 @@ matches are resolved longest-first, so "no change" (pseudo) swallows its "no" an
    atelectasis is present") unless a list word joins them ("no A, B, or C is seen");
 3. the nearer of the two wins (negation on a tie). An uncertainty trigger that directly follows a negation
    ("no findings suspicious for") is a negated hedge -> absent.
+4. under a profile that reads disjunctions as uncertain, present findings joined only by "or", "/" and commas
+   become uncertain ("atelectasis or consolidation").
+The label's cue dict carries the cue's class (`class`), which triplets record as `cue_class`.
 
 Why not negspacy's ``Negex`` itself: it only knows negation (no uncertainty), cuts scopes only at terminators
 (no clause/list logic, so it over-negates "no effusion, atelectasis is present"), drops the cue that fired, and
@@ -39,14 +44,8 @@ from spacy.vocab import Vocab
 
 from anatomy_ontology import Convention, Cue, Ontology
 
-PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
-_NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
-_KIND_CODE = {"negation": _NEG, "uncertainty": _UNC, "pseudo": _PSEUDO, "terminator": _TERM,
-              "boundary": _BOUND, "predicate": _PRED, "list": _LIST}
-_FWD, _BACK = 1, 2
-_DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
-# where `_scan` files a cue: one code per (kind, direction), so that one dict look-up decides
-_C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
+from .cues import ABSENT, BACK, FWD, PRESENT, UNCERTAIN, CueTable, Trigger, resolve_convention
+
 _NEGATED_HEDGE_GAP = 6  # a negation ending at most this many tokens before a hedge (same clause) negates it
 
 if not Span.has_extension("asg_existence"):
@@ -56,7 +55,7 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
-from .phrases import LowerPhrases, Match  # noqa: E402
+from .phrases import Match  # noqa: E402
 from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
 
 
@@ -72,54 +71,34 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
 _trigger_start = itemgetter(0)  # of a trigger
 
 
-# A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside, class): built per match, read in
-# the per-entity loops, where tuple unpacking is the cheapest access.
-_Trigger = tuple[int, int, bool, int, Optional[int], Optional[int], bool, str]
 _PRESENT: tuple[str, None] = (PRESENT, None)
 
 
 class ExistenceEngine:
-    """Classify spans as present / absent / uncertain from the ontology's cues; build once, reuse per doc."""
+    """Classify spans as present / absent / uncertain from the ontology's cues; build once, reuse per doc.
+
+    Split at its natural seam: the :class:`~asg_parse.pipeline.cues.CueTable` holds what a convention reads as a
+    cue and finds the cues of a doc (the matcher and its filing); this class holds the decision, the scope rules
+    that say which cue governs which span, and the convention's one rule outside a cue's own scope (disjunctions).
+    """
 
     def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab, tokenizer: Any = None,
                  convention: Union[str, Convention, None] = None):
         """`tokenizer` (default: spaCy's English one) splits the cue texts like the reports will be split;
         `convention`: the profile (or its name in the ontology; default `asg`) that says what each cue class means."""
-        cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
-        self.cues: list[Cue] = cues
-        self.convention = resolve_convention(ontology, convention)
+        tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
+        self.table = CueTable(ontology.cues if isinstance(ontology, Ontology) else ontology,
+                              resolve_convention(ontology, convention), vocab, tokenizer)
+        self.cues, self.convention, self.vocab = self.table.cues, self.table.convention, vocab
         # devices (no side locates them): "pacer/AICD" names two objects, not alternatives
         self._objects = frozenset(f for f, lateral in ontology.laterality.items() if not lateral) \
             if isinstance(ontology, Ontology) else frozenset()
-        self.vocab = vocab
-        tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
-        self.matcher = LowerPhrases(vocab)
-        # for the triggers, match id -> (neg, dirs, window, back_window, inside, class)
-        self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool, str]] = {}
-        self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
-        # match id -> class of the list words this convention reads as uncertain (disjunctions)
-        self._disjunction: dict[int, str] = {}
-        for i, cue in enumerate(cues):
-            kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
-            reading = self.convention.reading(cue)
-            if reading == "ignore":
-                continue  # not a cue under this convention
-            if kind == _LIST:
-                reading = None  # still a list word; `_disjunctions` reads it when it is uncertain
-            elif reading == PRESENT:
-                kind = _PSEUDO  # a cue that decides nothing: it only swallows the shorter cues inside it
-            elif reading is not None:
-                kind = _NEG if reading == ABSENT else _UNC
-            key = f"asg_cue_{i}"
-            self.matcher.add(key, [tokenizer(cue.text)])
-            mid = vocab.strings[key]
-            self._code[mid] = _code(kind, dirs)
-            if kind == _LIST and self.convention.reading(cue) == UNCERTAIN:
-                self._disjunction[mid] = cue.trigger_class
-            if kind <= _UNC:
-                self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
 
-    # ------------------------------------------------------------------ public
+    @property
+    def matcher(self) -> Any:
+        """The PhraseMatcher of the cues (the parser runs it in its one phrase walk)."""
+        return self.table.matcher
+
     def classify(self, doc: Doc, spans: Iterable[Span]) -> None:
         """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` on every span of `doc`."""
         spans = list(spans)
@@ -137,18 +116,18 @@ class ExistenceEngine:
         if not spans:
             return []
         sents = index if index is not None else _sentences(doc, None)
-        matches = self._match(doc, sents.inner_space, matches)
-        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, False, matches)
-        if self._disjunction and len(spans) > 1:
+        matches = self.table.match(doc, sents.inner_space, matches)
+        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self.table.scan(doc, False, matches)
+        if self.table.disjunction and len(spans) > 1:
             out = self._label_spans(doc, spans, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows)
             self._disjunctions(doc, spans, sents, matches, bound, out)
             return out
         return self._label_spans(doc, spans, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows)
 
-    def _label_spans(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, trig: list[_Trigger],
+    def _label_spans(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, trig: list[Trigger],
                      cut_fwd: list[int], cut_back: list[int], bound: list[int], pred: list[int], lists: list[int],
-                     shadows: list[tuple[int, int, _Trigger]]) -> list[tuple[str, Optional[dict[str, Any]]]]:
-        """(existence, cue) of each span from the doc's scanned cues (`_scan`)."""
+                     shadows: list[tuple[int, int, Trigger]]) -> list[tuple[str, Optional[dict[str, Any]]]]:
+        """(existence, cue) of each span from the doc's scanned cues (`CueTable.scan`)."""
         if not trig and not shadows:
             return [_PRESENT] * len(spans)
         tt = tokens(doc)
@@ -183,7 +162,7 @@ class ExistenceEngine:
                 i = i0 - 1
                 while i >= 0 and tr_starts[i] >= ss:  # nearest preceding trigger whose scope reaches the entity
                     t = tr[i]
-                    if t[1] <= s1 and t[3] & _FWD:
+                    if t[1] <= s1 and t[3] & FWD:
                         j = bisect_left(stops, t[1])
                         if j == nstops or stops[j] >= s0:  # nothing between: only the window can stop the scope
                             if t[4] is None or s0 - t[1] <= t[4]:
@@ -196,7 +175,7 @@ class ExistenceEngine:
                 i = i0
                 while i < n and tr_starts[i] < se:  # nearest following trigger whose scope reaches the entity
                     t = tr[i]
-                    if t[1] > s1 and t[3] & _BACK and reaches_backward(t, s1, cut_back, bound, pred):
+                    if t[1] > s1 and t[3] & BACK and reaches_backward(t, s1, cut_back, bound, pred):
                         back = t
                         break
                     i += 1
@@ -231,7 +210,7 @@ class ExistenceEngine:
         commas and disjunction words, with at least one disjunction ("atelectasis, aspiration, or pneumonia";
         "atelectasis/consolidation"), become uncertain, the first disjunction as their cue."""
         joins: dict[int, tuple[int, int, str]] = {}  # token -> the disjunction cue over it (start, end, class)
-        disjunction = self._disjunction
+        disjunction = self.table.disjunction
         for mid, s, e in matches:
             cls = disjunction.get(mid)
             if cls is not None:
@@ -278,76 +257,8 @@ class ExistenceEngine:
         return self.label_all(doc, [span])[0]
 
     # ------------------------------------------------------------------ internals
-    def _scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
-              ) -> tuple[list[_Trigger], list[int], list[int], list[int], list[int], list[int],
-                         list[tuple[int, int, _Trigger]]]:
-        """The doc's cues: triggers (sorted by start), the starts of forward / backward terminators, boundaries,
-        predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
-        code_of, trigger = self._code, self._trigger
-        matches = self._match(doc, spaces, matches)
-        trig: list[_Trigger] = []
-        cut_fwd: list[int] = []
-        cut_back: list[int] = []
-        bound: list[int] = []
-        pred: list[int] = []
-        lists: list[int] = []
-        pseudo: list[tuple[int, int]] = []
-        overlapped = False
-        last_start = last_end = last_code = -1  # the last cue kept, and where it went
-        for mid, s, e in matches:  # one sweep in start order: of overlapping cues, the longest wins
-            if s < last_end:
-                overlapped = True
-                if e - s <= last_end - last_start:
-                    continue
-                # this longer cue replaces the last one kept
-                for bucket in _buckets(last_code, trig, pred, bound, cut_fwd, cut_back, lists, pseudo):
-                    bucket.pop()
-            last_start, last_end = s, e
-            last_code = code = code_of[mid]
-            if code == _C_TRIG:
-                trig.append((s, e, *trigger[mid]))
-            elif code == _C_PRED:
-                pred.append(s)
-            elif code == _C_BOUND:
-                bound.append(s)
-            elif code == _C_TERM:
-                cut_fwd.append(s)
-                cut_back.append(s)
-            elif code == _C_LIST:
-                lists.append(s)
-            elif code == _C_TERM_FWD:
-                cut_fwd.append(s)
-            elif code == _C_TERM_BACK:
-                cut_back.append(s)
-            else:
-                pseudo.append((s, e))
-        shadows: list[tuple[int, int, _Trigger]] = []
-        if overlapped:
-            shadows = [(ps, pe, t) for ps, pe in pseudo for t in self._triggers(matches, ps, pe)]
-        return trig, cut_fwd, cut_back, bound, pred, lists, shadows
-
-    def _match(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None) -> list[Match]:
-        """Cue matches in start order, as a PhraseMatcher gives them (`matches`: the matcher's on the whole doc, when
-        the caller has them); whitespace tokens ("negative   for") do not break a cue."""
-        if not spaces:
-            if matches is None:
-                matches = self.matcher(doc)
-        else:
-            keep = [t.i for t in doc if not t.is_space]
-            compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
-            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
-        return matches
-
-    def _triggers(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[_Trigger]:
-        """The triggers among raw `matches` inside [start, end) (those a pseudo-cue swallowed)."""
-        out = []
-        for mid, s, e in matches:
-            if mid in self._trigger and start <= s and e <= end and (s, e) != (start, end):
-                out.append((s, e, *self._trigger[mid]))
-        return out
-
     @staticmethod
-    def _inside(trig: list[_Trigger], trig_starts: list[int], i: int, s0: int, s1: int) -> Optional[_Trigger]:
+    def _inside(trig: list[Trigger], trig_starts: list[int], i: int, s0: int, s1: int) -> Optional[Trigger]:
         """A trigger inside the entity [s0, s1) at its edge ("no effusion", "effusion has resolved"); a negation
         first. `i`: the first trigger starting at or after s0."""
         inside = None
@@ -355,15 +266,15 @@ class ExistenceEngine:
         while i < n and trig_starts[i] < s1:
             t = trig[i]
             start, end, neg, dirs, _, _, inner, _ = t
-            if end <= s1 and inner and ((dirs & _FWD and start == s0) or (dirs & _BACK and end == s1)):
+            if end <= s1 and inner and ((dirs & FWD and start == s0) or (dirs & BACK and end == s1)):
                 if inside is None or (neg and not inside[2]):
                     inside = t
             i += 1
         return inside
 
     @staticmethod
-    def _negated_hedge(t: _Trigger, trig: list[_Trigger], bound: list[int], cut_fwd: list[int], ss: int,
-                       entities: Sequence[Any] = ()) -> Optional[_Trigger]:
+    def _negated_hedge(t: Trigger, trig: list[Trigger], bound: list[int], cut_fwd: list[int], ss: int,
+                       entities: Sequence[Any] = ()) -> Optional[Trigger]:
         """The negation governing hedge `t` ("no findings suspicious for") in its sentence, if any. A boundary
         between them breaks the negation once an entity has been said after it ("no effusion, findings suggest
         pneumonia") or right before the hedge ("is not clearly seen and may represent X"), not inside the negated
@@ -373,7 +284,7 @@ class ExistenceEngine:
             n_start, n_end, neg, dirs, window = n[:5]
             gap = t_start - n_end
             # within the negation's own reach: "a normal variant or it could be X" does not negate the hedge
-            if neg and dirs & _FWD and ss <= n_start and n_end <= t_start and gap <= _NEGATED_HEDGE_GAP \
+            if neg and dirs & FWD and ss <= n_start and n_end <= t_start and gap <= _NEGATED_HEDGE_GAP \
                     and (window is None or gap <= window):
                 if any(n_end <= c < t_start for c in cut_fwd):
                     continue
@@ -383,7 +294,7 @@ class ExistenceEngine:
         return None
 
     @staticmethod
-    def _reaches_forward(t: _Trigger, s0: int, s1: int, se: int, cut_fwd: list[int], bound: list[int],
+    def _reaches_forward(t: Trigger, s0: int, s1: int, se: int, cut_fwd: list[int], bound: list[int],
                          pred: list[int], lists: list[int], entities: Sequence[Any] = ()) -> bool:
         """Whether the forward scope of `t` reaches the entity [s0, s1) of a sentence ending at `se`; `entities`:
         all the spans being classified (the clause rule)."""
@@ -411,12 +322,12 @@ class ExistenceEngine:
         return True
 
     @staticmethod
-    def _reaches_backward(t: _Trigger, s1: int, cut_back: list[int], bound: list[int], pred: list[int]) -> bool:
+    def _reaches_backward(t: Trigger, s1: int, cut_back: list[int], bound: list[int], pred: list[int]) -> bool:
         """Whether the backward scope of `t` reaches an entity ending at `s1`."""
         hi, back_window = t[0], t[5]
         if back_window is not None and hi - s1 > back_window:
             return False
-        if not t[2] and t[3] & _FWD and hi - 1 in bound:
+        if not t[2] and t[3] & FWD and hi - 1 in bound:
             return False  # "opacity, likely atelectasis": a two-way hedge after a comma opens an apposition
         for c in cut_back:
             if s1 <= c < hi:
@@ -439,21 +350,6 @@ def _finding_of(span: Any) -> Optional[str]:
     return span[2] if isinstance(span, tuple) and len(span) > 2 else None
 
 
-def _code(kind: int, dirs: int) -> int:
-    """The `_C_*` code of a cue of `kind` with scope directions `dirs`."""
-    if kind <= _UNC:
-        return _C_TRIG
-    if kind == _TERM:
-        return _C_TERM if dirs == _FWD | _BACK else _C_TERM_FWD if dirs & _FWD else _C_TERM_BACK
-    return {_BOUND: _C_BOUND, _PRED: _C_PRED, _LIST: _C_LIST, _PSEUDO: _C_PSEUDO}[kind]
-
-
-def _buckets(code: int, trig: list, pred: list, bound: list, cut_fwd: list, cut_back: list, lists: list,
-             pseudo: list) -> tuple[list, ...]:
-    """The lists `_scan` filed a cue of `code` in."""
-    return ((trig,), (pred,), (bound,), (cut_fwd, cut_back), (cut_fwd,), (cut_back,), (lists,), (pseudo,))[code]
-
-
 def _first_last(positions: list[int], lo: int, hi: int) -> tuple[int, int]:
     """The first and last (in list order) of `positions` inside [lo, hi), or (-1, -1)."""
     first = last = -1
@@ -473,19 +369,6 @@ def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Op
         chars = (span.start_char, span.end_char)
         user_data[ext_key("asg_existence", *chars)] = value
         user_data[ext_key("asg_existence_cue", *chars)] = cue
-
-
-def resolve_convention(ontology: Union[Ontology, Sequence[Cue]], convention: Union[str, Convention, None]
-                       ) -> Convention:
-    """The convention profile: `convention` itself, or the profile of that name (None: `asg`) in `ontology`
-    (in the built-in ontology when `ontology` is a bare cue list)."""
-    if isinstance(convention, Convention):
-        return convention
-    if not isinstance(ontology, Ontology):
-        from .resources import get_ontology
-
-        ontology = get_ontology(None)
-    return ontology.convention(convention)
 
 
 def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:
