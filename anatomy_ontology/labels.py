@@ -7,28 +7,31 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class RegionState(BaseModel):
-    """A sentence mapped to one of `regions` (the region→sentence map) that holds one of `words`, none of
-    `unless_words` and no mention of the observation gives the observation `label` ("stable cardiomediastinal
-    silhouette": uncertain for an enlarged cardiomediastinum)."""
+    """A sentence mapped to one of `regions` (the region→sentence map) that holds one of `words`, one of
+    `with_words` when given, none of `unless_words` and no mention of the observation gives the observation `label`
+    ("stable cardiomediastinal silhouette": uncertain for an enlarged cardiomediastinum)."""
 
     model_config = ConfigDict(extra="forbid")
     regions: list[str]
     words: list[str]
+    with_words: list[str] = []
     unless_words: list[str] = []
     label: Literal[1, 0, -1]
 
-    @field_validator("words", "unless_words")
+    @field_validator("words", "with_words", "unless_words")
     @classmethod
     def _lower(cls, v: list[str]) -> list[str]:
         return [" ".join(w.lower().split()) for w in v]
 
 
 class WordMention(BaseModel):
-    """Mentions of `finding` whose text holds one of `words` ("nodular opacity": a lung lesion)."""
+    """Mentions of `finding` whose text holds one of `words` ("nodular opacity": a lung lesion), of any existence
+    or only of `existence`."""
 
     model_config = ConfigDict(extra="forbid")
     finding: str
     words: list[str]
+    existence: Optional[Literal["present", "absent", "uncertain"]] = None
 
 
 class Observation(BaseModel):

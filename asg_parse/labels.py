@@ -49,19 +49,22 @@ class ReportLabeler:
         self.labels = labels
         self.columns = labels.columns
         first = 1 if labels.no_finding else 0  # the observations' column offset
-        # finding -> (column, skip words, needed words: one must be in the mention's text; empty: none needed)
-        self._columns_of: dict[str, list[tuple[int, tuple[str, ...], tuple[str, ...]]]] = {}
-        # (column, regions, word regex, unless-word regex or None, rank)
-        self._region_states: list[tuple[int, frozenset[str], Any, Any, int]] = []
+        # finding -> (column, skip words, needed words: one must be in the mention's text (empty: none needed),
+        # the existence a mention must have (None: any))
+        self._columns_of: dict[str, list[tuple[int, tuple[str, ...], tuple[str, ...], Optional[str]]]] = {}
+        # (column, regions, word regex, with-word regex or None, unless-word regex or None, rank)
+        self._region_states: list[tuple[int, frozenset[str], Any, Any, Any, int]] = []
         for k, obs in enumerate(labels.observations):
             skip = tuple(w.lower() for w in obs.skip_words)
             for f in obs.findings:
-                self._columns_of.setdefault(f, []).append((first + k, skip, ()))
+                self._columns_of.setdefault(f, []).append((first + k, skip, (), None))
             for wm in obs.word_mentions:
-                self._columns_of.setdefault(wm.finding, []).append((first + k, skip, tuple(w.lower() for w in wm.words)))
+                self._columns_of.setdefault(wm.finding, []).append(
+                    (first + k, skip, tuple(w.lower() for w in wm.words), wm.existence))
             for rs in obs.region_states:
+                with_ = _words(rs.with_words) if rs.with_words else None
                 unless = _words(rs.unless_words, whole=False) if rs.unless_words else None
-                self._region_states.append((first + k, frozenset(rs.regions), _words(rs.words), unless,
+                self._region_states.append((first + k, frozenset(rs.regions), _words(rs.words), with_, unless,
                                             _LABEL_RANK[rs.label]))
         ignored = set(labels.no_finding_ignores)
         self._finding_columns = [first + k for k, o in enumerate(labels.observations) if o.name not in ignored]
@@ -83,8 +86,9 @@ class ReportLabeler:
                 continue
             rank = _RANK[existence]
             lower = text.lower()
-            for c, skip, need in cols:
-                if (skip and any(w in lower for w in skip)) or (need and not any(w in lower for w in need)):
+            for c, skip, need, only in cols:
+                if (skip and any(w in lower for w in skip)) or (need and not any(w in lower for w in need)) \
+                        or (only is not None and existence != only):
                     continue
                 said.add((c, sentence))
                 cur = out[c]
@@ -101,7 +105,7 @@ class ReportLabeler:
                              region_sentences: dict[str, list[int]], said: set[tuple[int, int]]) -> None:
         """Ranks from the sentences of a region that hold a state word and no mention of the column
         (`region_states`)."""
-        for col, regions, words, unless, rank in self._region_states:
+        for col, regions, words, with_, unless, rank in self._region_states:
             if out[col] is not None and out[col] >= rank:
                 continue
             for region in regions:
@@ -110,7 +114,8 @@ class ReportLabeler:
                         continue
                     s = sentences[k]
                     text = (s[0] if type(s) is tuple else s["text"]).lower()
-                    if words.search(text) and (unless is None or not unless.search(text)):
+                    if words.search(text) and (with_ is None or with_.search(text)) \
+                            and (unless is None or not unless.search(text)):
                         out[col] = rank if out[col] is None else max(out[col], rank)
                         break
 

@@ -120,3 +120,22 @@ def test_label_set_with_unknown_finding_is_an_ontology_error(tmp_path: Path):
 def test_duplicate_observation_rejected():
     with pytest.raises(ValueError, match="listed twice"):
         LabelSet(id="x", description="x", observations=[{"name": "A"}, {"name": "A"}])
+
+
+def test_cardiac_silhouette_conventions():
+    labeler = ReportLabeler(label_set(get_ontology(None), "chexpert"))
+    normal = labeler.values({"triplets": [{"finding": "cardiomegaly", "existence": "absent", "sentence": 0,
+                                           "text": "cardiac silhouette is within normal limits"}],
+                             "sentences": [{"text": "The cardiac silhouette is within normal limits."}],
+                             "region_sentences": {"cardiac silhouette": [0]}})
+    # a normal cardiac silhouette is negative for both (only an absent mention counts for the mediastinum)
+    assert (normal["Cardiomegaly"], normal["Enlarged Cardiomediastinum"]) == (0.0, 0.0)
+    enlarged = labeler.values({"triplets": [{"finding": "cardiomegaly", "existence": "present", "sentence": 0,
+                                             "text": "enlarged cardiac silhouette"}]})
+    assert (enlarged["Cardiomegaly"], enlarged["Enlarged Cardiomediastinum"]) == (1.0, None)
+    similar = {"triplets": [], "sentences": [{"text": "Cardiac silhouette grossly similar to prior."}],
+               "region_sentences": {"cardiac silhouette": [0]}}
+    assert labeler.values(similar)["Cardiomegaly"] == -1.0
+    chest = {"triplets": [], "sentences": [{"text": "Stable appearance of the chest."}],
+             "region_sentences": {"cardiac silhouette": [0]}}
+    assert labeler.values(chest)["Cardiomegaly"] is None  # the sentence does not name the heart
