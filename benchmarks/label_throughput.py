@@ -3,8 +3,9 @@ parse of the same corpus, in one run.
 
 Builds a corpus by repeating the OpenI dev reports under new ids (as benchmarks/parse_throughput.py does), then in
 `--rounds` interleaved rounds times, end to end in a subprocess (start-up, reading, parsing, writing), the JSONL
-parse and the label CSV for each worker count; prints the best round's reports/s and the CSV/JSONL time ratio, and
-what that speed means for MIMIC-CXR's 227,835 reports.
+parse and the label CSV for each worker count; prints the best round's reports/s (wall clock, and from the CPU time
+of the command and its workers, which holds on a shared, loaded machine), the CSV/JSONL ratios, and what that speed
+means for MIMIC-CXR's 227,835 reports.
 
     python benchmarks/label_throughput.py [--openi ../shared/data/openi/openi_dev.csv] [--reports 20000]
 """
@@ -12,15 +13,25 @@ from __future__ import annotations
 
 import argparse
 import csv
+import resource
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from parse_throughput import DEFAULT_OPENI, build_corpus, cli_command, openi_texts, process_env, time_process  # noqa: E402
+from parse_throughput import DEFAULT_OPENI, build_corpus, cli_command, openi_texts, process_env, time_process  # noqa: E402,I001
 
 MIMIC_REPORTS = 227_835
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and its workers): on a loaded machine the CPU time still says what
+    an idle one would take."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time_process(cmd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -44,19 +55,22 @@ def main() -> None:
             runs[("jsonl", w)] = cli_command(corpus, tmp_dir / f"out{w}.jsonl", w)
             runs[("labels", w)] = cli_command(corpus, tmp_dir / f"labels{w}.csv", w) + ["--labels", args.labels]
         time_process(runs[("labels", workers[0])], env)  # warm-up: fills the bytecode cache
-        times: dict[tuple[str, int], list[float]] = {k: [] for k in runs}
+        times: dict[tuple[str, int], list[tuple[float, float]]] = {k: [] for k in runs}
         for _ in range(args.rounds):
             for key, cmd in runs.items():
-                times[key].append(time_process(cmd, env))
+                times[key].append(timed(cmd, env))
         with (tmp_dir / f"labels{workers[0]}.csv").open(newline="", encoding="utf-8") as fh:
             rows = sum(1 for _ in csv.reader(fh)) - 1
         print(f"{args.reports} reports (OpenI dev repeated), best of {args.rounds} rounds, whole command:")
         for w in workers:
-            jsonl, labels = min(times[("jsonl", w)]), min(times[("labels", w)])
+            (jsonl, jsonl_cpu), (labels, labels_cpu) = min(times[("jsonl", w)]), min(times[("labels", w)])
             speed = args.reports / labels
-            print(f"  {w} worker(s): --labels {args.labels} {labels:.2f}s ({speed:,.0f} reports/s); JSONL "
-                  f"{jsonl:.2f}s ({args.reports / jsonl:,.0f} reports/s); labels/JSONL time {labels / jsonl:.2f}; "
-                  f"MIMIC-CXR's {MIMIC_REPORTS:,} reports at this speed: {MIMIC_REPORTS / speed:.0f}s")
+            idle = args.reports / (labels_cpu / w)  # if each worker had its core to itself
+            print(f"  {w} worker(s): --labels {args.labels} {labels:.2f}s wall ({speed:,.0f} reports/s), "
+                  f"{labels_cpu:.2f}s CPU; JSONL {jsonl:.2f}s wall ({args.reports / jsonl:,.0f} reports/s), "
+                  f"{jsonl_cpu:.2f}s CPU; labels/JSONL time {labels / jsonl:.2f}, CPU {labels_cpu / jsonl_cpu:.2f}")
+            print(f"    MIMIC-CXR's {MIMIC_REPORTS:,} reports: {MIMIC_REPORTS / speed:.0f}s at this wall speed; "
+                  f"{MIMIC_REPORTS / idle:.0f}s ({idle:,.0f} reports/s) with {w} idle core(s), from the CPU time")
         print(f"  label CSV rows: {rows} (one per report)")
 
 
