@@ -35,13 +35,15 @@ class WordMention(BaseModel):
 
 
 class Observation(BaseModel):
-    """One label column: `name` (the column header), the findings whose mentions it aggregates, the words that make
+    """One label column: `name` (the column header), the findings whose mentions it aggregates (`hedged_findings`:
+    signs that suggest the observation, whose mentions count as uncertain at most), the words that make
     a mention not count for it (`skip_words`, found in the mention's text), the mentions of other findings it takes
     by their words (`word_mentions`) and its `region_states`."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
     findings: list[str] = []
+    hedged_findings: list[str] = []
     skip_words: list[str] = []
     word_mentions: list[WordMention] = []
     region_states: list[RegionState] = []

@@ -89,7 +89,7 @@ class Ontology:
                     raise self._err("conventions", conv.id, f"unknown cue class '{cls}' (known: {sorted(classes)})")
         for ls in self.label_sets.values():
             for obs in ls.observations:
-                for f in [*obs.findings, *(w.finding for w in obs.word_mentions)]:
+                for f in [*obs.findings, *obs.hedged_findings, *(w.finding for w in obs.word_mentions)]:
                     if f not in self.findings:
                         raise self._err("label_sets", ls.id, f"observation '{obs.name}': unknown finding '{f}'")
                 for rs in obs.region_states:

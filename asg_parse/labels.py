@@ -50,17 +50,19 @@ class ReportLabeler:
         self.columns = labels.columns
         first = 1 if labels.no_finding else 0  # the observations' column offset
         # finding -> (column, skip words, needed words: one must be in the mention's text (empty: none needed),
-        # the existence a mention must have (None: any))
-        self._columns_of: dict[str, list[tuple[int, tuple[str, ...], tuple[str, ...], Optional[str]]]] = {}
+        # the existence a mention must have (None: any), the highest rank it gives)
+        self._columns_of: dict[str, list[tuple[int, tuple[str, ...], tuple[str, ...], Optional[str], int]]] = {}
         # (column, regions, word regex, with-word regex or None, unless-word regex or None, rank)
         self._region_states: list[tuple[int, frozenset[str], Any, Any, Any, int]] = []
         for k, obs in enumerate(labels.observations):
             skip = tuple(w.lower() for w in obs.skip_words)
             for f in obs.findings:
-                self._columns_of.setdefault(f, []).append((first + k, skip, (), None))
+                self._columns_of.setdefault(f, []).append((first + k, skip, (), None, 2))
+            for f in obs.hedged_findings:
+                self._columns_of.setdefault(f, []).append((first + k, skip, (), None, 1))
             for wm in obs.word_mentions:
                 self._columns_of.setdefault(wm.finding, []).append(
-                    (first + k, skip, tuple(w.lower() for w in wm.words), wm.existence))
+                    (first + k, skip, tuple(w.lower() for w in wm.words), wm.existence, 2))
             for rs in obs.region_states:
                 with_ = _words(rs.with_words) if rs.with_words else None
                 unless = _words(rs.unless_words, whole=False) if rs.unless_words else None
@@ -86,14 +88,15 @@ class ReportLabeler:
                 continue
             rank = _RANK[existence]
             lower = text.lower()
-            for c, skip, need, only in cols:
+            for c, skip, need, only, top in cols:
                 if (skip and any(w in lower for w in skip)) or (need and not any(w in lower for w in need)) \
                         or (only is not None and existence != only):
                     continue
                 said.add((c, sentence))
+                r = rank if rank <= top else top
                 cur = out[c]
-                if cur is None or rank > cur:
-                    out[c] = rank
+                if cur is None or r > cur:
+                    out[c] = r
         if self._region_states and region_sentences:
             self._apply_region_states(out, sentences, region_sentences, said)
         if self.labels.no_finding:

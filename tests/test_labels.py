@@ -139,3 +139,13 @@ def test_cardiac_silhouette_conventions():
     chest = {"triplets": [], "sentences": [{"text": "Stable appearance of the chest."}],
              "region_sentences": {"cardiac silhouette": [0]}}
     assert labeler.values(chest)["Cardiomegaly"] is None  # the sentence does not name the heart
+
+
+def test_hedged_findings_count_as_uncertain_at_most():
+    labeler = ReportLabeler(label_set(get_ontology(None), "chexpert"))
+    sign = {"triplets": [{"finding": "congestion", "existence": "present", "text": "vascular congestion"}]}
+    assert labeler.values(sign)["Edema"] == -1.0  # a sign of edema, not edema
+    both = {"triplets": [*sign["triplets"], {"finding": "edema", "existence": "present", "text": "edema"}]}
+    assert labeler.values(both)["Edema"] == 1.0
+    none = {"triplets": [{"finding": "congestion", "existence": "absent", "text": "congestion"}]}
+    assert labeler.values(none)["Edema"] == 0.0
