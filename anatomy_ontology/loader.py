@@ -25,7 +25,8 @@ _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
 _OBJECTS: dict[str, dict[str, type[BaseModel]]] = {"regions.yaml": {"sides": SideWords}}
 _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_breaks", "exam_words", "phrase_breaks",
                                                       "place_prepositions",
-                                                      "measure_words", "interpretation_words"}}
+                                                      "measure_words", "interpretation_words"},
+                                     "existence.yaml": {"objects"}}
 
 
 class OntologyError(ValueError):
@@ -83,6 +84,7 @@ class RawOntology(BaseModel):
     place_prepositions: list[str] = []
     measure_words: list[str] = []
     interpretation_words: list[str] = []
+    objects: list[str] = []  # findings that name objects (existence.yaml): a list of them is not a disjunction
     findings: list[Finding] = []
     cues: list[Cue] = []
     conventions: list[Convention] = []

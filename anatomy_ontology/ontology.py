@@ -31,6 +31,7 @@ class Ontology:
         self.measure_words: frozenset[str] = frozenset(raw.measure_words)
         self.interpretation_words: frozenset[str] = frozenset(raw.interpretation_words)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
+        self.objects: frozenset[str] = frozenset(raw.objects)
         self.cues: list[Cue] = list(raw.cues)
         self.conventions: dict[str, Convention] = {c.id: c for c in raw.conventions}
         self.label_sets: dict[str, LabelSet] = {s.id: s for s in raw.label_sets}
@@ -82,6 +83,8 @@ class Ontology:
         self._check_conventions()
 
     def _check_conventions(self) -> None:
+        for f in sorted(self.objects - set(self.findings)):
+            raise OntologyError(self._origin.get("objects", "existence.yaml"), "objects", f"unknown finding '{f}'")
         classes = {c.trigger_class for c in self.cues} - {None}
         for conv in self.conventions.values():
             for cls in conv.classes:

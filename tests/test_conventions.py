@@ -172,3 +172,14 @@ def test_evaluate_rereads_predictions_by_cue_class(tmp_path: Path, pipelines):
     assert scores[None] < 1.0 and scores["chexpert"] == 1.0
     res = CliRunner().invoke(app, ["evaluate", "--gold", str(gold), "--pred", str(pred), "--convention", "nope"])
     assert res.exit_code == 2 and "unknown convention 'nope'" in res.output
+
+
+def test_five_components_and_the_parser_agree_under_a_profile(pipelines):
+    components = asg_parse.load(spans=True, convention="chexpert")
+    texts = [t for t, *_ in PROFILE_TABLE] + ["Pacer/AICD in place. Atelectasis/consolidation at the left base."]
+    for text in texts:
+        assert asg_parse.parse(text, nlp=components) == asg_parse.parse(text, nlp=pipelines["chexpert"]), text
+    rep = asg_parse.parse(texts[-1], nlp=components)
+    got = {(t.finding, t.existence) for t in rep.triplets}
+    assert ("pacemaker", "present") in got  # a device list is not a disjunction
+    assert ("atelectasis", "uncertain") in got and ("consolidation", "uncertain") in got

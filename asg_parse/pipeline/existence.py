@@ -83,16 +83,18 @@ class ExistenceEngine:
     """
 
     def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab, tokenizer: Any = None,
-                 convention: Union[str, Convention, None] = None):
+                 convention: Union[str, Convention, None] = None, objects: Optional[Iterable[str]] = None):
         """`tokenizer` (default: spaCy's English one) splits the cue texts like the reports will be split;
-        `convention`: the profile (or its name in the ontology; default `asg`) that says what each cue class means."""
+        `convention`: the profile (or its name in the ontology; default `asg`) that says what each cue class means;
+        `objects`: the findings that name objects (default: the ontology's)."""
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
         self.table = CueTable(ontology.cues if isinstance(ontology, Ontology) else ontology,
                               resolve_convention(ontology, convention), vocab, tokenizer)
         self.cues, self.convention, self.vocab = self.table.cues, self.table.convention, vocab
-        # devices (no side locates them): "pacer/AICD" names two objects, not alternatives
-        self._objects = frozenset(f for f, lateral in ontology.laterality.items() if not lateral) \
-            if isinstance(ontology, Ontology) else frozenset()
+        # findings that name objects (existence.yaml `objects`): "pacer/AICD" names two devices, not alternatives
+        if objects is None:
+            objects = ontology.objects if isinstance(ontology, Ontology) else ()
+        self.objects = frozenset(objects)
 
     @property
     def matcher(self) -> Any:
@@ -221,7 +223,7 @@ class ExistenceEngine:
         tt = tokens(doc)
         words, space, sent_of = tt.text, tt.space, sents.ids
         commas = {b for b in bound if not words[b].isalpha()}  # boundary punctuation (","), not "and"
-        objects = self._objects
+        objects = self.objects
         order = sorted((k for k in range(len(spans)) if _finding_of(spans[k]) not in objects),
                        key=lambda k: (spans[k].start, spans[k].end))
         if len(order) < 2:
@@ -447,18 +449,20 @@ class ExistenceComponent:
         (path / "cues.json").write_text(json.dumps(data, indent=0), encoding="utf-8")
         (path / "convention.json").write_text(self.engine.convention.model_dump_json(exclude_none=True),
                                               encoding="utf-8")
+        (path / "objects.json").write_text(json.dumps(sorted(self.engine.objects)), encoding="utf-8")
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ExistenceComponent":
         f = Path(path) / "cues.json"
         if f.exists():
-            conv_file = Path(path) / "convention.json"
+            conv_file, obj_file = Path(path) / "convention.json", Path(path) / "objects.json"
             try:
                 cues = [Cue.model_validate(c) for c in json.loads(f.read_text(encoding="utf-8"))]
                 convention = Convention.model_validate_json(conv_file.read_text(encoding="utf-8")) \
                     if conv_file.exists() else self.convention
+                objects = json.loads(obj_file.read_text(encoding="utf-8")) if obj_file.exists() else None
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{f}: invalid saved cue list or convention: {str(exc).splitlines()[0]}") from None
-            self._engine = ExistenceEngine(cues, self.vocab, self.tokenizer, convention)
+            self._engine = ExistenceEngine(cues, self.vocab, self.tokenizer, convention, objects)
             self._missing = None
         return self
 
