@@ -18,6 +18,7 @@ Shared steps, in the order data flows through them:
     matching.py   finding / anatomy / side mentions of a doc
     linking.py    placing each finding: anatomy, sides, interpretations, devices -> regions
     cues.py       the existence cues a convention profile reads, and where they are in a doc (CueTable)
+    scopes.py     the existence scope rules: which trigger reaches which entity
     component.py  the base of the ontology-backed components (ontology option, to_disk / from_disk)
     resources.py  ontology loading and caching, saving a user ontology beside a pipeline
     memo.py       per-process look-up caches
