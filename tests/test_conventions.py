@@ -30,7 +30,7 @@ PROFILE_TABLE = [
     ("No new pleural effusion.", "pleural effusion", "absent", "uncertain", "absent"),
     ("Bibasilar opacities, atelectasis or consolidation.", "consolidation", "present", "uncertain", "present"),
     ("Right lower lobe opacity concerning for pneumonia.", "pneumonia", "uncertain", "present", "uncertain"),
-    ("Pneumonia is favored over atelectasis.", "atelectasis", "uncertain", "uncertain", "absent"),
+    ("Aspiration is favored over atelectasis here.", "atelectasis", "uncertain", "uncertain", "absent"),
     ("No pneumothorax.", "pneumothorax", "absent", "absent", "absent"),
     ("Possible small left pleural effusion.", "pleural effusion", "uncertain", "uncertain", "uncertain"),
 ]

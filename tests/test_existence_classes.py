@@ -24,10 +24,10 @@ U, A, P = {"uncertain"}, {"absent"}, {"present"}
 
 HEDGES_BEFORE = [
     ("Question of a small left pleural effusion.", "pleural effusion", U),
-    ("Question enlarged paratracheal lymph nodes on the right.", "lymphadenopathy", U),
+    ("Question subtle nodule in the right upper lobe.", "nodule", U),
     ("Questionable subtle opacity at the right base.", "opacity", U),
-    ("Suspected right middle lobe airspace consolidation.", "consolidation", U),
-    ("Presumed small area of left lower lobe atelectasis.", "atelectasis", U),
+    ("Suspected left lower lobe consolidation.", "consolidation", U),
+    ("Presumed bandlike atelectasis at the left base.", "atelectasis", U),
     ("Also possible early pneumonia in the lingula.", "pneumonia", U),
     ("Patchy atelectasis at the left base; pneumonia is also possible.", "pneumonia", U),
     ("Hyperinflated lungs, maybe with mild peribronchial cuffing.", "bronchial thickening", U),
@@ -39,20 +39,20 @@ HEDGES_AFTER = [
     ("A tiny pneumothorax cannot be completely ruled out.", "pneumothorax", U),
     ("Early pneumonia is not excluded on this single view.", "pneumonia", U),
     ("Small effusions are not entirely excluded.", "pleural effusion", U),
-    ("It is unsure whether this represents early pneumonia.", "pneumonia", U),
+    ("It is unsure whether a pneumonia is developing.", "pneumonia", U),
     ("It is uncertain whether there is a small pneumothorax.", "pneumothorax", U),
-    ("The cardiomegaly suggested on the frontal film is not borne out on the lateral view.", "cardiomegaly", A),
+    ("Cardiomegaly raised on the portable film is not borne out by the PA view.", "cardiomegaly", A),
 ]
 
 RECOMMENDATIONS = [
     ("Consider atypical pneumonia in the right clinical setting.", "pneumonia", U),
-    ("If the fever does not settle with antibiotics then consider aspiration.", "aspiration", U),
+    ("If there is no improvement on therapy then consider aspiration.", "aspiration", U),
     ("Recommend follow-up radiograph to exclude pneumonia.", "pneumonia", U),
-    ("Streaky perihilar markings, which can be seen in reactive airway disease.", "copd", U),
+    ("Mild hyperinflation as can be seen in reactive airway disease.", "copd", U),
 ]
 
 PSEUDO_NEGATIONS = [
-    ("Faint opacity in the left upper lobe which was not seen on prior studies.", "opacity", P),
+    ("The left upper lobe opacity was not seen on prior studies.", "opacity", P),
     ("New nodule in the right mid lung, not previously seen.", "nodule", P),
     ("No significant change in the moderate left pleural effusion.", "pleural effusion", P),
     ("No significant change to the bibasilar atelectasis.", "atelectasis", P),

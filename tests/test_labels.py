@@ -133,10 +133,10 @@ def test_cardiac_silhouette_conventions():
     enlarged = labeler.values({"triplets": [{"finding": "cardiomegaly", "existence": "present", "sentence": 0,
                                              "text": "enlarged cardiac silhouette"}]})
     assert (enlarged["Cardiomegaly"], enlarged["Enlarged Cardiomediastinum"]) == (1.0, None)
-    similar = {"triplets": [], "sentences": [{"text": "Cardiac silhouette grossly similar to prior."}],
+    similar = {"triplets": [], "sentences": [{"text": "Heart size unchanged from the previous study."}],
                "region_sentences": {"cardiac silhouette": [0]}}
     assert labeler.values(similar)["Cardiomegaly"] == -1.0
-    chest = {"triplets": [], "sentences": [{"text": "Stable appearance of the chest."}],
+    chest = {"triplets": [], "sentences": [{"text": "The chest looks stable since yesterday."}],
              "region_sentences": {"cardiac silhouette": [0]}}
     assert labeler.values(chest)["Cardiomegaly"] is None  # the sentence does not name the heart
 
