@@ -7,7 +7,8 @@ from typing import Any, Iterable, Optional, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .cues import Cue
+from .cues import Convention, Cue
+from .labels import LabelSet
 from .schema import Box, Finding, Region, RegionGroup, Section, SideWords, Zone
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -16,7 +17,8 @@ DATA_DIR = Path(__file__).parent / "data"
 _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
     "regions.yaml": {"regions": (Region, "id"), "zones": (Zone, "id"), "groups": (RegionGroup, "id")},
     "findings.yaml": {"findings": (Finding, "id")},
-    "existence.yaml": {"cues": (Cue, "text")},
+    "existence.yaml": {"cues": (Cue, "text"), "conventions": (Convention, "id")},
+    "labels.yaml": {"label_sets": (LabelSet, "id")},
     "sections.yaml": {"sections": (Section, "id")},
     "atlas.yaml": {"boxes": (Box, "region")},
 }
@@ -26,7 +28,8 @@ _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_break
                                                       "interpretation_words", "whole_lung_words", "part_words",
                                                       "side_gap_words", "extent_words", "level_words",
                                                       "level_regions", "interpreted_findings",
-                                                      "copulas", "predicate_words", "clause_openers"}}
+                                                      "copulas", "predicate_words", "clause_openers"},
+                                     "existence.yaml": {"objects"}}
 
 
 class OntologyError(ValueError):
@@ -94,8 +97,11 @@ class RawOntology(BaseModel):
     copulas: list[str] = []
     predicate_words: list[str] = []
     clause_openers: list[str] = []
+    objects: list[str] = []  # findings that name objects (existence.yaml): a list of them is not a disjunction
     findings: list[Finding] = []
     cues: list[Cue] = []
+    conventions: list[Convention] = []
+    label_sets: list[LabelSet] = []
     sections: list[Section] = []
     boxes: list[Box] = []
     origin: dict[str, str] = {}  # "<list>:<key>" -> file it came from

@@ -4,7 +4,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Iterable, Optional
 
-from .cues import Cue
+from .cues import Convention, Cue
+from .labels import LabelSet
 from .loader import OntologyError, RawOntology
 from .schema import Finding, Region, RegionGroup, Section, SideWords, Zone
 
@@ -40,7 +41,10 @@ class Ontology:
         self.predicate_words: frozenset[str] = frozenset(raw.predicate_words)
         self.clause_openers: frozenset[str] = frozenset(raw.clause_openers)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
+        self.objects: frozenset[str] = frozenset(raw.objects)
         self.cues: list[Cue] = list(raw.cues)
+        self.conventions: dict[str, Convention] = {c.id: c for c in raw.conventions}
+        self.label_sets: dict[str, LabelSet] = {s.id: s for s in raw.label_sets}
         self.sections: dict[str, Section] = {s.id: s for s in raw.sections}
         self.atlas: dict[str, tuple[float, float, float, float]] = {b.region: b.box for b in raw.boxes}
         self._check()
@@ -86,6 +90,35 @@ class Ontology:
             if region not in self.regions:
                 raise self._err("boxes", region, f"unknown region '{region}'")
         self._check_forms()
+        self._check_conventions()
+
+    def _check_conventions(self) -> None:
+        for f in sorted(self.objects - set(self.findings)):
+            raise OntologyError(self._origin.get("objects", "existence.yaml"), "objects", f"unknown finding '{f}'")
+        classes = {c.trigger_class for c in self.cues} - {None}
+        for conv in self.conventions.values():
+            for cls in conv.classes:
+                if cls not in classes:
+                    raise self._err("conventions", conv.id, f"unknown cue class '{cls}' (known: {sorted(classes)})")
+        for ls in self.label_sets.values():
+            for obs in ls.observations:
+                for f in [*obs.findings, *obs.hedged_findings, *(w.finding for w in obs.word_mentions)]:
+                    if f not in self.findings:
+                        raise self._err("label_sets", ls.id, f"observation '{obs.name}': unknown finding '{f}'")
+                for rs in obs.region_states:
+                    for r in rs.regions:
+                        if r not in self.regions:
+                            raise self._err("label_sets", ls.id, f"observation '{obs.name}': unknown region '{r}'")
+            if ls.convention is not None and ls.convention not in self.conventions:
+                raise self._err("label_sets", ls.id, f"unknown convention '{ls.convention}'")
+
+    def convention(self, name: Optional[str]) -> Convention:
+        """The convention profile `name` (None: `asg`); a ValueError naming the known ones otherwise."""
+        key = name or "asg"
+        conv = self.conventions.get(key)
+        if conv is None:
+            raise ValueError(f"unknown convention '{key}' (known: {', '.join(sorted(self.conventions)) or 'none'})")
+        return conv
 
     def _known_regions(self, list_key: str, key: str, ids: list[str], field: str = "regions") -> None:
         for rid in ids:

@@ -18,8 +18,11 @@ EMPTY_WARNING = "empty report: no text to parse"
 _DEFAULT: dict[Any, Language] = {}
 
 
-def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] = None, spans: bool = True) -> Language:
-    """A blank English pipeline with our components; `ontology` is a user directory merged over ours.
+def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] = None, spans: bool = True,
+         convention: Optional[str] = None) -> Language:
+    """A blank English pipeline with our components; `ontology` is a user directory merged over ours; `convention`
+    names the labelling profile that reads the existence cues (default `asg`; `chexpert`, `linguistic`, or one of
+    the user directory's `conventions`).
 
     With `spans` (default) the pipeline has one component per step and keeps every intermediate result on the doc
     (`doc.spans["asg_findings"]`, `span._.asg_existence`, ...). With `spans=False` it is the single `asg_parser`
@@ -28,12 +31,13 @@ def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] 
     onto = None if ontology is None else str(Path(ontology).resolve())
     nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
     if not spans:
-        nlp.add_pipe("asg_parser", config={"ontology": onto, "sections": sections, "spans": False})
+        nlp.add_pipe("asg_parser", config={"ontology": onto, "sections": sections, "spans": False,
+                                           "convention": convention})
         return nlp
     nlp.add_pipe("asg_sections", config={"ontology": onto})
     nlp.add_pipe("asg_sentences", config={"ontology": onto})
     nlp.add_pipe("asg_mentions", config={"ontology": onto})
-    nlp.add_pipe("asg_existence", config={"ontology": onto, "span_keys": [FINDINGS_KEY]})
+    nlp.add_pipe("asg_existence", config={"ontology": onto, "span_keys": [FINDINGS_KEY], "convention": convention})
     nlp.add_pipe("asg_triplets", config={"ontology": onto, "sections": sections})
     return nlp
 

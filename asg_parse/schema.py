@@ -27,6 +27,7 @@ class Triplet(BaseModel):
     end: int
     text: str
     cue: Optional[str] = None
+    cue_class: Optional[str] = None  # the class of `cue` (existence.yaml), so a convention can be re-applied
 
 
 class ParsedReport(BaseModel):

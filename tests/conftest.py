@@ -24,12 +24,12 @@ def cli_pipeline(monkeypatch, _cli_pipelines):
 
     real = runner.load_pipeline
 
-    def load(ontology=None, spans=False):
+    def load(ontology=None, spans=False, convention=None):
         if ontology is not None:
-            return real(ontology, spans=spans)
-        if spans not in _cli_pipelines:
-            _cli_pipelines[spans] = real(None, spans=spans)
-        return _cli_pipelines[spans]
+            return real(ontology, spans=spans, convention=convention)
+        if (spans, convention) not in _cli_pipelines:
+            _cli_pipelines[spans, convention] = real(None, spans=spans, convention=convention)
+        return _cli_pipelines[spans, convention]
 
     monkeypatch.setattr(runner, "load_pipeline", load)
     yield load

@@ -132,9 +132,10 @@ def test_cue_offsets_preceding_and_following(nlp):
     text = "There is no pleural effusion. The pneumothorax has resolved."
     doc = ents_doc(nlp, text, ["pleural effusion", "pneumothorax"])
     neg, res = doc.ents
-    assert neg._.asg_existence_cue == {"text": "no", "start": 9, "end": 11}
+    assert neg._.asg_existence_cue == {"text": "no", "start": 9, "end": 11, "class": "negation"}
     cue = res._.asg_existence_cue
     assert text[cue["start"]:cue["end"]] == cue["text"] == "has resolved"
+    assert cue["class"] == "resolution"
 
 
 def test_cue_none_for_present(nlp):
@@ -148,7 +149,7 @@ def test_trigger_inside_entity(nlp):
     doc = ents_doc(nlp, text, ["no effusion"])
     ent = doc.ents[0]
     assert ent._.asg_existence == "absent"
-    assert ent._.asg_existence_cue == {"text": "no", "start": 7, "end": 9}
+    assert ent._.asg_existence_cue == {"text": "no", "start": 7, "end": 9, "class": "negation"}
     doc = ents_doc(nlp, "The effusion has resolved.", ["effusion has resolved"])
     assert doc.ents[0]._.asg_existence == "absent"
 

@@ -103,8 +103,10 @@ def test_atlas_boxes_cover_known_regions(onto):
 
 
 def test_likely_is_documented_as_a_leaning(onto):
-    kinds = {c.text: c.kind for c in onto.cues}
-    assert "likely" not in kinds and kinds["less likely"] == "uncertainty"
+    cues = {c.text: c for c in onto.cues}
+    assert cues["likely"].trigger_class == "leaning" and cues["less likely"].trigger_class == "hedge"
+    assert onto.convention("asg").reading(cues["likely"]) == "present"
+    assert onto.convention(None).reading(cues["less likely"]) == "uncertain"
     text = (Path(__file__).resolve().parents[1] / "anatomy_ontology" / "data" / "existence.yaml").read_text()
     assert '"likely"' in text and "PRESENT" in text
 

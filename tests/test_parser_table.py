@@ -441,10 +441,12 @@ def test_versus_cue_on_both_alternatives(nlp):
 def test_likely_is_a_leaning_not_a_hedge_as_existence_yaml_decides(nlp):
     from asg_parse.pipeline.resources import get_ontology
 
-    kinds = {c.text: c.kind for c in get_ontology().cues}
-    assert "likely" not in kinds and "most likely" not in kinds and kinds["less likely"] == "uncertainty"
+    onto = get_ontology()
+    cues = {c.text: c for c in onto.cues}
+    assert cues["likely"].trigger_class == cues["most likely"].trigger_class == "leaning"
+    assert onto.convention(None).classes["leaning"] == P and cues["less likely"].kind == "uncertainty"
     report = asg_parse.parse("Findings most likely represent atelectasis.", nlp=nlp)
-    assert {t.existence for t in report.triplets if t.finding == ATEL} == {P}
+    assert {(t.existence, t.cue) for t in report.triplets if t.finding == ATEL} == {(P, None)}
 
 
 # ------------------------------------------------------------------------------------------------ spans

@@ -121,9 +121,9 @@ def _compact(rec) -> str:
 def test_record_line_is_the_bytes_of_json_dumps(s):
     rec = {"id": s, "sentences": [{"text": s, "start": 0, "end": 12, "section": s}],
            "triplets": [{"region": s, "finding": s, "existence": "present", "sentence": 0, "start": -1, "end": 10 ** 20,
-                         "text": s, "cue": None},
+                         "text": s, "cue": None, "cue_class": None},
                         {"region": None, "finding": "f", "existence": "absent", "sentence": 3, "start": 1, "end": 2,
-                         "text": s + s, "cue": s}],
+                         "text": s + s, "cue": s, "cue_class": s}],
            "region_sentences": {s: [0, 2], "right lung": [1]}, "tags": {s: -1, "effusion": 0, "mass": 1},
            "warnings": [s, "w"]}
     assert runner.record_line(rec) == _compact(rec)

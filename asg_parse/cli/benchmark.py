@@ -10,7 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..evaluation import bioscope as bioscope_eval
+from ..evaluation import chexpert as chexpert_eval
 from ..evaluation import openi
+from .common import CONVENTION_HELP, fail
 from .display import fmt as _f
 
 
@@ -78,7 +81,7 @@ def render_openi_errors(result: openi.OpenIResult, console: Console, n: int, tex
 
 def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out: Optional[Path] = None,
                         errors: int = 0, show_text: bool = False, console: Optional[Console] = None,
-                        save_pred: Optional[Path] = None) -> int:
+                        save_pred: Optional[Path] = None, convention: Optional[str] = None) -> int:
     """Score our parser (pred None) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
     from ..evaluation import scoring
 
@@ -103,7 +106,16 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
         predictions: dict[str, Any] = records
     else:
         t0 = time.perf_counter()
-        predictions = openi.parse_openi([(r.uid, r.text) for r in reports])
+        nlp = None
+        if convention is not None:
+            import asg_parse
+
+            try:
+                nlp = asg_parse.load(spans=False, convention=convention)
+            except ValueError as exc:
+                console.print(f"error: --convention: {exc}", markup=False, highlight=False)
+                return 2
+        predictions = openi.parse_openi([(r.uid, r.text) for r in reports], nlp=nlp)
         dt = time.perf_counter() - t0
         speed = f"parsed {len(reports)} reports in {dt:.1f}s ({len(reports) / max(dt, 1e-9):.0f} reports/s)"
         if save_pred is not None:
@@ -129,17 +141,184 @@ def benchmark_openi(
     show_text: bool = typer.Option(False, "--show-text", help="With --errors, print a snippet of each report"),
     save_pred: Optional[Path] = typer.Option(None, "--save-pred", help="Write our parser's predictions (benchmark "
                                              "texts) as JSONL, e.g. to evaluate against the OpenI standoff gold"),
+    convention: Optional[str] = typer.Option(None, "--convention", metavar="NAME", show_default="asg",
+                                             help=CONVENTION_HELP),
 ) -> None:
     """Score the OpenI report-level benchmark (README of the OpenI folder) for our parser or a predictions file."""
-    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred)
+    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred,
+                               convention=convention)
     if code:
         raise typer.Exit(code)
 
 
+# ---------------------------------------------------------------- shared by the BioScope and Stanford benchmarks
+def _parse(items: list[tuple[str, str]], convention: Optional[str]) -> tuple[dict[str, Any], str]:
+    """Our parser's records of (id, text) items under `convention` (progress bar on a terminal), and a speed line."""
+    import sys
+
+    import asg_parse
+
+    from .display import progress_bar
+
+    try:
+        nlp = asg_parse.load(spans=False, convention=convention)
+    except ValueError as exc:
+        raise fail(f"--convention: {exc}") from None
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    with progress_bar(len(items), enabled=sys.stderr.isatty()) as advance:
+        for rec in asg_parse.parse_records(items, nlp=nlp):
+            out[rec["id"]] = rec
+            advance(1)
+    dt = time.perf_counter() - t0
+    return out, f"parsed {len(items)} reports in {dt:.1f}s ({len(items) / max(dt, 1e-9):.0f} reports/s), " \
+                f"convention {convention or 'asg'}"
+
+
+def _records(pred: Path, console: Console) -> dict[str, Any]:
+    """A predictions JSONL (any tool's records: id + triplets), its problem lines reported; exit 2 if unreadable."""
+    from ..evaluation import scoring
+
+    records, problems = scoring.load_records(pred, strict=False)
+    for prob in problems[:20]:
+        console.print(f"warning: {prob}", markup=False, highlight=False)
+    if problems:
+        console.print(f"{len(problems)} problem line(s) in {pred} were skipped", markup=False, highlight=False)
+    if records is None:
+        raise typer.Exit(2)
+    return records
+
+
+def _write_json(json_out: Optional[Path], data: dict[str, Any], console: Console) -> None:
+    if json_out is not None:
+        json_out.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+        console.print(f"wrote {json_out}", markup=False, highlight=False)
+
+
+def _row(table: Table, name: str, d: Optional[dict[str, float]], keys: tuple[str, ...]) -> None:
+    table.add_row(name, *(("-" if d is None else _f(d[k])) for k in keys))
+
+
+# ---------------------------------------------------------------- BioScope
+def benchmark_bioscope(
+    data: Optional[Path] = typer.Option(None, "--data", help="BioScope JSONL (default: $ASG_BIOSCOPE or "
+                                        "../shared/data/bioscope/bioscope_dev.jsonl)"),
+    pred: Optional[Path] = typer.Option(None, "--pred", help="Predictions JSONL to score instead of running our "
+                                        "parser: records keyed by doc_id, offsets into the built report text"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures (and the errors) as JSON"),
+    errors: int = typer.Option(0, "--errors", help="Print the first N mentions where the prediction and gold differ"),
+    convention: str = typer.Option(bioscope_eval.CONVENTION, "--convention", metavar="NAME",
+                                   help=CONVENTION_HELP + " Default here: linguistic (BioScope's reading)."),
+    no_negspacy: bool = typer.Option(False, "--no-negspacy", help="Do not run the negspacy anchor"),
+) -> None:
+    """Score existence on BioScope's pediatric reports (README of the bioscope folder), negspacy alongside."""
+    console = Console(soft_wrap=True)
+    try:
+        docs = bioscope_eval.load_documents(data)
+    except bioscope_eval.BioScopeError as exc:
+        raise fail(str(exc)) from None
+    speed = ""
+    if pred is not None:
+        predictions = _records(pred, console)
+    else:
+        predictions, speed = _parse([(d.doc_id, d.text) for d in docs], convention)
+    result = bioscope_eval.score(docs, predictions, negspacy=not no_negspacy)
+    d = result.to_dict(errors=True)
+    skipped = ", ".join(f"{k} {v}" for k, v in result.skipped.items()) or "none"
+    gold = ", ".join(f"{k} {v}" for k, v in sorted(result.gold_counts().items()))
+    console.print(f"[bold]BioScope clinical benchmark[/bold]: {result.n_documents} documents, "
+                  f"{len(result.mentions)} scored mentions (left out: {skipped}; gold: {gold})")
+    if result.missing_predictions:
+        console.print(f"[yellow]{len(result.missing_predictions)} document(s) have no prediction[/yellow]")
+    keys = ("accuracy", "precision", "recall", "f1")
+    table = Table(title="Negation (absent vs not, all scored mentions)")
+    for col in ("tool", *keys):
+        table.add_column(col, justify="left" if col == "tool" else "right")
+    _row(table, "asg_parse" if pred is None else str(pred), d["negation"], keys)
+    _row(table, "negspacy en_clinical", d["negspacy_negation"], keys)
+    console.print(table)
+    hkeys = ("precision", "recall", "f1", "accuracy3")
+    table = Table(title=f"Hedges (uncertain vs not, {d['hedge']['n']} mentions whose gold is not alternative or "
+                        "leaning)")
+    for col in ("tool", "P", "R", "F1", "3-way acc"):
+        table.add_column(col, justify="left" if col == "tool" else "right")
+    _row(table, "asg_parse" if pred is None else str(pred), d["hedge"], hkeys)
+    console.print(table)
+    if errors > 0:
+        sentences = {(doc.doc_id, s.sent_id): s.text for doc in docs for s in doc.sentences}
+        for m in result.errors()[:errors]:
+            console.print(f"  {m.doc_id} {m.sent_id}: {m.text!r} gold {m.gold}, predicted {m.pred}"
+                          f"\n      {_snip(sentences[m.doc_id, m.sent_id])}", markup=False, highlight=False)
+    if speed:
+        console.print(speed)
+    _write_json(json_out, d, console)
+
+
+# ---------------------------------------------------------------- Stanford CheXpert labels
+def benchmark_chexpert(
+    data: Optional[Path] = typer.Option(None, "--data", help="Stanford reports CSV (default: $ASG_CHEXPERT_REPORTS "
+                                        "or ../shared/data/chexpert_reports/chexpert_reports_dev.csv)"),
+    pred: Optional[Path] = typer.Option(None, "--pred", help="Score this instead of our parser: a label CSV in the "
+                                        "CheXpert layout (rows in the data's order, or matched by a "
+                                        "SimpleTestReportID / id column) or a records JSONL keyed by report id"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures (and the errors) as JSON"),
+    errors: int = typer.Option(0, "--errors", help="Print the first N disagreeing reports per observation"),
+    convention: str = typer.Option(chexpert_eval.CONVENTION, "--convention", metavar="NAME",
+                                   help=CONVENTION_HELP + " Default here: chexpert."),
+) -> None:
+    """Score CheXpert labels on Stanford impressions (README of the chexpert_reports folder)."""
+    from ..labels import ReportLabeler, label_set
+    from ..pipeline.resources import get_ontology
+
+    console = Console(soft_wrap=True)
+    labeler = ReportLabeler(label_set(get_ontology(None), chexpert_eval.LABEL_SET))
+    observations = labeler.columns
+    try:
+        reports = chexpert_eval.load_reports(data, observations)
+        speed = ""
+        if pred is not None and pred.suffix.lower() == ".csv":
+            predictions = chexpert_eval.labels_from_csv(pred, reports, observations)
+        else:
+            if pred is not None:
+                records = _records(pred, console)
+            else:
+                records, speed = _parse([(r.id, r.text) for r in reports], convention)
+            predictions = chexpert_eval.labels_from_records(records, labeler)
+    except chexpert_eval.ChexpertError as exc:
+        raise fail(str(exc)) from None
+    result = chexpert_eval.score(reports, predictions, observations)
+    d = result.to_dict(errors=True)
+    console.print(f"[bold]Stanford CheXpert-label benchmark[/bold]: {result.n_reports} reports")
+    if result.missing_predictions:
+        console.print(f"[yellow]{len(result.missing_predictions)} report(s) have no prediction (scored as blank)"
+                      "[/yellow]")
+    table = Table(title="F1 per observation (gold support in brackets)")
+    for col in ("observation", *chexpert_eval.KINDS):
+        table.add_column(col, justify="left" if col == "observation" else "right")
+    for o in observations:
+        per = result.per[o]
+        table.add_row(o, *((f"{_f(per[k]['f1'])} ({per[k]['support']})" if k in per else "-")
+                           for k in chexpert_eval.KINDS))
+    table.add_row("macro (13, with gold)", *(_f(result.macro(k)["f1"]) for k in chexpert_eval.KINDS))
+    console.print(table)
+    cp = result.course_positive()
+    console.print(f"positive F1 over the course's 11 observations: {_f(cp['f1'])} "
+                  f"(P {_f(cp['precision'])} R {_f(cp['recall'])})")
+    if errors > 0:
+        texts = {r.id: r.text for r in reports}
+        for o in observations:
+            for rid, g, p in result.errors(o)[:errors]:
+                console.print(f"  {o}: report {rid} gold {g} predicted {p}\n      {_snip(texts.get(rid, ''))}",
+                              markup=False, highlight=False)
+    if speed:
+        console.print(speed)
+    _write_json(json_out, d, console)
 
 
 def register(app: typer.Typer) -> None:
     """Add the `benchmark` command group to `app`."""
     bench = typer.Typer(help="Report-level benchmarks on public data sets.", no_args_is_help=True)
     bench.command("openi")(benchmark_openi)
+    bench.command("bioscope")(benchmark_bioscope)
+    bench.command("chexpert")(benchmark_chexpert)
     app.add_typer(bench, name="benchmark")

@@ -9,6 +9,8 @@ import typer
 
 STARTED: list[float] = []  # when the console command started (the summary's wall time counts from there)
 ONTOLOGY_HELP = "A user ontology directory (YAML files) merged over the built-in ontology."
+CONVENTION_HELP = ("The labelling convention that reads hedges and negations: asg (default), chexpert, linguistic, "
+                   "or a profile of the --ontology directory's existence.yaml (docs/conventions.md).")
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
@@ -24,13 +26,15 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def load(ontology: Optional[Path], spans: bool = False) -> Any:
-    """The pipeline, with a bad ontology turned into a one-line error."""
+def load(ontology: Optional[Path], spans: bool = False, convention: Optional[str] = None) -> Any:
+    """The pipeline, with a bad ontology or an unknown convention turned into a one-line error."""
     from anatomy_ontology import OntologyError
 
     from .runner import load_pipeline
 
     try:
-        return load_pipeline(str(ontology) if ontology is not None else None, spans=spans)
+        return load_pipeline(str(ontology) if ontology is not None else None, spans=spans, convention=convention)
     except OntologyError as exc:
         raise fail(f"ontology: {exc}") from None
+    except ValueError as exc:
+        raise fail(f"--convention: {exc}") from None

@@ -243,3 +243,28 @@ def print_ontology(onto: Any, console: Optional[Console] = None) -> None:
         findings.add_row(f.id, "yes" if f.asg_tag else "", ", ".join(f.default_regions) or "-",
                          Text(", ".join(f.forms)))
     console.print(findings)
+
+
+def print_conventions(onto: Any, name: Optional[str] = None, console: Optional[Console] = None) -> None:
+    """The cue classes with each convention profile's reading (or only profile `name`'s) and some of their cues."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or Console()
+    profiles = [onto.convention(name)] if name else list(onto.conventions.values())
+    cues: dict[str, list[str]] = {}
+    for c in onto.cues:
+        if c.trigger_class is not None:
+            cues.setdefault(c.trigger_class, []).append(c.text)
+    table = Table(title="Cue classes and conventions", title_justify="left")
+    for col in ("class", *(p.id for p in profiles), "cues"):
+        table.add_column(col)
+    for cls in sorted(cues):
+        examples = cues[cls]
+        more = f" (+{len(examples) - 6})" if len(examples) > 6 else ""
+        table.add_row(cls, *(p.reread(cls, "-") if cls in p.classes else "(kind)" for p in profiles),
+                      Text(", ".join(examples[:6]) + more))
+    console.print(table)
+    for p in profiles:
+        console.print(f"{p.id}: {p.description}", markup=False, highlight=False)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .common import CONVENTION_HELP
 from .display import fmt as _f
 
 
@@ -94,7 +95,8 @@ def render_eval(result: Any, console: Console, errors: int = 0,
 
 
 def run_evaluate(gold: Path, pred: Path, json_out: Optional[Path] = None, errors: int = 0,
-                 csv_path: Optional[Path] = None, console: Optional[Console] = None) -> int:
+                 csv_path: Optional[Path] = None, console: Optional[Console] = None,
+                 convention: Optional[str] = None) -> int:
     """Load, compare, print. Exit code 0 clean; 1 some bad lines or gold ids unpredicted (counted, rest scored);
     2 nothing to score (a file unreadable, the OpenI CSV absent for standoff gold, or no common ids)."""
     from ..evaluation import scoring
@@ -112,6 +114,12 @@ def run_evaluate(gold: Path, pred: Path, json_out: Optional[Path] = None, errors
         console.print(f"... {len(problems) - 30} more input problem(s)")
     if gold_records is None or pred_records is None:
         return 2
+    if convention is not None:
+        try:
+            reread(pred_records, convention)
+        except ValueError as exc:
+            console.print(f"error: --convention: {exc}", markup=False, highlight=False)
+            return 2
     missing_pred = [i for i in gold_records if i not in pred_records]
     missing_gold = [i for i in pred_records if i not in gold_records]
     if missing_pred:
@@ -146,15 +154,33 @@ def evaluate_command(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures as JSON"),
     errors: int = typer.Option(0, "--errors", help="Print the N worst reports, gold vs predicted"),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="OpenI CSV for standoff gold"),
+    convention: Optional[str] = typer.Option(
+        None, "--convention", metavar="NAME",
+        help="Re-read the predicted triplets under this labelling convention from their recorded cue_class "
+             "(no re-parse; only cues that fired can be re-read) before scoring. " + CONVENTION_HELP),
 ) -> None:
     """Compare predicted parses with gold: mentions, triplets, existence, region map, findings, 40-tag vector.
 
     Exit code 0: clean (predicted ids without gold are listed and ignored); 1: bad lines or gold ids without a
     prediction (reported, counted, the rest scored); 2: nothing scored.
     """
-    code = run_evaluate(gold, pred, json_out, errors, csv_path)
+    code = run_evaluate(gold, pred, json_out, errors, csv_path, convention=convention)
     if code:
         raise typer.Exit(code)
+
+
+def reread(records: dict[str, dict[str, Any]], convention: str) -> None:
+    """Re-read every triplet's existence under `convention` from its cue_class, and the tags with it."""
+    from ..evaluation.scoring import derive_tags
+    from ..pipeline.resources import get_ontology
+
+    onto = get_ontology(None)
+    conv = onto.convention(convention)
+    for rec in records.values():
+        triplets = rec.get("triplets") or []
+        for t in triplets:
+            t["existence"] = conv.reread(t.get("cue_class"), t["existence"])
+        rec["tags"] = derive_tags(triplets, onto.asg_tags)
 
 
 def register(app: typer.Typer) -> None:

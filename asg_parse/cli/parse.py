@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import ONTOLOGY_HELP, STARTED, default_workers, fail, load
+from .common import CONVENTION_HELP, ONTOLOGY_HELP, STARTED, default_workers, fail, load
 from .io import InputError, JsonlWriter, detect_layout, read_inputs
 
 
@@ -34,6 +34,14 @@ def parse_command(
         None, "--text-col", metavar="NAME",
         help="Column (or JSON key) holding report text; repeat it to join several as 'NAME: text' sections."),
     ontology: Optional[Path] = typer.Option(None, "--ontology", metavar="DIR", help=ONTOLOGY_HELP),
+    convention: Optional[str] = typer.Option(
+        None, "--convention", metavar="NAME", show_default="asg; chexpert with --labels chexpert",
+        help=CONVENTION_HELP),
+    labels: Optional[str] = typer.Option(
+        None, "--labels", metavar="SET",
+        help="Write a label CSV instead of JSONL: one row per report, the report text then one column per label, "
+             "1.0 / 0.0 / -1.0 / blank. 'chexpert': the CheXpert labeler's 14 observations and layout; 'asg': the "
+             "40 ASG tags; or a set of the --ontology directory's labels.yaml."),
     strict: bool = typer.Option(
         False, "--strict", help="Stop at the first report the parser fails on instead of recording the error."),
     resume: bool = typer.Option(
@@ -49,6 +57,8 @@ def parse_command(
     from .display import ParseStats, progress_bar, print_summary
 
     started = STARTED[0] if STARTED else time.perf_counter()
+    if labels is not None and resume:
+        raise fail("--resume works on JSONL output only, not with --labels")
     try:
         layout = detect_layout(input)  # a missing or unreadable input fails now, before spaCy loads
     except InputError as exc:
@@ -58,17 +68,23 @@ def parse_command(
     read = partial(read_inputs, input, id_col=id_col, text_cols=text_col, layout=layout)
     if layout != "stdin":
         read = in_background(read)
-    nlp = load(ontology)
+    onto = str(ontology) if ontology is not None else None
+    labeler = _labeler(onto, labels)
+    if labeler is not None and convention is None:
+        convention = labeler.labels.convention  # the label set's own convention (chexpert for --labels chexpert)
+    nlp = load(ontology, convention=convention)
     try:
         inputs = read()
     except InputError as exc:
         raise fail(str(exc)) from None
-    set_pipeline(nlp, str(ontology) if ontology is not None else None)
+    set_pipeline(nlp, onto, convention, labels)
     collect_per_chunk()
     try:
         writer = JsonlWriter(output, resume=resume)
     except InputError as exc:
         raise fail(str(exc)) from None
+    if labeler is not None:
+        writer.write(labeler.header())
     items = inputs.items
     done = writer.done
     if done:
@@ -87,8 +103,8 @@ def parse_command(
     stopped: Optional[tuple[str, str]] = None
     try:
         with progress_bar(len(items), enabled=show_progress) as advance:
-            for res in run_chunks(items, workers=workers, ontology=str(ontology) if ontology else None,
-                                  chunk_size=chunk_size):
+            for res in run_chunks(items, workers=workers, ontology=onto, chunk_size=chunk_size,
+                                  convention=convention, labels=labels):
                 lines = res.lines
                 if strict and res.errors:
                     index, rid, message = res.errors[0]
@@ -123,6 +139,22 @@ def parse_command(
         print_summary(stats, output)
     if stats.errors:
         raise fail(f"{len(stats.errors)} of {stats.reports} reports failed; their records carry an 'error' field", 1)
+
+
+def _labeler(ontology: Optional[str], labels: Optional[str]) -> Any:
+    """The ReportLabeler of `--labels`, or None; a bad ontology or an unknown set is a one-line error."""
+    if labels is None:
+        return None
+    from anatomy_ontology import OntologyError
+
+    from .runner import make_labeler
+
+    try:
+        return make_labeler(ontology, labels)
+    except OntologyError as exc:
+        raise fail(f"ontology: {exc}") from None
+    except ValueError as exc:
+        raise fail(f"--labels: {exc}") from None
 
 
 _MAIN_PID = os.getpid()

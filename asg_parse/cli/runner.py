@@ -22,6 +22,8 @@ _EXISTENCE_OF = itemgetter("existence")
 _EXISTENCE_AT = itemgetter(TRIPLET_FIELDS.index("existence"))  # of a triplet row
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
 _ONTOLOGY: Optional[str] = None
+_CONVENTION: Optional[str] = None
+_LABELER: Any = None  # with `--labels`: the ReportLabeler that turns each record into a CSV row
 
 
 class WorkerDied(RuntimeError):
@@ -38,22 +40,33 @@ class ChunkResult:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (index in chunk, id, message)
 
 
-def load_pipeline(ontology: Optional[str] = None, spans: bool = False) -> Any:
-    """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology); without `spans`, the
-    single-component pipeline that writes the records only (see `asg_parse.load`), with the sentences and triplets
-    as rows (`Triplets.rows`)."""
+def load_pipeline(ontology: Optional[str] = None, spans: bool = False, convention: Optional[str] = None) -> Any:
+    """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology, ValueError for an
+    unknown `convention`); without `spans`, the single-component pipeline that writes the records only (see
+    `asg_parse.load`), with the sentences and triplets as rows (`Triplets.rows`)."""
     import asg_parse
 
-    nlp = asg_parse.load(ontology=ontology, spans=spans)
+    nlp = asg_parse.load(ontology=ontology, spans=spans, convention=convention)
     if not spans:  # record_line writes the rows as JSON: no dicts built only to be read back
         nlp.get_pipe("asg_parser").triplets.rows = True
     return nlp
 
 
-def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
-    """Use `nlp` in this process (and in workers forked from it)."""
-    global _NLP, _ONTOLOGY
-    _NLP, _ONTOLOGY = nlp, ontology
+def set_pipeline(nlp: Any, ontology: Optional[str] = None, convention: Optional[str] = None,
+                 labels: Optional[str] = None) -> None:
+    """Use `nlp` in this process (and in workers forked from it); with `labels` (a label set of labels.yaml, or
+    `asg`), chunks come back as label CSV rows instead of JSON records."""
+    global _NLP, _ONTOLOGY, _CONVENTION, _LABELER
+    _NLP, _ONTOLOGY, _CONVENTION = nlp, ontology, convention
+    _LABELER = None if labels is None else make_labeler(ontology, labels)
+
+
+def make_labeler(ontology: Optional[str], labels: str) -> Any:
+    """The ReportLabeler of label set `labels` (ValueError for an unknown one)."""
+    from ..labels import ReportLabeler, label_set
+    from ..pipeline.resources import get_ontology
+
+    return ReportLabeler(label_set(get_ontology(ontology), labels))
 
 
 def collect_per_chunk() -> None:
@@ -69,12 +82,11 @@ def collect_per_chunk() -> None:
     gc.disable()
 
 
-def _init_worker(ontology: Optional[str]) -> None:
-    global _NLP
+def _init_worker(ontology: Optional[str], convention: Optional[str] = None, labels: Optional[str] = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent handles SIGTERM; a worker just ends
-    if _NLP is None:
-        _NLP = load_pipeline(ontology)
+    if _NLP is None:  # spawned, not forked: build what the parent has
+        set_pipeline(load_pipeline(ontology, convention=convention), ontology, convention, labels)
     collect_per_chunk()
 
 
@@ -118,8 +130,8 @@ def record_line(rec: dict) -> str:
     sentences = ",".join([f'{{"text":{text(t)},"start":{start},"end":{end},"section":{names[section]}}}'
                           for t, start, end, section in sentences])
     triplets = ",".join([f'{heads[region, finding, existence]}{sentence},"start":{start},"end":{end},'
-                         f'"text":{text(t)},"cue":{names[cue]}}}'
-                         for region, finding, existence, sentence, start, end, t, cue in triplets])
+                         f'"text":{text(t)},"cue":{names[cue]},"cue_class":{names[cue_class]}}}'
+                         for region, finding, existence, sentence, start, end, t, cue, cue_class in triplets])
     tags = ",".join(map(_TAGS.__getitem__, rec["tags"].items()))
     warnings = ",".join(map(text, rec["warnings"]))
     return (f'{{"id":{text(rec["id"])},"sentences":[{sentences}],"triplets":[{triplets}],'
@@ -152,7 +164,7 @@ def _records(chunk: Sequence[Item]) -> list[dict]:
 
     to_record = api.doc_to_record
     empty_warning = api.EMPTY_WARNING
-    nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY)
+    nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY, convention=_CONVENTION)
     out = []
     for (rid, text, warnings), doc in zip(chunk, _docs(nlp, [text for _, text, _ in chunk])):
         if isinstance(doc, BaseException):
@@ -174,11 +186,13 @@ def _records(chunk: Sequence[Item]) -> list[dict]:
 
 
 def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
-    """Parse one chunk in this process and serialise it (one JSON line per report, input order)."""
+    """Parse one chunk in this process and serialise it (one JSON line per report, or with a labeler one CSV row
+    per report, input order)."""
     lines: list[str] = []
     existence: list[str] = []  # of every triplet, counted at the end (in C)
     warned = 0
     errors: list[tuple[int, str, str]] = []
+    labeler = _LABELER
     for i, rec in enumerate(_records(chunk)):
         triplets = rec["triplets"]
         if triplets:  # rows (`Triplets.rows`) or dicts
@@ -187,7 +201,10 @@ def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
             warned += 1
         if "error" in rec:
             errors.append((i, rec["id"], rec["error"]))
-        lines.append(record_line(rec))
+        if labeler is None:
+            lines.append(record_line(rec))
+        else:  # a failed report gets a row of blanks (and is counted in `errors`), not a "No Finding"
+            lines.append(labeler.row(chunk[i][1], rec) if "error" not in rec else labeler.blank(chunk[i][1]))
     counts = dict.fromkeys(_EXISTENCE, 0)
     counts.update(Counter(existence))
     if not gc.isenabled():  # see collect_per_chunk
@@ -212,7 +229,8 @@ def _chunks(items: Sequence[Item], size: int, workers: int = 1, guided: bool = F
 
 
 def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] = None,
-               chunk_size: Optional[int] = None) -> Iterator[ChunkResult]:
+               chunk_size: Optional[int] = None, convention: Optional[str] = None,
+               labels: Optional[str] = None) -> Iterator[ChunkResult]:
     """Parse `items` with `workers` processes; yields chunk results in input order (chunks of `chunk_size`, or by
     default `chunk_size_for` shrinking towards the end)."""
     size = chunk_size or chunk_size_for(len(items), workers)
@@ -224,7 +242,7 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
     if ctx is not None and _NLP is not None:
         _NLP("")  # builds what the pipeline builds on its first doc (phrase walk, cue engine) once, for every worker
     pool = ProcessPoolExecutor(workers, mp_context=ctx or mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(ontology,))
+                               initargs=(ontology, convention, labels))
     try:
         yield from pool.map(process_chunk, _chunks(items, size, workers, guided=chunk_size is None))
     except BrokenProcessPool:

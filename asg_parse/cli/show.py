@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import ONTOLOGY_HELP, fail, load
+from .common import CONVENTION_HELP, ONTOLOGY_HELP, fail, load
 
 
 def show_command(
@@ -17,13 +17,15 @@ def show_command(
     html: Optional[Path] = typer.Option(
         None, "--html", metavar="OUT.html", help="Also write a self-contained displaCy page of the parse."),
     ontology: Optional[Path] = typer.Option(None, "--ontology", metavar="DIR", help=ONTOLOGY_HELP),
+    convention: Optional[str] = typer.Option(None, "--convention", metavar="NAME", show_default="asg",
+                                             help=CONVENTION_HELP),
 ) -> None:
     """Show one report's sentences, sections, triplets and region map as tables (for reviewing the rules)."""
     from .. import api
     from .display import print_report, write_html
 
     rid, text = _show_input(report)
-    nlp = load(ontology, spans=True)  # the page marks the anatomy spans too
+    nlp = load(ontology, spans=True, convention=convention)  # the page marks the anatomy spans too
     doc = nlp(text)
     record = api.doc_to_record(doc, rid)
     print_report(record, text)

@@ -6,14 +6,15 @@ then score any predictions (ParsedReport objects or plain dicts in that schema, 
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from anatomy_ontology import load_ontology
 
-DEFAULT_CSV = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "openi" / "openi_dev.csv"
+from . import SHARED_DATA, data_file
+
+DEFAULT_CSV = SHARED_DATA / "openi" / "openi_dev.csv"
 CSV_ENV = "ASG_OPENI_CSV"
 
 # ---------------------------------------------------------------- benchmark definition (README tables)
@@ -231,12 +232,7 @@ def skip_reason(row: Mapping[str, str]) -> Optional[str]:
 
 def resolve_csv(path: Optional[Union[str, Path]] = None) -> Path:
     """The CSV to use: explicit path, else $ASG_OPENI_CSV, else ../shared/data/openi/openi_dev.csv."""
-    if path:
-        return Path(path)
-    env = os.environ.get(CSV_ENV)
-    if env:
-        return Path(env)
-    return DEFAULT_CSV.resolve()
+    return data_file(path, CSV_ENV, DEFAULT_CSV)
 
 
 class OpenIError(ValueError):

@@ -19,6 +19,8 @@ Shared steps, in the order data flows through them:
     anatomy.py    the regions each anatomy mention names (with the side said with it), coordinated anatomy
     linking.py    linking each finding to its anatomy, side words and state words (the Linker's steps)
     placement.py  combining a finding's links into its regions; defaults, sides, devices at their tips
+    cues.py       the existence cues a convention profile reads, and where they are in a doc (CueTable)
+    scopes.py     the existence scope rules: which trigger reaches which entity
     component.py  the base of the ontology-backed components (ontology option, to_disk / from_disk)
     resources.py  ontology loading and caching, saving a user ontology beside a pipeline
     memo.py       per-process look-up caches

@@ -1,8 +1,10 @@
 """The project's single existence engine (present / absent / uncertain) and the `asg_existence` spaCy component.
 
-How it works. One spaCy ``PhraseMatcher`` (on ``LOWER``, the same matching machinery negspacy uses) holds every
-cue of ``anatomy_ontology/data/existence.yaml`` (merged with a user's directory): triggers (negation,
-uncertainty), pseudo-cues, terminators and the clause words (boundaries, predicates, list words). Overlapping
+How it works. One spaCy ``PhraseMatcher`` (on ``LOWER``, the same matching machinery negspacy uses; built by
+:class:`~asg_parse.pipeline.cues.CueTable`) holds every cue of ``anatomy_ontology/data/existence.yaml`` (merged
+with a user's directory) that the convention profile reads: triggers (negation, uncertainty; a profile maps each
+cue class to absent, uncertain, a pseudo-cue or nothing), pseudo-cues, terminators and the clause words
+(boundaries, predicates, list words). Overlapping
 matches are resolved longest-first, so "no change" (pseudo) swallows its "no" and "cannot be excluded" swallows
 "not". For each entity the engine then looks, inside the entity's sentence, for
 
@@ -14,6 +16,9 @@ matches are resolved longest-first, so "no change" (pseudo) swallows its "no" an
    atelectasis is present") unless a list word joins them ("no A, B, or C is seen");
 3. the nearer of the two wins (negation on a tie). An uncertainty trigger that directly follows a negation
    ("no findings suspicious for") is a negated hedge -> absent.
+4. under a profile that reads disjunctions as uncertain, present findings joined only by "or", "/" and commas
+   become uncertain ("atelectasis or consolidation").
+The label's cue dict carries the cue's class (`class`), which triplets record as `cue_class`.
 
 Why not negspacy's ``Negex`` itself: it only knows negation (no uncertainty), cuts scopes only at terminators
 (no clause/list logic, so it over-negates "no effusion, atelectasis is present"), drops the cue that fired, and
@@ -37,17 +42,11 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from anatomy_ontology import Cue, Ontology
+from anatomy_ontology import Convention, Cue, Ontology
 
-PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
-_NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
-_KIND_CODE = {"negation": _NEG, "uncertainty": _UNC, "pseudo": _PSEUDO, "terminator": _TERM,
-              "boundary": _BOUND, "predicate": _PRED, "list": _LIST}
-_FWD, _BACK = 1, 2
-_DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
-# where `_scan` files a cue: one code per (kind, direction), so that one dict look-up decides
-_C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
-_NEGATED_HEDGE_GAP = 6  # a negation ending at most this many tokens before a hedge (same clause) negates it
+from .cues import ABSENT, BACK, FWD, PRESENT, UNCERTAIN, CueTable, Trigger, resolve_convention
+from .scopes import inside_trigger, negating, reaches_forward, reaches_backward
+
 
 if not Span.has_extension("asg_existence"):
     Span.set_extension("asg_existence", default=None)
@@ -56,7 +55,7 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
-from .phrases import LowerPhrases, Match  # noqa: E402
+from .phrases import Match  # noqa: E402
 from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
 
 
@@ -72,35 +71,37 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
 _trigger_start = itemgetter(0)  # of a trigger
 
 
-# A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside): built per match, read in the
-# per-entity loops, where tuple unpacking is the cheapest access.
-_Trigger = tuple[int, int, bool, int, Optional[int], Optional[int], bool]
 _PRESENT: tuple[str, None] = (PRESENT, None)
 
 
 class ExistenceEngine:
-    """Classify spans as present / absent / uncertain from the ontology's cues; build once, reuse per doc."""
+    """Classify spans as present / absent / uncertain from the ontology's cues; build once, reuse per doc.
 
-    def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab, tokenizer: Any = None):
-        """`tokenizer` (default: spaCy's English one) splits the cue texts like the reports will be split."""
-        cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
-        self.cues: list[Cue] = cues
-        self.vocab = vocab
+    Split at its natural seams: the :class:`~asg_parse.pipeline.cues.CueTable` holds what a convention reads as a
+    cue and finds the cues of a doc (the matcher and its filing); :mod:`~asg_parse.pipeline.scopes` holds the
+    scope rules, pure functions over token positions; this class holds the decision per span (which trigger
+    governs it, and the convention's one rule outside a cue's own scope: disjunctions).
+    """
+
+    def __init__(self, ontology: Union[Ontology, Sequence[Cue]], vocab: Vocab, tokenizer: Any = None,
+                 convention: Union[str, Convention, None] = None, objects: Optional[Iterable[str]] = None):
+        """`tokenizer` (default: spaCy's English one) splits the cue texts like the reports will be split;
+        `convention`: the profile (or its name in the ontology; default `asg`) that says what each cue class means;
+        `objects`: the findings that name objects (default: the ontology's)."""
         tokenizer = tokenizer if tokenizer is not None else spacy.blank("en", vocab=vocab).tokenizer
-        self.matcher = LowerPhrases(vocab)
-        # for the triggers, match id -> (neg, dirs, window, back_window, inside)
-        self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
-        self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
-        for i, cue in enumerate(cues):
-            key = f"asg_cue_{i}"
-            self.matcher.add(key, [tokenizer(cue.text)])
-            mid = vocab.strings[key]
-            kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
-            self._code[mid] = _code(kind, dirs)
-            if kind <= _UNC:
-                self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside)
+        self.table = CueTable(ontology.cues if isinstance(ontology, Ontology) else ontology,
+                              resolve_convention(ontology, convention), vocab, tokenizer)
+        self.cues, self.convention, self.vocab = self.table.cues, self.table.convention, vocab
+        # findings that name objects (existence.yaml `objects`): "pacer/AICD" names two devices, not alternatives
+        if objects is None:
+            objects = ontology.objects if isinstance(ontology, Ontology) else ()
+        self.objects = frozenset(objects)
 
-    # ------------------------------------------------------------------ public
+    @property
+    def matcher(self) -> Any:
+        """The PhraseMatcher of the cues (the parser runs it in its one phrase walk)."""
+        return self.table.matcher
+
     def classify(self, doc: Doc, spans: Iterable[Span]) -> None:
         """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` on every span of `doc`."""
         spans = list(spans)
@@ -118,7 +119,18 @@ class ExistenceEngine:
         if not spans:
             return []
         sents = index if index is not None else _sentences(doc, None)
-        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self._scan(doc, sents.inner_space, matches)
+        matches = self.table.match(doc, sents.inner_space, matches)
+        trig, cut_fwd, cut_back, bound, pred, lists, shadows = self.table.scan(doc, False, matches)
+        if self.table.disjunction and len(spans) > 1:
+            out = self._label_spans(doc, spans, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows)
+            self._disjunctions(doc, spans, sents, matches, bound, out)
+            return out
+        return self._label_spans(doc, spans, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows)
+
+    def _label_spans(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, trig: list[Trigger],
+                     cut_fwd: list[int], cut_back: list[int], bound: list[int], pred: list[int], lists: list[int],
+                     shadows: list[tuple[int, int, Trigger]]) -> list[tuple[str, Optional[dict[str, Any]]]]:
+        """(existence, cue) of each span from the doc's scanned cues (`CueTable.scan`)."""
         if not trig and not shadows:
             return [_PRESENT] * len(spans)
         tt = tokens(doc)
@@ -129,7 +141,6 @@ class ExistenceEngine:
         stops = cut_fwd + bound  # what can end or split a forward scope
         stops.sort()
         nstops = len(stops)
-        reaches_forward, reaches_backward = self._reaches_forward, self._reaches_backward
         out: list[tuple[str, Optional[dict[str, Any]]]] = []
         for span in spans:
             s0, s1 = span.start, span.end
@@ -147,13 +158,13 @@ class ExistenceEngine:
             if (i0 == n or (tr_starts[i0] >= se and tr_starts[i0] >= s1)) and (i0 == 0 or tr_starts[i0 - 1] < ss):
                 out.append(_PRESENT)  # no trigger in the sentence or the entity (the common case, decided early)
                 continue
-            t = self._inside(tr, tr_starts, i0, s0, s1) if i0 < n and tr_starts[i0] < s1 else None
+            t = inside_trigger(tr, tr_starts, i0, s0, s1) if i0 < n and tr_starts[i0] < s1 else None
             if t is None:
                 fwd = back = None
                 i = i0 - 1
                 while i >= 0 and tr_starts[i] >= ss:  # nearest preceding trigger whose scope reaches the entity
                     t = tr[i]
-                    if t[1] <= s1 and t[3] & _FWD:
+                    if t[1] <= s1 and t[3] & FWD:
                         j = bisect_left(stops, t[1])
                         if j == nstops or stops[j] >= s0:  # nothing between: only the window can stop the scope
                             if t[4] is None or s0 - t[1] <= t[4]:
@@ -166,7 +177,7 @@ class ExistenceEngine:
                 i = i0
                 while i < n and tr_starts[i] < se:  # nearest following trigger whose scope reaches the entity
                     t = tr[i]
-                    if t[1] > s1 and t[3] & _BACK and reaches_backward(t, s1, cut_back, bound, pred):
+                    if t[1] > s1 and t[3] & BACK and reaches_backward(t, s1, cut_back, bound, pred):
                         back = t
                         break
                     i += 1
@@ -180,191 +191,80 @@ class ExistenceEngine:
                 else:
                     gf, gb = max(0, s0 - fwd[1]), max(0, back[0] - s1)
                     t = fwd if (gf < gb or (gf == gb and (fwd[2] or not back[2]))) else back
+            cls = t[7]
             if t[2]:
                 existence, first = ABSENT, t[0]
             else:
-                first = self._negated_hedge(t, tr, bound, cut_fwd, ss)
-                existence = UNCERTAIN if first is None else ABSENT
-                if first is None:
-                    first = t[0]
+                neg = negating(t, tr, bound, cut_fwd, ss, spans)
+                if neg is None:
+                    existence, first = UNCERTAIN, t[0]
+                else:
+                    existence, first, cls = ABSENT, neg[0], neg[7]
             # the cue: tokens [first, t.end), from the governing negation when there is one; a fresh dict per span
             c0, last = idx[first], t[1] - 1
             c1 = idx[last] + len(words[last])
-            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1}))
+            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1, "class": cls}))
         return out
+
+    def _disjunctions(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, matches: list[Match],
+                      bound: list[int], out: list[tuple[str, Optional[dict[str, Any]]]]) -> None:
+        """Under a convention that reads disjunctions as uncertain: the present spans of a run of spans joined only by
+        commas and disjunction words, with at least one disjunction ("atelectasis, aspiration, or pneumonia";
+        "atelectasis/consolidation"), become uncertain, the first disjunction as their cue."""
+        joins: dict[int, tuple[int, int, str]] = {}  # token -> the disjunction cue over it (start, end, class)
+        disjunction = self.table.disjunction
+        for mid, s, e in matches:
+            cls = disjunction.get(mid)
+            if cls is not None:
+                for i in range(s, e):
+                    joins[i] = (s, e, cls)
+        if not joins:
+            return
+        tt = tokens(doc)
+        words, space, sent_of = tt.text, tt.space, sents.ids
+        commas = {b for b in bound if not words[b].isalpha()}  # boundary punctuation (","), not "and"
+        objects = self.objects
+        order = sorted((k for k in range(len(spans)) if _finding_of(spans[k]) not in objects),
+                       key=lambda k: (spans[k].start, spans[k].end))
+        if len(order) < 2:
+            return
+        run, cue = [order[0]], None
+        for a, b in zip(order, order[1:]):
+            a_end, b_start = spans[a].end, spans[b].start
+            joined = sent_of[spans[a].start] == sent_of[b_start] and all(
+                i in joins or i in commas or space[i] for i in range(a_end, b_start))
+            if joined:
+                run.append(b)
+                if cue is None:
+                    cue = next((joins[i] for i in range(a_end, b_start) if i in joins), None)
+                continue
+            self._hedge_run(run, cue, tt, out)
+            run, cue = [b], None
+        self._hedge_run(run, cue, tt, out)
+
+    @staticmethod
+    def _hedge_run(run: list[int], cue: Optional[tuple[int, int, str]], tt: Any,
+                   out: list[tuple[str, Optional[dict[str, Any]]]]) -> None:
+        """Make the present spans of `run` uncertain by the disjunction `cue` (None: not a disjunction)."""
+        if cue is None or len(run) < 2:
+            return
+        start, end, cls = cue
+        c0, c1 = tt.idx[start], tt.idx[end - 1] + len(tt.text[end - 1])
+        for k in run:
+            if out[k][0] == PRESENT:
+                out[k] = (UNCERTAIN, {"text": tt.doc_text()[c0:c1], "start": c0, "end": c1, "class": cls})
 
     def label(self, doc: Doc, span: Span) -> tuple[str, Optional[dict[str, Any]]]:
         """The (existence, cue) of one span, without setting attributes."""
         return self.label_all(doc, [span])[0]
 
     # ------------------------------------------------------------------ internals
-    def _scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
-              ) -> tuple[list[_Trigger], list[int], list[int], list[int], list[int], list[int],
-                         list[tuple[int, int, _Trigger]]]:
-        """The doc's cues: triggers (sorted by start), the starts of forward / backward terminators, boundaries,
-        predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
-        code_of, trigger = self._code, self._trigger
-        matches = self._match(doc, spaces, matches)
-        trig: list[_Trigger] = []
-        cut_fwd: list[int] = []
-        cut_back: list[int] = []
-        bound: list[int] = []
-        pred: list[int] = []
-        lists: list[int] = []
-        pseudo: list[tuple[int, int]] = []
-        overlapped = False
-        last_start = last_end = last_code = -1  # the last cue kept, and where it went
-        for mid, s, e in matches:  # one sweep in start order: of overlapping cues, the longest wins
-            if s < last_end:
-                overlapped = True
-                if e - s <= last_end - last_start:
-                    continue
-                # this longer cue replaces the last one kept
-                for bucket in _buckets(last_code, trig, pred, bound, cut_fwd, cut_back, lists, pseudo):
-                    bucket.pop()
-            last_start, last_end = s, e
-            last_code = code = code_of[mid]
-            if code == _C_TRIG:
-                trig.append((s, e, *trigger[mid]))
-            elif code == _C_PRED:
-                pred.append(s)
-            elif code == _C_BOUND:
-                bound.append(s)
-            elif code == _C_TERM:
-                cut_fwd.append(s)
-                cut_back.append(s)
-            elif code == _C_LIST:
-                lists.append(s)
-            elif code == _C_TERM_FWD:
-                cut_fwd.append(s)
-            elif code == _C_TERM_BACK:
-                cut_back.append(s)
-            else:
-                pseudo.append((s, e))
-        shadows: list[tuple[int, int, _Trigger]] = []
-        if overlapped:
-            shadows = [(ps, pe, t) for ps, pe in pseudo for t in self._triggers(matches, ps, pe)]
-        return trig, cut_fwd, cut_back, bound, pred, lists, shadows
-
-    def _match(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None) -> list[Match]:
-        """Cue matches in start order, as a PhraseMatcher gives them (`matches`: the matcher's on the whole doc, when
-        the caller has them); whitespace tokens ("negative   for") do not break a cue."""
-        if not spaces:
-            if matches is None:
-                matches = self.matcher(doc)
-        else:
-            keep = [t.i for t in doc if not t.is_space]
-            compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
-            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
-        return matches
-
-    def _triggers(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[_Trigger]:
-        """The triggers among raw `matches` inside [start, end) (those a pseudo-cue swallowed)."""
-        out = []
-        for mid, s, e in matches:
-            if mid in self._trigger and start <= s and e <= end and (s, e) != (start, end):
-                out.append((s, e, *self._trigger[mid]))
-        return out
-
-    @staticmethod
-    def _inside(trig: list[_Trigger], trig_starts: list[int], i: int, s0: int, s1: int) -> Optional[_Trigger]:
-        """A trigger inside the entity [s0, s1) at its edge ("no effusion", "effusion has resolved"); a negation
-        first. `i`: the first trigger starting at or after s0."""
-        inside = None
-        n = len(trig)
-        while i < n and trig_starts[i] < s1:
-            t = trig[i]
-            start, end, neg, dirs, _, _, inner = t
-            if end <= s1 and inner and ((dirs & _FWD and start == s0) or (dirs & _BACK and end == s1)):
-                if inside is None or (neg and not inside[2]):
-                    inside = t
-            i += 1
-        return inside
-
-    @staticmethod
-    def _negated_hedge(t: _Trigger, trig: list[_Trigger], bound: list[int], cut_fwd: list[int], ss: int
-                       ) -> Optional[int]:
-        """The start of the negation governing hedge `t` ("no findings suspicious for") in its sentence, if any."""
-        t_start = t[0]
-        for n_start, n_end, neg, dirs, _, _, _ in trig:
-            if neg and dirs & _FWD and ss <= n_start and n_end <= t_start and t_start - n_end <= _NEGATED_HEDGE_GAP:
-                if not any(n_end <= b < t_start for b in bound) and not any(n_end <= c < t_start for c in cut_fwd):
-                    return n_start
-        return None
-
-    @staticmethod
-    def _reaches_forward(t: _Trigger, s0: int, s1: int, se: int, cut_fwd: list[int], bound: list[int],
-                         pred: list[int], lists: list[int], entities: Sequence[Any] = ()) -> bool:
-        """Whether the forward scope of `t` reaches the entity [s0, s1) of a sentence ending at `se`; `entities`:
-        all the spans being classified (the clause rule)."""
-        lo, window = t[1], t[4]
-        if window is not None and s0 - lo > window:
-            return False
-        for c in cut_fwd:
-            if lo <= c < s0:
-                return False
-        first, last = _first_last(bound, lo, s0)  # the first and last boundary between the trigger and the entity
-        if first < 0:
-            return True
-        for p in pred:
-            if first < p < s0:
-                b = max(x for x in bound if lo <= x < p)
-                if not any(b < x < p for x in lists):
-                    return False  # "no fever, has cough": a new clause starts before the entity
-                # "no effusion, or findings consistent with edema": a list goes on
-        if s1 in pred or (s1 + 1 < se and s1 + 1 in pred and s1 not in bound):
-            # "no effusion, atelectasis is present" -- but only when the cue already covered an entity before the
-            # comma; "no large, loculated effusion is seen" is one noun phrase
-            covered = any(lo <= e.start < last for e in entities)
-            if covered and not any(last < x < s0 or x == last - 1 for x in lists):
-                return False
-        return True
-
-    @staticmethod
-    def _reaches_backward(t: _Trigger, s1: int, cut_back: list[int], bound: list[int], pred: list[int]) -> bool:
-        """Whether the backward scope of `t` reaches an entity ending at `s1`."""
-        hi, back_window = t[0], t[5]
-        if back_window is not None and hi - s1 > back_window:
-            return False
-        if not t[2] and t[3] & _FWD and hi - 1 in bound:
-            return False  # "opacity, likely atelectasis": a two-way hedge after a comma opens an apposition
-        for c in cut_back:
-            if s1 <= c < hi:
-                return False
-        first, last = _first_last(bound, s1, hi)  # the first and last boundary between the entity and the trigger
-        if first >= 0:
-            for p in pred:
-                if s1 <= p < last:
-                    return False  # "cardiomegaly is present, and the effusion has resolved"
-                if first < p < hi - 1:
-                    return False  # "remained afebrile and had a normal count": the cue is in a new clause
-        return True
-
-
-def _code(kind: int, dirs: int) -> int:
-    """The `_C_*` code of a cue of `kind` with scope directions `dirs`."""
-    if kind <= _UNC:
-        return _C_TRIG
-    if kind == _TERM:
-        return _C_TERM if dirs == _FWD | _BACK else _C_TERM_FWD if dirs & _FWD else _C_TERM_BACK
-    return {_BOUND: _C_BOUND, _PRED: _C_PRED, _LIST: _C_LIST, _PSEUDO: _C_PSEUDO}[kind]
-
-
-def _buckets(code: int, trig: list, pred: list, bound: list, cut_fwd: list, cut_back: list, lists: list,
-             pseudo: list) -> tuple[list, ...]:
-    """The lists `_scan` filed a cue of `code` in."""
-    return ((trig,), (pred,), (bound,), (cut_fwd, cut_back), (cut_fwd,), (cut_back,), (lists,), (pseudo,))[code]
-
-
-def _first_last(positions: list[int], lo: int, hi: int) -> tuple[int, int]:
-    """The first and last (in list order) of `positions` inside [lo, hi), or (-1, -1)."""
-    first = last = -1
-    for b in positions:
-        if lo <= b < hi:
-            if first < 0:
-                first = b
-            last = b
-    return first, last
+def _finding_of(span: Any) -> Optional[str]:
+    """The finding id of a span given to the engine: a (start, end, finding) mention or a Span labelled with it."""
+    label = getattr(span, "label_", None)
+    if label is not None:
+        return label
+    return span[2] if isinstance(span, tuple) and len(span) > 2 else None
 
 
 def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> None:
@@ -403,18 +303,22 @@ class ExistenceComponent:
     """
 
     def __init__(self, nlp: Language, name: str, ent_types: Sequence[str], span_keys: Sequence[str],
-                 ontology: Optional[str]):
+                 ontology: Optional[str], convention: Optional[str] = None):
         self.name = name
         self.vocab = nlp.vocab
         self.tokenizer = nlp.tokenizer
         self.ent_types = set(ent_types or [])
         self.span_keys = list(span_keys or [])
         self.ontology = ontology
+        self.convention = convention
         self._engine: Optional[ExistenceEngine] = None
         if ontology is not None and not Path(ontology).is_dir():
             self._missing = ontology  # reported on first use unless from_disk supplies the cues
         else:
             self._missing = None
+            from .resources import get_ontology
+
+            get_ontology(ontology).convention(convention)  # an unknown profile fails now, naming the known ones
 
     @property
     def engine(self) -> ExistenceEngine:
@@ -423,7 +327,7 @@ class ExistenceComponent:
                 raise ValueError(f"asg_existence: ontology directory not found: {self._missing}")
             from .resources import get_ontology
 
-            self._engine = ExistenceEngine(get_ontology(self.ontology), self.vocab, self.tokenizer)
+            self._engine = ExistenceEngine(get_ontology(self.ontology), self.vocab, self.tokenizer, self.convention)
         return self._engine
 
     def spans(self, doc: Doc) -> list[Span]:
@@ -445,23 +349,32 @@ class ExistenceComponent:
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        data = [c.model_dump(exclude_none=True) for c in self.engine.cues]
+        data = [c.model_dump(exclude_none=True, by_alias=True) for c in self.engine.cues]
         (path / "cues.json").write_text(json.dumps(data, indent=0), encoding="utf-8")
+        (path / "convention.json").write_text(self.engine.convention.model_dump_json(exclude_none=True),
+                                              encoding="utf-8")
+        (path / "objects.json").write_text(json.dumps(sorted(self.engine.objects)), encoding="utf-8")
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ExistenceComponent":
         f = Path(path) / "cues.json"
         if f.exists():
+            conv_file, obj_file = Path(path) / "convention.json", Path(path) / "objects.json"
             try:
                 cues = [Cue.model_validate(c) for c in json.loads(f.read_text(encoding="utf-8"))]
+                convention = Convention.model_validate_json(conv_file.read_text(encoding="utf-8")) \
+                    if conv_file.exists() else self.convention
+                objects = json.loads(obj_file.read_text(encoding="utf-8")) if obj_file.exists() else None
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"{f}: invalid saved cue list: {str(exc).splitlines()[0]}") from None
-            self._engine = ExistenceEngine(cues, self.vocab, self.tokenizer)
+                raise ValueError(f"{f}: invalid saved cue list or convention: {str(exc).splitlines()[0]}") from None
+            self._engine = ExistenceEngine(cues, self.vocab, self.tokenizer, convention, objects)
             self._missing = None
         return self
 
 
-@Language.factory("asg_existence", default_config={"ent_types": [], "span_keys": [], "ontology": None})
+@Language.factory("asg_existence", default_config={"ent_types": [], "span_keys": [], "ontology": None,
+                                                   "convention": None})
 def make_existence(nlp: Language, name: str, ent_types: list[str], span_keys: list[str],
-                   ontology: Optional[str]) -> ExistenceComponent:
-    """Factory of the `asg_existence` component (entry point ``asg_existence``)."""
-    return ExistenceComponent(nlp, name, ent_types, span_keys, ontology)
+                   ontology: Optional[str], convention: Optional[str]) -> ExistenceComponent:
+    """Factory of the `asg_existence` component (entry point ``asg_existence``); `convention` names the labelling
+    profile (default `asg`; see ``conventions`` in existence.yaml)."""
+    return ExistenceComponent(nlp, name, ent_types, span_keys, ontology, convention)

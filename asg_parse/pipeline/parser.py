@@ -29,7 +29,8 @@ class Parser(OntologyComponent):
         onto = self.cfg["ontology"]
         self.sections = Sections(self.nlp, "sections", ontology=onto)
         self.mentions = Mentions(self.nlp, "mentions", ontology=onto)
-        self.existence = ExistenceComponent(self.nlp, "existence", ent_types=[], span_keys=[FINDINGS_KEY], ontology=onto)
+        self.existence = ExistenceComponent(self.nlp, "existence", ent_types=[], span_keys=[FINDINGS_KEY], ontology=onto,
+                                            convention=self.cfg.get("convention"))
         self.triplets = Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections"))
         self._walk: Optional[PhraseWalk] = None  # built on first use, as the existence engine is
         self.clauses = clause_rule(self.ontology)
@@ -60,9 +61,11 @@ class Parser(OntologyComponent):
         return doc
 
 
-@Language.factory("asg_parser", default_config={"ontology": None, "sections": None, "spans": True})
+@Language.factory("asg_parser", default_config={"ontology": None, "sections": None, "spans": True,
+                                                "convention": None})
 def make_parser(nlp: Language, name: str, ontology: Optional[str], sections: Optional[list[str]],
-                spans: bool) -> Parser:
+                spans: bool, convention: Optional[str]) -> Parser:
     """All-in-one report parser: `spacy.blank("en").add_pipe("asg_parser")`; `spans: false` skips storing the
-    intermediate results, sentence starts included (faster; the triplets, region map and tags are the same)."""
-    return Parser(nlp, name, ontology=ontology, sections=sections, spans=spans)
+    intermediate results, sentence starts included (faster; the triplets, region map and tags are the same);
+    `convention` names the labelling profile (default `asg`)."""
+    return Parser(nlp, name, ontology=ontology, sections=sections, spans=spans, convention=convention)

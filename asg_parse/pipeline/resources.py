@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 from anatomy_ontology import Ontology, load_ontology
 
-ONTOLOGY_FILES = ("regions.yaml", "findings.yaml", "existence.yaml", "sections.yaml", "atlas.yaml")
+ONTOLOGY_FILES = ("regions.yaml", "findings.yaml", "existence.yaml", "sections.yaml", "atlas.yaml", "labels.yaml")
 
 
 @lru_cache(maxsize=8)

@@ -24,6 +24,7 @@ for _name in OUTPUTS:
 # where spaCy keeps `doc._.<name>` of each record field (sentences, triplets, region map, tags, warnings)
 OUTPUT_KEYS = tuple(ext_key(name) for name in (*OUTPUTS, "asg_warnings"))
 
+STATE_CLASS = "state"  # the cue class of a finding's state statement (findings.yaml `states`)
 Label = tuple[Optional[str], Optional[dict]]  # (existence, cue) of a finding mention
 # A finding mention of the parsed sections, as a list read by unpacking in the hot loops:
 # [span, finding, sentence (output index), regions, located, existence, cue]. Its region list is shared with the
@@ -134,8 +135,16 @@ def _sentence_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
 
 def _triplet_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
     return [{"region": region, "finding": finding, "existence": existence, "sentence": sentence, "start": start,
-             "end": end, "text": text, "cue": cue}
-            for region, finding, existence, sentence, start, end, text, cue in rows]
+             "end": end, "text": text, "cue": cue, "cue_class": cue_class}
+            for region, finding, existence, sentence, start, end, text, cue, cue_class in rows]
+
+
+def _cue_fields(cue: Optional[dict]) -> tuple[Optional[str], Optional[str]]:
+    """The `cue` and `cue_class` of a triplet from the cue dict of its mention (None: no cue). A cue without a class
+    is a state statement of findings.yaml ("heart size is normal"), class `state`."""
+    if not cue:
+        return None, None
+    return cue["text"], cue.get("class", STATE_CLASS)
 
 
 class Triplets(OntologyComponent):
@@ -433,7 +442,7 @@ class Triplets(OntologyComponent):
                         done.append(region)
                         new_regions.append(region)
             if new_regions:
-                rest = (finding, existence, sent, start, end, text[start:end], cue["text"] if cue else None)
+                rest = (finding, existence, sent, start, end, text[start:end], *_cue_fields(cue))
                 for region in new_regions:
                     triplets.append((region,) + rest)
                     if region is not None:
