@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, not_
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -56,7 +57,7 @@ if not Span.has_extension("asg_existence_cue"):
 
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
-from .phrases import LowerPhrases, Match  # noqa: E402
+from .phrases import LowerPhrases, Match, PhraseWalk  # noqa: E402
 from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
 
 
@@ -65,7 +66,7 @@ def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
     if index is not None:
         return index
     if not doc.has_annotation("SENT_START"):
-        set_sentence_starts(doc)
+        return set_sentence_starts(doc)  # (its index: reading the starts back from the doc would cost as much again)
     return sentence_index(doc)
 
 
@@ -91,6 +92,7 @@ class ExistenceEngine:
         # for the triggers, match id -> (neg, dirs, window, back_window, inside)
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
         self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
+        self._walk: Optional[PhraseWalk] = None
         for i, cue in enumerate(cues):
             key = f"asg_cue_{i}"
             self.matcher.add(key, [tokenizer(cue.text)])
@@ -250,13 +252,21 @@ class ExistenceEngine:
         """Cue matches in start order, as a PhraseMatcher gives them (`matches`: the matcher's on the whole doc, when
         the caller has them); whitespace tokens ("negative   for") do not break a cue."""
         if not spaces:
-            if matches is None:
-                matches = self.matcher(doc)
-        else:
-            keep = [t.i for t in doc if not t.is_space]
-            compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
-            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
+            if matches is None:  # the walk when the doc's words are read already (cheaper than a matcher call)
+                matches = self.walk.find(tokens(doc).lower)[0] if has_table(doc) else self.matcher(doc)
+        else:  # the walk over the words without the whitespace tokens (a second Doc would cost ~1 ms per doc)
+            tt = tokens(doc)
+            keep = list(compress(range(len(tt.space)), map(not_, tt.space)))
+            lower = tt.lower
+            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.walk.find([lower[i] for i in keep])[0]]
         return matches
+
+    @property
+    def walk(self) -> PhraseWalk:
+        """The cue matcher as a `PhraseWalk` (same matches, same order), built on first use."""
+        if self._walk is None:
+            self._walk = PhraseWalk([self.matcher])
+        return self._walk
 
     def _triggers(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[_Trigger]:
         """The triggers among raw `matches` inside [start, end) (those a pseudo-cue swallowed)."""
