@@ -22,6 +22,7 @@ _EXISTENCE_OF = itemgetter("existence")
 _EXISTENCE_AT = itemgetter(TRIPLET_FIELDS.index("existence"))  # of a triplet row
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
 _ONTOLOGY: Optional[str] = None
+_EXISTENCE: dict[str, Any] = {}  # the learned existence options of this process's pipeline (load_pipeline's kwargs)
 
 
 class WorkerDied(RuntimeError):
@@ -38,22 +39,25 @@ class ChunkResult:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (index in chunk, id, message)
 
 
-def load_pipeline(ontology: Optional[str] = None, spans: bool = False) -> Any:
+def load_pipeline(ontology: Optional[str] = None, spans: bool = False, existence_model: Optional[str] = None,
+                  existence_mode: Optional[str] = None) -> Any:
     """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology); without `spans`, the
     single-component pipeline that writes the records only (see `asg_parse.load`), with the sentences and triplets
     as rows (`Triplets.rows`)."""
     import asg_parse
 
-    nlp = asg_parse.load(ontology=ontology, spans=spans)
+    nlp = asg_parse.load(ontology=ontology, spans=spans, existence_model=existence_model,
+                         existence_mode=existence_mode)
     if not spans:  # record_line writes the rows as JSON: no dicts built only to be read back
         nlp.get_pipe("asg_parser").triplets.rows = True
     return nlp
 
 
-def set_pipeline(nlp: Any, ontology: Optional[str] = None) -> None:
-    """Use `nlp` in this process (and in workers forked from it)."""
-    global _NLP, _ONTOLOGY
-    _NLP, _ONTOLOGY = nlp, ontology
+def set_pipeline(nlp: Any, ontology: Optional[str] = None, **existence: Any) -> None:
+    """Use `nlp` in this process (and in workers forked from it); `existence`: the learned existence options it
+    was loaded with (a spawned worker loads the same)."""
+    global _NLP, _ONTOLOGY, _EXISTENCE
+    _NLP, _ONTOLOGY, _EXISTENCE = nlp, ontology, existence
 
 
 def collect_per_chunk() -> None:
@@ -69,12 +73,12 @@ def collect_per_chunk() -> None:
     gc.disable()
 
 
-def _init_worker(ontology: Optional[str]) -> None:
+def _init_worker(ontology: Optional[str], existence: Optional[dict[str, Any]] = None) -> None:
     global _NLP
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent handles SIGTERM; a worker just ends
     if _NLP is None:
-        _NLP = load_pipeline(ontology)
+        _NLP = load_pipeline(ontology, **(existence or {}))
     collect_per_chunk()
 
 
@@ -113,6 +117,9 @@ def record_line(rec: dict) -> str:
     if sentences and type(sentences[0]) is not tuple:  # dicts (a pipeline other than `load_pipeline`'s): as rows
         sentences = list(map(_SENTENCE_ROW, sentences))
     if triplets and type(triplets[0]) is not tuple:
+        if "decided_by" in triplets[0]:  # a learned existence model is loaded: dicts with one more field
+            return _dumps({**rec, "sentences": [s if type(s) is not tuple else dict(zip(SENTENCE_FIELDS, s))
+                                                for s in rec["sentences"]]}) + "\n"
         triplets = list(map(_TRIPLET_ROW, triplets))
     names, text, heads = _NAMES, _STR, _TRIPLET_HEADS
     sentences = ",".join([f'{{"text":{text(t)},"start":{start},"end":{end},"section":{names[section]}}}'
@@ -152,7 +159,7 @@ def _records(chunk: Sequence[Item]) -> list[dict]:
 
     to_record = api.doc_to_record
     empty_warning = api.EMPTY_WARNING
-    nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY)
+    nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY, **_EXISTENCE)
     out = []
     for (rid, text, warnings), doc in zip(chunk, _docs(nlp, [text for _, text, _ in chunk])):
         if isinstance(doc, BaseException):
@@ -224,7 +231,7 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
     if ctx is not None and _NLP is not None:
         _NLP("")  # builds what the pipeline builds on its first doc (phrase walk, cue engine) once, for every worker
     pool = ProcessPoolExecutor(workers, mp_context=ctx or mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(ontology,))
+                               initargs=(ontology, _EXISTENCE))
     try:
         yield from pool.map(process_chunk, _chunks(items, size, workers, guided=chunk_size is None))
     except BrokenProcessPool:

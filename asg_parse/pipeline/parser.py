@@ -8,6 +8,7 @@ from spacy.tokens import Doc
 
 from .component import OntologyComponent
 from .existence import ExistenceComponent, store_labels
+from .existence_model import with_decided_by
 from .mentions import FINDINGS_KEY, Mentions, publish
 from .phrases import Match, PhraseWalk
 from .sections import Sections, store_layout
@@ -32,6 +33,12 @@ class Parser(OntologyComponent):
         self.existence = ExistenceComponent(self.nlp, "existence", ent_types=[], span_keys=[FINDINGS_KEY], ontology=onto)
         self.triplets = Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections"))
         self._walk: Optional[PhraseWalk] = None  # built on first use, as the existence engine is
+        self.existence_model = None  # the learned existence layer (`existence_model` directory), if any
+        if self.cfg.get("existence_model"):
+            from ..learning.trainer import load as load_model
+
+            self.existence_model = load_model(self.cfg["existence_model"], mode=self.cfg.get("existence_mode"),
+                                              threshold=self.cfg.get("existence_threshold"))
 
     def phrase_matches(self, doc: Doc) -> list[list[Match]]:
         """The header matches, the mention matches (one list per bucket) and the cue matches of `doc`, found in one
@@ -50,7 +57,13 @@ class Parser(OntologyComponent):
         index = set_sentence_starts(doc, layout.headers, store=spans)  # lean: the steps get the index, not the doc's
         found = self.mentions.analyse(doc, index, mention_buckets)
         labels = self.existence.engine.label_all(doc, found.findings, index, cue_matches)
-        self.triplets.assemble(doc, layout, found, labels, index).store(doc)
+        model = self.existence_model
+        if model is None:
+            self.triplets.assemble(doc, layout, found, labels, index).store(doc)
+        else:  # the model's decision, and each triplet's `decided_by`
+            labels, decided = model.relabel(doc, found, labels, index)
+            parse = self.triplets.assemble(doc, layout, found, labels, index)
+            parse._replace(triplets=with_decided_by(parse.triplets, decided)).store(doc)
         if spans:
             store_layout(doc, layout)
             store_labels(doc, publish(doc, found), labels)
@@ -58,9 +71,15 @@ class Parser(OntologyComponent):
         return doc
 
 
-@Language.factory("asg_parser", default_config={"ontology": None, "sections": None, "spans": True})
+@Language.factory("asg_parser", default_config={"ontology": None, "sections": None, "spans": True,
+                                                "existence_model": None, "existence_mode": "rules",
+                                                "existence_threshold": None})
 def make_parser(nlp: Language, name: str, ontology: Optional[str], sections: Optional[list[str]],
-                spans: bool) -> Parser:
+                spans: bool, existence_model: Optional[str], existence_mode: str,
+                existence_threshold: Optional[float]) -> Parser:
     """All-in-one report parser: `spacy.blank("en").add_pipe("asg_parser")`; `spans: false` skips storing the
-    intermediate results, sentence starts included (faster; the triplets, region map and tags are the same)."""
-    return Parser(nlp, name, ontology=ontology, sections=sections, spans=spans)
+    intermediate results, sentence starts included (faster; the triplets, region map and tags are the same).
+    `existence_model`: a directory made by `asg-parse train existence`; `existence_mode`: rules | model | vote
+    (see `asg_existence_model`); `existence_threshold`: the vote's confidence (default: the model's own)."""
+    return Parser(nlp, name, ontology=ontology, sections=sections, spans=spans, existence_model=existence_model,
+                  existence_mode=existence_mode, existence_threshold=existence_threshold)
