@@ -16,7 +16,7 @@ from .common import STARTED
 from .usage import run
 
 _GROUP_OPTIONS = {"--help", "-h"}
-_EXTRA_COMMANDS = {"evaluate", "benchmark"}  # added by the register() of their modules
+_EXTRA_COMMANDS = {"evaluate", "benchmark", "train"}  # added by the register() of their modules
 
 
 class _ParseGroup(TyperGroup):
@@ -36,11 +36,12 @@ class _ParseGroup(TyperGroup):
     def _add_extras(self) -> None:
         if _EXTRA_COMMANDS <= self.commands.keys():
             return
-        from . import benchmark, evaluate
+        from . import benchmark, evaluate, train
 
         extras = typer.Typer()
         evaluate.register(extras)
         benchmark.register(extras)
+        train.register(extras)
         for name, cmd in typer.main.get_command(extras).commands.items():
             self.add_command(cmd, name)
 
@@ -80,7 +81,8 @@ def _skip_torch(argv: list[str]) -> None:
     """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it.
     Nor does it do linear algebra: numpy (imported by spaCy) gets one OpenBLAS thread, as the pool it starts
     otherwise spins for ~0.1 s of CPU time after the import (a user's OPENBLAS_NUM_THREADS is kept)."""
-    if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH"):
+    if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH") \
+            or any(a.startswith("--existence-model") for a in argv):  # a model may hold a pretrained encoder
         return
     if "torch" not in sys.modules and "thinc" not in sys.modules:
         sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now fails fast: thinc runs without

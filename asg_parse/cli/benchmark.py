@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..evaluation import openi
+from .common import EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, existence_options, load
 from .display import fmt as _f
 
 
@@ -78,8 +79,9 @@ def render_openi_errors(result: openi.OpenIResult, console: Console, n: int, tex
 
 def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out: Optional[Path] = None,
                         errors: int = 0, show_text: bool = False, console: Optional[Console] = None,
-                        save_pred: Optional[Path] = None) -> int:
-    """Score our parser (pred None) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
+                        save_pred: Optional[Path] = None, nlp: Any = None) -> int:
+    """Score our parser (pred None; `nlp`: its pipeline, default the rules) or a predictions JSONL on the OpenI
+    benchmark; print tables; exit code."""
     from ..evaluation import scoring
 
     console = console or Console(soft_wrap=True)
@@ -103,7 +105,7 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
         predictions: dict[str, Any] = records
     else:
         t0 = time.perf_counter()
-        predictions = openi.parse_openi([(r.uid, r.text) for r in reports])
+        predictions = openi.parse_openi([(r.uid, r.text) for r in reports], nlp)
         dt = time.perf_counter() - t0
         speed = f"parsed {len(reports)} reports in {dt:.1f}s ({len(reports) / max(dt, 1e-9):.0f} reports/s)"
         if save_pred is not None:
@@ -129,9 +131,15 @@ def benchmark_openi(
     show_text: bool = typer.Option(False, "--show-text", help="With --errors, print a snippet of each report"),
     save_pred: Optional[Path] = typer.Option(None, "--save-pred", help="Write our parser's predictions (benchmark "
                                              "texts) as JSONL, e.g. to evaluate against the OpenI standoff gold"),
+    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
+                                                   help=EXISTENCE_MODEL_HELP),
+    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
+                                       help=EXISTENCE_MODE_HELP),
 ) -> None:
     """Score the OpenI report-level benchmark (README of the OpenI folder) for our parser or a predictions file."""
-    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred)
+    existence = existence_options(existence_model, existence_mode)
+    nlp = load(None, **existence) if existence else None
+    code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred, nlp=nlp)
     if code:
         raise typer.Exit(code)
 

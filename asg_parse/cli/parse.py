@@ -11,7 +11,8 @@ from typing import Any, Optional
 
 import typer
 
-from .common import ONTOLOGY_HELP, STARTED, default_workers, fail, load
+from .common import (EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, ONTOLOGY_HELP, STARTED, default_workers,
+                     existence_options, fail, load)
 from .io import InputError, JsonlWriter, detect_layout, read_inputs
 
 
@@ -34,6 +35,10 @@ def parse_command(
         None, "--text-col", metavar="NAME",
         help="Column (or JSON key) holding report text; repeat it to join several as 'NAME: text' sections."),
     ontology: Optional[Path] = typer.Option(None, "--ontology", metavar="DIR", help=ONTOLOGY_HELP),
+    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
+                                                   help=EXISTENCE_MODEL_HELP),
+    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
+                                       help=EXISTENCE_MODE_HELP),
     strict: bool = typer.Option(
         False, "--strict", help="Stop at the first report the parser fails on instead of recording the error."),
     resume: bool = typer.Option(
@@ -58,12 +63,13 @@ def parse_command(
     read = partial(read_inputs, input, id_col=id_col, text_cols=text_col, layout=layout)
     if layout != "stdin":
         read = in_background(read)
-    nlp = load(ontology)
+    existence = existence_options(existence_model, existence_mode)
+    nlp = load(ontology, **existence)
     try:
         inputs = read()
     except InputError as exc:
         raise fail(str(exc)) from None
-    set_pipeline(nlp, str(ontology) if ontology is not None else None)
+    set_pipeline(nlp, str(ontology) if ontology is not None else None, **existence)
     collect_per_chunk()
     try:
         writer = JsonlWriter(output, resume=resume)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import ONTOLOGY_HELP, fail, load
+from .common import EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, ONTOLOGY_HELP, existence_options, fail, load
 
 
 def show_command(
@@ -17,13 +17,17 @@ def show_command(
     html: Optional[Path] = typer.Option(
         None, "--html", metavar="OUT.html", help="Also write a self-contained displaCy page of the parse."),
     ontology: Optional[Path] = typer.Option(None, "--ontology", metavar="DIR", help=ONTOLOGY_HELP),
+    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
+                                                   help=EXISTENCE_MODEL_HELP),
+    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
+                                       help=EXISTENCE_MODE_HELP),
 ) -> None:
     """Show one report's sentences, sections, triplets and region map as tables (for reviewing the rules)."""
     from .. import api
     from .display import print_report, write_html
 
     rid, text = _show_input(report)
-    nlp = load(ontology, spans=True)  # the page marks the anatomy spans too
+    nlp = load(ontology, spans=True, **existence_options(existence_model, existence_mode))  # spans: for the page
     doc = nlp(text)
     record = api.doc_to_record(doc, rid)
     print_report(record, text)
