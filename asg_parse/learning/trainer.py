@@ -126,7 +126,7 @@ def save(comp: ExistenceModel, out: Path, metrics: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model_config = dict(comp.cfg.get("model_config") or default_model_config())
     if model_config.get("@architectures") == "asg.ExistenceEncoder.v1":
-        from .encoder import save_encoder_files
+        from ..pipeline.existence_encoder import save_encoder_files
 
         save_encoder_files(comp.model, out / "encoder")
         model_config.update({"encoder": "encoder", "pretrained": False})

@@ -28,6 +28,7 @@ from thinc.api import (HashEmbed, Maxout, Model, Optimizer, Ragged, Softmax, cha
                        reduce_max, reduce_mean, residual, with_array)
 from thinc.types import Floats2d
 
+from . import existence_encoder  # noqa: F401  (registers the pretrained-encoder architecture)
 from .memo import Memo
 from .tokens import SentenceIndex, ext_key, sentence_index, tokens
 
@@ -41,8 +42,9 @@ WEIGHT_KEY = ("asg_parse", "existence_weight")  # reference doc user_data: an ex
 if not Span.has_extension("asg_existence_by"):
     Span.set_extension("asg_existence_by", default=None)
 
-# (word, side/distance, side+word) hashes of each window word; the rule features
-Features = tuple[tuple[tuple[int, int, int], ...], tuple[int, ...]]
+# (word, side/distance, side+word) hashes of each window word; the rule features; the window as text with the
+# mention in brackets (what a pretrained encoder reads)
+Features = tuple[tuple[tuple[int, int, int], ...], tuple[int, ...], str]
 _HASH = Memo(hash_string, 200_000)
 
 
@@ -66,12 +68,16 @@ def mention_features(lower: Sequence[str], sent: tuple[int, int], span: tuple[in
     lo, hi = max(sent[0], s0 - WINDOW), min(sent[1], s1 + WINDOW)
     h = _HASH
     words = []
+    text = []
     for i in range(lo, hi):
         w = lower[i]
         if not w.strip():
             continue
         side, dist = ("L", s0 - i) if i < s0 else ("R", i - s1 + 1) if i >= s1 else ("M", 0)
         words.append((h[w], h[f"{side}{dist}"], h[f"{side}:{w}"]))
+        text.append(f"[ {w}" if i == s0 else w)
+        if i == s1 - 1:
+            text.append("]")
     if not words:
         words.append((h[""], h["M0"], h["M:"]))
     label = label or "present"
@@ -80,7 +86,7 @@ def mention_features(lower: Sequence[str], sent: tuple[int, int], span: tuple[in
     cls = (cue.get("class") if cue else None) or ""
     rule = (h[f"rule={label}"], h[f"cue={cue_text}"], h[f"kind={kind}"], h[f"class={cls}"],
             h[f"pos={cue_position(cue, *chars)}"], h[f"finding={finding}"], h[f"rule={label}|cue={cue_text}"])
-    return tuple(words), rule
+    return tuple(words), rule, " ".join(text)
 
 
 def doc_features(doc: Doc, spans: Sequence[Any], labels: Sequence[tuple[Optional[str], Optional[dict]]],
@@ -122,15 +128,15 @@ def build_existence_classifier(width: int = 64, rows: int = 4000, depth: int = 2
 def _inputs(model: Model, X: list[Features]) -> tuple[Ragged, Any]:
     """The window words of all mentions as one Ragged of hash rows, and the rule features as one array."""
     ops = model.ops
-    lengths = ops.asarray1i([len(w) for w, _ in X])
-    flat = ops.asarray(numpy.array([row for w, _ in X for row in w], dtype="uint64"))
-    return Ragged(flat, lengths), ops.asarray(numpy.array([r for _, r in X], dtype="uint64"))
+    lengths = ops.asarray1i([len(x[0]) for x in X])
+    flat = ops.asarray(numpy.array([row for x in X for row in x[0]], dtype="uint64"))
+    return Ragged(flat, lengths), ops.asarray(numpy.array([x[1] for x in X], dtype="uint64"))
 
 
 def _classifier_init(model: Model, X: Optional[list[Features]] = None, Y: Optional[Floats2d] = None) -> None:
     words, rule, head = model.layers
     if X is None:
-        X = [(((1, 2, 3),), (1, 2, 3, 4, 5, 6, 7))]
+        X = [(((1, 2, 3),), (1, 2, 3, 4, 5, 6, 7), "[ x ]")]
     ragged, rules = _inputs(model, X)
     words.initialize(X=ragged)
     rule.initialize(X=rules)
@@ -364,7 +370,7 @@ class ExistenceModel(TrainablePipe):
 
     def _initialize_for_load(self) -> None:
         """Allocate the weights (shapes come from the config) so that saved bytes can be loaded into them."""
-        sample: list[Features] = [(((1, 2, 3),), (1, 2, 3, 4, 5, 6, 7))]
+        sample: list[Features] = [(((1, 2, 3),), (1, 2, 3, 4, 5, 6, 7), "[ x ]")]
         self.model.initialize(X=sample, Y=self.model.ops.alloc2f(1, len(LABELS)))
 
 
