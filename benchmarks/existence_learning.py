@@ -91,7 +91,8 @@ def cross_validate(name: str, reports: list[LabelledReport], data: Featurised, a
         out[label] = {key: trainer.scores(golds, values) for key, values in preds.items()}
         out[label]["train_seconds_per_fold"] = float(numpy.mean(seconds))
         print(f"[{name}] training reports {label}: " + "; ".join(
-            f"{key} acc {s['accuracy']:.3f} neg F1 {s['negation_f1']:.3f} hedge F1 {s['hedge_f1']:.3f}"
+            f"{key} acc {s['accuracy']:.3f} neg acc {s['negation_accuracy']:.3f} F1 {s['negation_f1']:.3f} "
+            f"hedge F1 {s['hedge_f1']:.3f}"
             for key, s in out[label].items() if isinstance(s, dict)), flush=True)
     return out
 

@@ -24,9 +24,9 @@ def cli_pipeline(monkeypatch, _cli_pipelines):
 
     real = runner.load_pipeline
 
-    def load(ontology=None, spans=False):
-        if ontology is not None:
-            return real(ontology, spans=spans)
+    def load(ontology=None, spans=False, **existence):
+        if ontology is not None or existence:  # a user ontology or an existence model: its own pipeline
+            return real(ontology, spans=spans, **existence)
         if spans not in _cli_pipelines:
             _cli_pipelines[spans] = real(None, spans=spans)
         return _cli_pipelines[spans]

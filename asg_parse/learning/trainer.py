@@ -45,9 +45,10 @@ def build_component(model_config: dict[str, Any], mode: str = "vote", threshold:
 
 
 def scores(gold: list[int], pred: list[int]) -> dict[str, float]:
-    """3-way accuracy, negation (absent) P/R/F1 and hedge (uncertain) P/R/F1 of mention labels."""
+    """3-way accuracy, negation (absent vs not) accuracy and P/R/F1, hedge (uncertain) P/R/F1 of mention labels."""
     g, p = numpy.array(gold), numpy.array(pred)
-    out: dict[str, float] = {"n": int(len(g)), "accuracy": float((g == p).mean()) if len(g) else 0.0}
+    out: dict[str, float] = {"n": int(len(g)), "accuracy": float((g == p).mean()) if len(g) else 0.0,
+                             "negation_accuracy": float(((g == ABSENT) == (p == ABSENT)).mean()) if len(g) else 0.0}
     for name, k in (("negation", ABSENT), ("hedge", UNCERTAIN)):
         tp, fp, fn = int(((p == k) & (g == k)).sum()), int(((p == k) & (g != k)).sum()), int(((p != k) & (g == k)).sum())
         prec = tp / (tp + fp) if tp + fp else 0.0
