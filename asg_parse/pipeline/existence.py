@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import spacy
+from spacy.attrs import IS_SPACE, LOWER
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -48,6 +49,7 @@ _FWD, _BACK = 1, 2
 _DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
 # where `_scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
+_LOWER_SPACE = [LOWER, IS_SPACE]
 _NEGATED_HEDGE_GAP = 6  # a negation ending at most this many tokens before a hedge (same clause) negates it
 
 if not Span.has_extension("asg_existence"):
@@ -62,11 +64,12 @@ from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, 
 
 
 def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
-    """The doc's sentence index; splits the doc with the project's splitter first if it has no boundaries."""
+    """The doc's sentence index; for a doc without boundaries, the project's splitter's, not stored on the doc (a
+    user's doc keeps its annotation; the component's job is existence)."""
     if index is not None:
         return index
     if not doc.has_annotation("SENT_START"):
-        return set_sentence_starts(doc)  # (its index: reading the starts back from the doc would cost as much again)
+        return set_sentence_starts(doc, store=False)
     return sentence_index(doc)
 
 
@@ -93,6 +96,7 @@ class ExistenceEngine:
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool]] = {}
         self._code: dict[int, int] = {}  # match id -> where `_scan` files the cue (_C_*)
         self._walk: Optional[PhraseWalk] = None
+        self._hash_walk: Optional[PhraseWalk] = None
         for i, cue in enumerate(cues):
             key = f"asg_cue_{i}"
             self.matcher.add(key, [tokenizer(cue.text)])
@@ -109,7 +113,14 @@ class ExistenceEngine:
         if not spans:
             return
         had_table = has_table(doc)
-        store_labels(doc, spans, self.label_all(doc, spans))
+        matches = None
+        if not had_table:
+            found = self._cue_walk(doc)
+            if found is None:  # no trigger (most short docs): no token table, no sentence split
+                store_labels(doc, spans, [_PRESENT] * len(spans))
+                return
+            matches = found or None
+        store_labels(doc, spans, self.label_all(doc, spans, matches=matches))
         if not had_table:
             release(doc)  # built here for the cue texts: do not leave it on a user's doc
 
@@ -260,6 +271,28 @@ class ExistenceEngine:
             lower = tt.lower
             matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.walk.find([lower[i] for i in keep])[0]]
         return matches
+
+    def _cue_walk(self, doc: Doc) -> Optional[list[Match]]:
+        """None when no negation or uncertainty cue occurs in `doc`, whitespace tokens skipped (the matches
+        `label_all` reads are a subset: without a trigger every span is present); else the cue matches as the
+        matcher gives them when the doc has no whitespace token, or [] (`_match` then finds them itself). One
+        array read and a walk over the lower-case hashes: no Token objects, no token table."""
+        lower, space = doc.to_array(_LOWER_SPACE).T.tolist()
+        spaced = any(space)
+        if spaced:
+            lower = list(compress(lower, map(not_, space)))
+        code = self._code
+        matches = self.hash_walk.find(lower)[0]
+        if not any(code[m] == _C_TRIG for m, _, _ in matches):
+            return None
+        return [] if spaced else matches
+
+    @property
+    def hash_walk(self) -> PhraseWalk:
+        """`walk` keyed by the hashes of the lower-case words (as `Doc.to_array(LOWER)` gives them)."""
+        if self._hash_walk is None:
+            self._hash_walk = self.walk.rekeyed(self.vocab.strings.add)
+        return self._hash_walk
 
     @property
     def walk(self) -> PhraseWalk:

@@ -422,14 +422,15 @@ def make_existence_model(nlp: Language, name: str, model: Model, mode: str, thre
                           ent_types=ent_types)
 
 
-def add_existence_model(nlp: Language, path: str, mode: str = "rules", after: str = "asg_existence"
-                        ) -> ExistenceModel:
-    """Add the model of directory `path` (from `asg-parse train existence`) to `nlp` after `after`, in `mode`."""
+def add_existence_model(nlp: Language, path: Any, mode: str = "rules", after: str = "asg_existence",
+                        **config: Any) -> ExistenceModel:
+    """Add the model of directory `path` (from `asg-parse train existence`) to `nlp` after `after`, in `mode`;
+    `config`: more of the component's settings (`span_keys`, `ent_types`)."""
     from ..learning.trainer import read_model_dir
 
     model_config, threshold = read_model_dir(path)
     comp = nlp.add_pipe("asg_existence_model", after=after,
-                        config={"model": model_config, "mode": mode, "threshold": threshold})
+                        config={"model": model_config, "mode": mode, "threshold": threshold, **config})
     comp.from_disk(path)
     comp.mode = mode
     return comp

@@ -108,6 +108,16 @@ def tokens(doc: Doc) -> TokenTable:
 def _joined(doc: Doc, text: Sequence[str], idx: list[int]) -> tuple[str, list[int]]:
     """The text of `doc` joined from its tokens `text` and their whitespace, and the offsets `idx` with the text
     length appended (recomputed if they are not offsets into that text)."""
+    if not idx[0]:  # each token's whitespace from the gap to the next offset: no second array read (a short doc's
+        # largest cost), the last token's from the doc
+        gaps = list(map(sub, map(sub, islice(idx, 1, None), idx), map(len, text)))
+        if all(map(_WS_LENGTHS.__contains__, gaps)):
+            gaps.append(1 if doc[-1].whitespace_ else 0)
+            pieces = [""] * (2 * len(text))
+            pieces[::2] = text
+            pieces[1::2] = [_WS[g] for g in gaps]
+            string = "".join(pieces)
+            return string, [*idx, len(string)]
     spacy_ = doc.to_array(SPACY).tolist()
     pieces = [""] * (2 * len(text))  # text and whitespace interleaved: one join builds the doc's text
     pieces[::2] = text
