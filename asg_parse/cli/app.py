@@ -81,13 +81,27 @@ def _skip_torch(argv: list[str]) -> None:
     """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it.
     Nor does it do linear algebra: numpy (imported by spaCy) gets one OpenBLAS thread, as the pool it starts
     otherwise spins for ~0.1 s of CPU time after the import (a user's OPENBLAS_NUM_THREADS is kept)."""
-    if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH") \
-            or any(a.startswith("--existence-model") for a in argv):  # a model may hold a pretrained encoder
+    if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH") or _encoder_model(argv):
         return
     if "torch" not in sys.modules and "thinc" not in sys.modules:
         sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now fails fast: thinc runs without
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _encoder_model(argv: list[str]) -> bool:
+    """Whether `--existence-model DIR` names a model with a pretrained (PyTorch) encoder; the default classifier
+    runs on thinc's numpy ops."""
+    for k, arg in enumerate(argv):
+        path = arg.split("=", 1)[1] if arg.startswith("--existence-model=") else \
+            argv[k + 1] if arg == "--existence-model" and k + 1 < len(argv) else None
+        if path is not None:
+            try:
+                with open(os.path.join(path, "config.json"), encoding="utf-8") as fh:
+                    return "ExistenceEncoder" in fh.read()
+            except OSError:
+                return False  # reported as a one-line error when the pipeline loads
+    return False
 
 
 def _skip_spacy_cli() -> None:

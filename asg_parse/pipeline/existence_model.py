@@ -251,14 +251,25 @@ class ExistenceModel(TrainablePipe):
         return doc_features(doc, [(s.start, s.end) for s in spans], _span_labels(doc, spans), None,
                             [s.label_ for s in spans])
 
-    def relabel(self, doc: Doc, found: Any, labels: list[tuple[Optional[str], Optional[dict]]],
-                index: SentenceIndex) -> tuple[list[tuple[Optional[str], Optional[dict]]], dict[tuple[int, int], str]]:
-        """For `asg_parser`: the labels of the mentions `found` (a linking `Found`) after the mode's decision, and
-        the character spans of the mentions the model relabelled."""
+    def input_of(self, doc: Doc, found: Any, labels: list[tuple[Optional[str], Optional[dict]]],
+                 index: SentenceIndex) -> tuple[list[Features], list, list[bool]]:
+        """For `asg_parser`: the features, the rule labels (normal statements' forced ones in place) and the
+        forced flags of the mentions `found` (a linking `Found`); no features in `rules` mode."""
         links = found.links
         fixed = [is_forced(links.get(f)) for f in found.findings]
         base = [forced_label(links.get(f), label) for f, label in zip(found.findings, labels)]
-        feats = doc_features(doc, found.findings, base, index, [f[2] for f in found.findings])
+        if self.mode == "rules":
+            return [], base, fixed
+        return doc_features(doc, found.findings, base, index, [f[2] for f in found.findings]), base, fixed
+
+    def relabel(self, doc: Doc, found: Any, labels: list[tuple[Optional[str], Optional[dict]]],
+                model_input: tuple[list[Features], list, list[bool]]
+                ) -> tuple[list[tuple[Optional[str], Optional[dict]]], dict[tuple[int, int], str]]:
+        """For `asg_parser`: the labels of the mentions `found` after the mode's decision (`model_input` from
+        `input_of`), and the character spans of the mentions the model relabelled."""
+        feats, base, fixed = model_input
+        if not feats:
+            return labels, {}
         new, by = self.decide(feats, base, fixed)
         tt = tokens(doc)
         decided = {tt.char_span(f[0], f[1]): "model" for f, who in zip(found.findings, by) if who == "model"}

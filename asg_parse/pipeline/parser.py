@@ -1,9 +1,10 @@
 """asg_parser: the whole report parser as one spaCy component (sections → sentences → mentions → existence → triplets)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Iterable, Iterator, NamedTuple, Optional
 
 from spacy.language import Language
+from spacy.util import minibatch
 from spacy.tokens import Doc
 
 from .component import OntologyComponent
@@ -51,6 +52,25 @@ class Parser(OntologyComponent):
         return walk.find(tokens(doc).lower)
 
     def __call__(self, doc: Doc) -> Doc:
+        return self._finish(self._analyse(doc))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        """Docs in order; with a learned existence model, the mentions of `batch_size` docs go through it at once
+        (one model call per batch rather than per doc)."""
+        model = self.existence_model
+        if model is None or model.mode == "rules":
+            for doc in docs:
+                yield self(doc)
+            return
+        for batch in minibatch(docs, batch_size):
+            states = [self._analyse(doc) for doc in batch]
+            model.probabilities([f for state in states for f in state.model_input[0]])  # fills its cache
+            for state in states:
+                yield self._finish(state)
+
+    def _analyse(self, doc: Doc) -> "_Parse":
+        """Everything up to the existence decision: sections, sentences, mentions, rule labels (and the model's
+        input, when a model decides)."""
         header_matches, *mention_buckets, cue_matches = self.phrase_matches(doc)
         layout = self.sections.layout(doc, header_matches)
         spans = self.cfg.get("spans", True)
@@ -58,17 +78,34 @@ class Parser(OntologyComponent):
         found = self.mentions.analyse(doc, index, mention_buckets)
         labels = self.existence.engine.label_all(doc, found.findings, index, cue_matches)
         model = self.existence_model
-        if model is None:
+        model_input = model.input_of(doc, found, labels, index) if model is not None else None
+        return _Parse(doc, layout, index, found, labels, model_input)
+
+    def _finish(self, state: "_Parse") -> Doc:
+        """The existence decision, the triplets and the stored results of an analysed doc."""
+        doc, layout, index, found, labels, model_input = state
+        if model_input is None:
             self.triplets.assemble(doc, layout, found, labels, index).store(doc)
         else:  # the model's decision, and each triplet's `decided_by`
-            labels, decided = model.relabel(doc, found, labels, index)
+            labels, decided = self.existence_model.relabel(doc, found, labels, model_input)
             parse = self.triplets.assemble(doc, layout, found, labels, index)
             parse._replace(triplets=with_decided_by(parse.triplets, decided)).store(doc)
-        if spans:
+        if self.cfg.get("spans", True):
             store_layout(doc, layout)
             store_labels(doc, publish(doc, found), labels)
         release(doc)
         return doc
+
+
+class _Parse(NamedTuple):
+    """A doc analysed up to the existence decision (`Parser._analyse`)."""
+
+    doc: Doc
+    layout: Any
+    index: Any
+    found: Any
+    labels: list
+    model_input: Optional[tuple]
 
 
 @Language.factory("asg_parser", default_config={"ontology": None, "sections": None, "spans": True,
