@@ -7,7 +7,6 @@ a hedge here). Kept apart from the rest so that a shared BioScope reader can rep
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -27,25 +26,19 @@ class BioScopeError(ValueError):
 
 def read_sentences(path: Path) -> list[dict[str, Any]]:
     """The sentences of the BioScope JSONL, validated."""
+    from .readers import json_records
+
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BioScopeError(f"{path}:{no}: invalid JSON ({exc.msg})") from None
-            missing = [f for f in _FIELDS if f not in obj]
-            if missing:
-                raise BioScopeError(f"{path}:{no}: field '{missing[0]}' missing")
-            if obj["part"] not in ("History", "Impression"):
-                raise BioScopeError(f"{path}:{no}: field 'part' must be History or Impression, not {obj['part']!r}")
-            for scope in obj["scopes"]:
-                if scope.get("text", "") not in obj["text"]:
-                    raise BioScopeError(f"{path}:{no}: field 'scopes': scope {scope.get('id')} is not in the text")
-            obj["_line"] = no
-            out.append(obj)
+    for no, obj in json_records(path, BioScopeError):
+        missing = [f for f in _FIELDS if f not in obj]
+        if missing:
+            raise BioScopeError(f"{path}:{no}: field '{missing[0]}' missing")
+        if obj["part"] not in ("History", "Impression"):
+            raise BioScopeError(f"{path}:{no}: field 'part' must be History or Impression, not {obj['part']!r}")
+        for scope in obj["scopes"]:
+            if scope.get("text", "") not in obj["text"]:
+                raise BioScopeError(f"{path}:{no}: field 'scopes': scope {scope.get('id')} is not in the text")
+        out.append(obj)
     return out
 
 
