@@ -187,3 +187,37 @@ def test_tiny_pretrained_encoder(tmp_path, featuriser):
     nlp = asg_parse.load(spans=False, existence_model=tmp_path / "out", existence_mode="model")
     rec = asg_parse.doc_to_record(nlp("FINDINGS: Possible edema."), "r")
     assert rec["triplets"] and {t["decided_by"] for t in rec["triplets"]} <= {"rules", "model"}
+
+
+def test_spacy_initialize_and_update_on_examples():
+    from spacy.tokens import Span
+    from spacy.training import Example
+
+    from asg_parse.pipeline.existence_model import GOLD_KEY
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("asg_existence")
+    model = nlp.add_pipe("asg_existence_model", config={"span_keys": [], "mode": "model"})
+    examples = []
+    for text, word, label in [("Likely edema.", "edema", "uncertain"), ("No effusion.", "effusion", "absent"),
+                              ("Small effusion.", "effusion", "present"), ("Likely effusion.", "effusion", "uncertain")]:
+        start = text.index(word)
+        predicted = nlp.make_doc(text)
+        predicted.ents = [predicted.char_span(start, start + len(word), label="FINDING")]
+        predicted = nlp.get_pipe("asg_existence")(predicted)
+        reference = nlp.make_doc(text)
+        reference.spans[GOLD_KEY] = [Span(reference, *_tokens(reference, start, len(word)), label=label)]
+        examples.append(Example(predicted, reference))
+    model.initialize(lambda: examples, nlp=nlp)
+    optimizer = model.create_optimizer()
+    losses = [model.update(examples, sgd=optimizer, losses={})["asg_existence_model"] for _ in range(40)]
+    assert losses[-1] < losses[0] / 2
+    doc = nlp.make_doc("Likely edema.")
+    doc.ents = [doc.char_span(7, 12, label="FINDING")]
+    doc = model(nlp.get_pipe("asg_existence")(doc))
+    assert (doc.ents[0]._.asg_existence, doc.ents[0]._.asg_existence_by) == ("uncertain", "model")
+
+
+def _tokens(doc, start, length):
+    span = doc.char_span(start, start + length)
+    return span.start, span.end
