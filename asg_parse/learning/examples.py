@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..pipeline.linking import M
-from ..pipeline.existence_model import LABEL_INDEX, Features, doc_features, forced_label, is_forced
+from ..pipeline.existence_features import Features, doc_features
+from ..pipeline.existence_model import LABEL_INDEX, forced_label, is_forced
 from ..pipeline.tokens import release, sentence_index
 
 

@@ -15,7 +15,8 @@ from spacy.vocab import Vocab
 from thinc.api import Adam, Config, fix_random_seed
 from spacy.util import registry as thinc_registry
 
-from ..pipeline.existence_model import DEFAULT_MODEL, LABELS, ExistenceModel
+from ..pipeline.existence_classifier import DEFAULT_MODEL
+from ..pipeline.existence_model import LABELS, ExistenceModel
 from .examples import Featurised
 
 ABSENT, UNCERTAIN = LABELS.index("absent"), LABELS.index("uncertain")

@@ -2,9 +2,9 @@
 
 Each finding mention becomes one example: the words of a window around it inside its sentence (each with its side
 and distance: left / inside / right) and the rule engine's verdict (its label, its cue's text, kind and class, where
-the cue stands). The thinc model (`asg.ExistenceClassifier.v1`: hashed word embeddings, a convolution over the
-window, max + mean pooling, the rule features embedded beside them, a softmax over present / absent / uncertain)
-therefore learns corrections on top of the rules rather than relearning them.
+the cue stands). The thinc model (`asg.ExistenceClassifier.v1`, existence_classifier.py; or a pretrained encoder,
+existence_encoder.py) therefore learns corrections on top of the rules rather than relearning them. The features
+are made in existence_features.py.
 
 Modes (`mode` in the config, `--existence-mode` on the command line):
 - ``rules``: the rule label stands (the model is not run);
@@ -20,157 +20,24 @@ import numpy
 import srsly
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 from spacy.training import Example
-from spacy.util import registry
-from thinc.api import (HashEmbed, Maxout, Model, Optimizer, Ragged, Softmax, chain, concatenate, expand_window,
-                       reduce_max, reduce_mean, residual, with_array)
-from thinc.types import Floats2d
+from thinc.api import Model, Optimizer
 
 from . import existence_encoder  # noqa: F401  (registers the pretrained-encoder architecture)
+from . import existence_classifier  # noqa: F401  (registers asg.ExistenceClassifier.v1)
+from .existence_features import Features, doc_features
 from .memo import Memo
-from .tokens import SentenceIndex, ext_key, sentence_index, tokens
+from .tokens import SentenceIndex, ext_key, tokens
 
 LABELS = ("present", "absent", "uncertain")
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 MODES = ("rules", "model", "vote")
-WINDOW = 8  # words on each side of the mention, inside its sentence
 GOLD_KEY = "asg_existence_gold"  # spans of a reference doc: the gold label as span label
 WEIGHT_KEY = ("asg_parse", "existence_weight")  # reference doc user_data: an example's weight (silver < 1)
 
 if not Span.has_extension("asg_existence_by"):
     Span.set_extension("asg_existence_by", default=None)
-
-# (word, side/distance, side+word) hashes of each window word; the rule features; the window as text with the
-# mention in brackets (what a pretrained encoder reads)
-Features = tuple[tuple[tuple[int, int, int], ...], tuple[int, ...], str]
-_HASH = Memo(hash_string, 200_000)
-
-
-def cue_position(cue: Optional[dict[str, Any]], start_char: int, end_char: int) -> str:
-    """Where the rule cue stands relative to the mention: none / before / inside / after."""
-    if not cue:
-        return "none"
-    if cue["end"] <= start_char:
-        return "before"
-    if cue["start"] >= end_char:
-        return "after"
-    return "inside"
-
-
-def mention_features(lower: Sequence[str], sent: tuple[int, int], span: tuple[int, int],
-                     chars: tuple[int, int], label: Optional[str], cue: Optional[dict[str, Any]],
-                     finding: str = "") -> Features:
-    """The model's input for the mention of tokens `span` (characters `chars`) in the sentence of tokens `sent`:
-    its window words and the rule engine's `label` and `cue` (text, and `kind` / `class` when the cue has them)."""
-    s0, s1 = span
-    lo, hi = max(sent[0], s0 - WINDOW), min(sent[1], s1 + WINDOW)
-    h = _HASH
-    words = []
-    text = []
-    for i in range(lo, hi):
-        w = lower[i]
-        if not w.strip():
-            continue
-        side, dist = ("L", s0 - i) if i < s0 else ("R", i - s1 + 1) if i >= s1 else ("M", 0)
-        words.append((h[w], h[f"{side}{dist}"], h[f"{side}:{w}"]))
-        text.append(f"[ {w}" if i == s0 else w)
-        if i == s1 - 1:
-            text.append("]")
-    if not words:
-        words.append((h[""], h["M0"], h["M:"]))
-    label = label or "present"
-    cue_text = " ".join(cue["text"].lower().split()) if cue else ""
-    kind = (cue.get("kind") if cue else None) or {"absent": "negation", "uncertain": "uncertainty"}.get(label, "")
-    cls = (cue.get("class") if cue else None) or ""
-    rule = (h[f"rule={label}"], h[f"cue={cue_text}"], h[f"kind={kind}"], h[f"class={cls}"],
-            h[f"pos={cue_position(cue, *chars)}"], h[f"finding={finding}"], h[f"rule={label}|cue={cue_text}"])
-    return tuple(words), rule, " ".join(text)
-
-
-def doc_features(doc: Doc, spans: Sequence[Any], labels: Sequence[tuple[Optional[str], Optional[dict]]],
-                 index: Optional[SentenceIndex] = None, findings: Optional[Sequence[str]] = None) -> list[Features]:
-    """`mention_features` of each span (anything with token `start` and `end`) of a doc with sentence starts."""
-    tt = tokens(doc)
-    index = index or sentence_index(doc)
-    starts, ids = index.starts, index.ids
-    out = []
-    for k, (span, (label, cue)) in enumerate(zip(spans, labels)):
-        s0, s1 = span[0], span[1]
-        sid = ids[s0]
-        finding = findings[k] if findings is not None else ""
-        out.append(mention_features(tt.lower, (starts[sid], starts[sid + 1]), (s0, s1), tt.char_span(s0, s1),
-                                    label, cue, finding))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------- the thinc model
-@registry.architectures("asg.ExistenceClassifier.v1")
-def build_existence_classifier(width: int = 64, rows: int = 4000, depth: int = 2, dropout: float = 0.1
-                               ) -> Model[list[Features], Floats2d]:
-    """Hashed window-word embeddings + `depth` convolution layers (window 1), max+mean pooled per mention, beside
-    the embedded rule features, into a softmax over present / absent / uncertain."""
-    embed = chain(concatenate(HashEmbed(width, rows, column=0, seed=11), HashEmbed(width // 4, 64, column=1, seed=12),
-                              HashEmbed(width, rows, column=2, seed=13)),
-                  Maxout(width, nP=2, dropout=dropout, normalize=True))
-    layers = [embed] + [residual(chain(expand_window(window_size=1), Maxout(width, width * 3, nP=2, dropout=dropout,
-                                                                            normalize=True)))
-                        for _ in range(depth)]
-    words = chain(with_array(chain(*layers)), concatenate(reduce_max(), reduce_mean()))
-    rule = chain(concatenate(*(HashEmbed(width // 2, 1000, column=i, seed=20 + i) for i in range(7))),
-                 Maxout(width, nP=2, dropout=dropout, normalize=True))
-    head = chain(Maxout(width, width * 3, nP=2, dropout=dropout, normalize=True), Softmax(len(LABELS), width))
-    return Model("asg_existence_classifier", _classifier_forward, init=_classifier_init, layers=[words, rule, head],
-                 dims={"nO": len(LABELS)})
-
-
-def _inputs(model: Model, X: list[Features]) -> tuple[Ragged, Any]:
-    """The window words of all mentions as one Ragged of hash rows, and the rule features as one array."""
-    ops = model.ops
-    lengths = ops.asarray1i([len(x[0]) for x in X])
-    flat = ops.asarray(numpy.array([row for x in X for row in x[0]], dtype="uint64"))
-    return Ragged(flat, lengths), ops.asarray(numpy.array([x[1] for x in X], dtype="uint64"))
-
-
-def _classifier_init(model: Model, X: Optional[list[Features]] = None, Y: Optional[Floats2d] = None) -> None:
-    words, rule, head = model.layers
-    if X is None:
-        X = [(((1, 2, 3),), (1, 2, 3, 4, 5, 6, 7), "[ x ]")]
-    ragged, rules = _inputs(model, X)
-    words.initialize(X=ragged)
-    rule.initialize(X=rules)
-    head.initialize(X=model.ops.xp.hstack((words.predict(ragged), rule.predict(rules))), Y=Y)
-
-
-def _classifier_forward(model: Model, X: list[Features], is_train: bool) -> tuple[Floats2d, Callable]:
-    words, rule, head = model.layers
-    ops = model.ops
-    ragged, rules = _inputs(model, X)
-    W, back_words = words(ragged, is_train)
-    R, back_rule = rule(rules, is_train)
-    H = ops.xp.hstack((W, R))
-    Y, back_head = head(H, is_train)
-    nw = W.shape[1]
-
-    def backprop(dY: Floats2d) -> list[Features]:
-        dH = back_head(dY)
-        back_words(ops.xp.ascontiguousarray(dH[:, :nw]))
-        back_rule(ops.xp.ascontiguousarray(dH[:, nw:]))
-        return X
-
-    return Y, backprop
-
-
-DEFAULT_MODEL = """
-[model]
-@architectures = "asg.ExistenceClassifier.v1"
-width = 64
-rows = 4000
-depth = 2
-dropout = 0.1
-"""
-
 
 # ---------------------------------------------------------------------------------------------- the component
 class ExistenceModel(TrainablePipe):
