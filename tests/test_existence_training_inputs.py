@@ -89,3 +89,18 @@ def test_silver_labels_are_the_rules_weighted_down(tmp_path):
     assert report.weight == 0.25 and report.id == "7"
     assert sorted((report.text[m.start:m.end], m.existence) for m in report.mentions) == \
         [("pneumothorax", "absent"), ("small effusion", "uncertain")]
+
+
+def test_cli_names_the_rows_it_leaves_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from asg_parse.cli.app import app
+
+    path = tmp_path / "negex.tsv"
+    path.write_text(_NEGEX_HEADER + "1\tcough\tShe denies cough.\tNegated\tRecent\tPatient\n"
+                    "2\tfever\tNo chills.\tAffirmed\tRecent\tPatient\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["train", "existence", "--gold", str(path), "--out", str(tmp_path / "m"),
+                                   "--epochs", "1", "-q"])
+    assert res.exit_code == 0, res.output
+    assert f"warning: 1 row(s) left out, e.g. {path}:3: condition 'fever' not found" in res.output
+    assert (tmp_path / "m" / "metrics.json").is_file()

@@ -53,10 +53,13 @@ def train_existence_command(
     train_data, dev_data = Featurised(), None
     try:
         for path in gold:
-            reports = read_labelled(path, nlp=featuriser.nlp)
+            skipped: list[str] = []
+            reports = read_labelled(path, nlp=featuriser.nlp, skipped=skipped)
             train_data.extend(featuriser.featurise(reports))
             console.print(f"{path}: {len(reports)} reports, {sum(len(r.mentions) for r in reports)} mentions",
                           highlight=False)
+            if skipped:
+                typer.echo(f"warning: {len(skipped)} row(s) left out, e.g. {skipped[0]}", err=True)
         for path in silver or []:
             reports = silver_reports(path, silver_weight, featuriser.nlp)
             train_data.extend(featuriser.featurise(reports))

@@ -48,8 +48,10 @@ def detect_format(path: Path) -> str:
                     "standoff uid + text_sha1)")
 
 
-def read_labelled(path: Path, fmt: Optional[str] = None, nlp: Optional[Any] = None) -> list[LabelledReport]:
-    """The labelled reports of one input file (`fmt` detected when None)."""
+def read_labelled(path: Path, fmt: Optional[str] = None, nlp: Optional[Any] = None,
+                  skipped: Optional[list[str]] = None) -> list[LabelledReport]:
+    """The labelled reports of one input file (`fmt` detected when None); rows that cannot be used (a NegEx
+    condition not found in its sentence) are listed in `skipped`."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt == "gold":
@@ -57,7 +59,7 @@ def read_labelled(path: Path, fmt: Optional[str] = None, nlp: Optional[Any] = No
     if fmt == "standoff":
         return standoff_reports(path)
     if fmt == "negex":
-        return negex_reports(path)
+        return negex_reports(path, skipped)
     if fmt == "bioscope":
         from .bioscope import BioScopeError, read_bioscope
 

@@ -180,7 +180,11 @@ class ExistenceModel(TrainablePipe):
             spans = [pred.char_span(s.start_char, s.end_char, alignment_mode="expand") for s in gold]
             feats += doc_features(pred, [(s.start, s.end) for s in spans], _span_labels(pred, spans), None,
                                   [s.label_ for s in spans])
-            golds += [LABEL_INDEX[s.label_ if s.label_ in LABEL_INDEX else s.kb_id_] for s in gold]
+            bad = next((s for s in gold if s.label_ not in LABEL_INDEX), None)
+            if bad is not None:
+                raise ValueError(f"{self.name}: gold span '{bad.text}' has label {bad.label_!r}, not one of "
+                                 f"{', '.join(LABELS)}")
+            golds += [LABEL_INDEX[s.label_] for s in gold]
             weights += [weight] * len(gold)
         return feats, golds, weights
 
