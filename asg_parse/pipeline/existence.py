@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
-from itertools import compress
+from itertools import compress, islice
 from operator import itemgetter, not_
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import spacy
-from spacy.attrs import IS_SPACE, LOWER
+from spacy.attrs import IS_SPACE, LOWER, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -49,7 +49,7 @@ _FWD, _BACK = 1, 2
 _DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
 # where `_scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
-_LOWER_SPACE = [LOWER, IS_SPACE]
+_LOWER_SPACE_START = [LOWER, IS_SPACE, SENT_START]
 _NEGATED_HEDGE_GAP = 6  # a negation ending at most this many tokens before a hedge (same clause) negates it
 
 if not Span.has_extension("asg_existence"):
@@ -60,7 +60,8 @@ if not Span.has_extension("asg_existence_cue"):
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
 from .phrases import LowerPhrases, Match, PhraseWalk  # noqa: E402
-from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
+from .tokens import (SentenceIndex, ext_key, has_table, index_from_starts, release, sentence_index,  # noqa: E402
+                     tokens)
 
 
 def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
@@ -113,14 +114,14 @@ class ExistenceEngine:
         if not spans:
             return
         had_table = has_table(doc)
-        matches = None
+        matches = index = None
         if not had_table:
             found = self._cue_walk(doc)
             if found is None:  # no trigger (most short docs): no token table, no sentence split
                 store_labels(doc, spans, [_PRESENT] * len(spans))
                 return
-            matches = found or None
-        store_labels(doc, spans, self.label_all(doc, spans, matches=matches))
+            matches, index = found
+        store_labels(doc, spans, self.label_all(doc, spans, index, matches or None))
         if not had_table:
             release(doc)  # built here for the cue texts: do not leave it on a user's doc
 
@@ -272,20 +273,23 @@ class ExistenceEngine:
             matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.walk.find([lower[i] for i in keep])[0]]
         return matches
 
-    def _cue_walk(self, doc: Doc) -> Optional[list[Match]]:
+    def _cue_walk(self, doc: Doc) -> Optional[tuple[list[Match], SentenceIndex]]:
         """None when no negation or uncertainty cue occurs in `doc`, whitespace tokens skipped (the matches
         `label_all` reads are a subset: without a trigger every span is present); else the cue matches as the
-        matcher gives them when the doc has no whitespace token, or [] (`_match` then finds them itself). One
-        array read and a walk over the lower-case hashes: no Token objects, no token table."""
-        lower, space = doc.to_array(_LOWER_SPACE).T.tolist()
+        matcher gives them when the doc has no whitespace token (or [] : `_match` then finds them itself) and the
+        doc's sentence index (its own boundaries, else the project's splitter's, not stored). One array read and a
+        walk over the lower-case hashes: no Token objects, no token table for a doc without a cue."""
+        lower, space, starts = doc.to_array(_LOWER_SPACE_START).T.tolist()
         spaced = any(space)
-        if spaced:
-            lower = list(compress(lower, map(not_, space)))
+        words = list(compress(lower, map(not_, space))) if spaced else lower
         code = self._code
-        matches = self.hash_walk.find(lower)[0]
+        matches = self.hash_walk.find(words)[0]
         if not any(code[m] == _C_TRIG for m, _, _ in matches):
             return None
-        return [] if spaced else matches
+        # Doc.has_annotation("SENT_START"), from the column read already
+        annotated = len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None))
+        index = index_from_starts(starts, space) if annotated else set_sentence_starts(doc, store=False)
+        return ([] if spaced else matches), index
 
     @property
     def hash_walk(self) -> PhraseWalk:

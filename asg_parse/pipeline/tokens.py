@@ -153,10 +153,16 @@ _INDEX_ATTRS = [SENT_START, IS_SPACE]
 
 def sentence_index(doc: Doc) -> SentenceIndex:
     """The `SentenceIndex` of `doc` from its sentence starts (one `to_array` call)."""
-    n = len(doc)
+    if not len(doc):
+        return SentenceIndex([0], [], False)
+    return index_from_starts(*doc.to_array(_INDEX_ATTRS).T.tolist())
+
+
+def index_from_starts(sent_start: list[int], space: list[int]) -> SentenceIndex:
+    """The `SentenceIndex` of a doc from its columns SENT_START and IS_SPACE (as `Doc.to_array` gives them)."""
+    n = len(sent_start)
     if not n:
         return SentenceIndex([0], [], False)
-    sent_start, space = doc.to_array(_INDEX_ATTRS).T.tolist()
     starts = list(compress(range(1, n), map((1).__eq__, islice(sent_start, 1, None))))
     starts.insert(0, 0)
     return _index(starts, n, space, set(starts))
