@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import spacy
-from spacy.attrs import IS_SPACE, LOWER, SENT_START
+from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -49,7 +49,7 @@ _FWD, _BACK = 1, 2
 _DIR_CODE = {"preceding": _FWD, "following": _BACK, "both": _FWD | _BACK}
 # where `_scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
-_LOWER_SPACE_START = [LOWER, IS_SPACE, SENT_START]
+_CUE_WALK_ATTRS = [LOWER, IS_SPACE, SENT_START, ORTH, IDX]
 _NEGATED_HEDGE_GAP = 6  # a negation ending at most this many tokens before a hedge (same clause) negates it
 
 if not Span.has_extension("asg_existence"):
@@ -278,8 +278,9 @@ class ExistenceEngine:
         `label_all` reads are a subset: without a trigger every span is present); else the cue matches as the
         matcher gives them when the doc has no whitespace token (or [] : `_match` then finds them itself) and the
         doc's sentence index (its own boundaries, else the project's splitter's, not stored). One array read and a
-        walk over the lower-case hashes: no Token objects, no token table for a doc without a cue."""
-        lower, space, starts = doc.to_array(_LOWER_SPACE_START).T.tolist()
+        walk over the lower-case hashes: no Token objects, no token table for a doc without a cue (a doc with one
+        gets its table from the same read)."""
+        lower, space, starts, orth, idx = doc.to_array(_CUE_WALK_ATTRS).T.tolist()
         spaced = any(space)
         words = list(compress(lower, map(not_, space))) if spaced else lower
         code = self._code
@@ -288,6 +289,7 @@ class ExistenceEngine:
             return None
         # Doc.has_annotation("SENT_START"), from the column read already
         annotated = len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None))
+        tokens(doc, (orth, idx))  # the token table, from the columns read here
         index = index_from_starts(starts, space) if annotated else set_sentence_starts(doc, store=False)
         return ([] if spaced else matches), index
 

@@ -80,8 +80,9 @@ def note_text(doc: Doc, text: str) -> None:
     doc.user_data[TEXT_KEY] = text
 
 
-def tokens(doc: Doc) -> TokenTable:
-    """The doc's token table, built on first use from one `to_array` call (no Token objects)."""
+def tokens(doc: Doc, columns: Optional[tuple[list[int], list[int]]] = None) -> TokenTable:
+    """The doc's token table, built on first use from one `to_array` call (no Token objects); `columns`: the doc's
+    ORTH and IDX columns, when the caller has read them already."""
     user_data = doc.user_data
     table = user_data.get(_TABLE_KEY)
     n = len(doc)
@@ -91,7 +92,7 @@ def tokens(doc: Doc) -> TokenTable:
             table = TokenTable((), (), (), (), (), (), [0], "")
         else:
             _LEXEMES.vocab = doc.vocab
-            orth, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
+            orth, idx = columns if columns is not None else doc.to_array(_TABLE_ATTRS).T.tolist()
             # the columns stay tuples (zip's, not copied); the flags 0/1 ints (truthy like bools)
             text, lower, space, punct, alpha, newlines = zip(*map(_LEXEMES.__getitem__, orth))
             last = idx[-1]
