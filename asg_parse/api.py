@@ -38,6 +38,10 @@ def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] 
         raise ValueError(f"existence_mode must be one of {', '.join(MODES)}, not {mode!r}")
     if model is None and mode != "rules":
         raise ValueError(f"existence_mode {mode!r} needs an existence_model directory")
+    if model is not None:
+        from .learning.trainer import read_model_dir
+
+        read_model_dir(model)  # a missing or broken model directory: a one-line error now
     nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
     if not spans:
         config = {"ontology": onto, "sections": sections, "spans": False}

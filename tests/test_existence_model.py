@@ -221,3 +221,19 @@ def test_spacy_initialize_and_update_on_examples():
 def _tokens(doc, start, length):
     span = doc.char_span(start, start + length)
     return span.start, span.end
+
+
+def test_parser_component_saves_its_model(site_model, tmp_path):
+    import shutil
+
+    model = tmp_path / "site_model"
+    shutil.copytree(site_model, model)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("asg_parser", config={"spans": False, "existence_model": str(model), "existence_mode": "vote"})
+    text = "FINDINGS: Likely pneumonia. No effusion."
+    before = asg_parse.doc_to_record(nlp(text), "r")
+    nlp.to_disk(tmp_path / "pipe")
+    shutil.rmtree(model)  # the saved pipeline carries its own copy
+    again = spacy.load(tmp_path / "pipe")
+    assert asg_parse.doc_to_record(again(text), "r") == before
+    assert any(t["decided_by"] == "model" for t in before["triplets"])

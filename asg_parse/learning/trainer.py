@@ -6,7 +6,6 @@ tokenizer; the weights are in `model`)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -170,10 +169,3 @@ def read_model_dir(path: Any) -> tuple[dict[str, Any], float]:
     if model_config.get("@architectures") == "asg.ExistenceEncoder.v1" and not model_config.get("pretrained", True):
         model_config["encoder"] = str(path / model_config["encoder"])
     return model_config, float(cfg.get("threshold", 0.9))
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy a directory (the encoder's files) over `dst`."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst)

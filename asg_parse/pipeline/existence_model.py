@@ -14,6 +14,7 @@ Every label records who decided (``span._.asg_existence_by`` / a triplet's ``dec
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy
@@ -213,9 +214,6 @@ class ExistenceModel(TrainablePipe):
         return float(-(numpy.log(numpy.clip(ops.to_numpy(probs)[numpy.arange(len(golds)), golds], 1e-8, 1.0))
                        * numpy.array(weights)).sum())
 
-    def get_loss(self, examples: Iterable[Example], scores: Any) -> tuple[float, Any]:  # pragma: no cover
-        raise NotImplementedError("asg_existence_model computes its loss in update_features")
-
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
         feats, golds, _ = self.examples_features(get_examples())
         if not feats:
@@ -229,16 +227,12 @@ class ExistenceModel(TrainablePipe):
 
     # ------------------------------------------------------------------ serialisation
     def to_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> None:
-        from pathlib import Path
-
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         srsly.write_json(path / "cfg", self.cfg)
         (path / "model").write_bytes(self.model.to_bytes())
 
     def from_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> "ExistenceModel":
-        from pathlib import Path
-
         path = Path(path)
         cfg = srsly.read_json(path / "cfg")
         mode = self.cfg["mode"]  # the pipeline's choice of mode wins over the saved one

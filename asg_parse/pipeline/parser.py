@@ -1,6 +1,7 @@
 """asg_parser: the whole report parser as one spaCy component (sections → sentences → mentions → existence → triplets)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple, Optional
 
 from spacy.language import Language
@@ -35,11 +36,34 @@ class Parser(OntologyComponent):
         self.triplets = Triplets(self.nlp, "triplets", ontology=onto, sections=self.cfg.get("sections"))
         self._walk: Optional[PhraseWalk] = None  # built on first use, as the existence engine is
         self.existence_model = None  # the learned existence layer (`existence_model` directory), if any
-        if self.cfg.get("existence_model"):
+        self._missing_model: Optional[str] = None
+        model_dir = self.cfg.get("existence_model")
+        saved = getattr(self, "_saved_model", None)  # a copy beside a pipeline being loaded (from_disk)
+        if saved is not None and saved.is_dir():
+            model_dir = str(saved)
+        if model_dir and not Path(model_dir).is_dir():
+            self._missing_model = model_dir  # reported on first use unless from_disk brings the saved copy
+        elif model_dir:
             from ..learning.trainer import load as load_model
 
-            self.existence_model = load_model(self.cfg["existence_model"], mode=self.cfg.get("existence_mode"),
+            self.existence_model = load_model(model_dir, mode=self.cfg.get("existence_mode"),
                                               threshold=self.cfg.get("existence_threshold"))
+
+    def to_disk(self, path: Any, *, exclude: tuple = ()) -> None:
+        """The component's config and ontology, and a copy of its existence model (`existence_model/`)."""
+        super().to_disk(path, exclude=exclude)
+        if self.existence_model is not None:
+            from ..learning.trainer import save
+
+            save(self.existence_model, Path(path) / "existence_model", {"copied_from": self.cfg["existence_model"]})
+
+    def from_disk(self, path: Any, *, exclude: tuple = ()) -> "Parser":
+        self._saved_model = Path(path) / "existence_model"
+        try:
+            super().from_disk(path, exclude=exclude)
+        finally:
+            self._saved_model = None
+        return self
 
     def phrase_matches(self, doc: Doc) -> list[list[Match]]:
         """The header matches, the mention matches (one list per bucket) and the cue matches of `doc`, found in one
@@ -52,13 +76,15 @@ class Parser(OntologyComponent):
         return walk.find(tokens(doc).lower)
 
     def __call__(self, doc: Doc) -> Doc:
+        if self._missing_model is not None:
+            raise ValueError(f"asg_parser: existence model directory not found: {self._missing_model}")
         return self._finish(self._analyse(doc))
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
         """Docs in order; with a learned existence model, the mentions of `batch_size` docs go through it at once
         (one model call per batch rather than per doc)."""
         model = self.existence_model
-        if model is None or model.mode == "rules":
+        if model is None or model.mode == "rules" or self._missing_model is not None:
             for doc in docs:
                 yield self(doc)
             return
