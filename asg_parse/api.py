@@ -9,6 +9,7 @@ from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from .pipeline.existence_model import MODES, add_existence_model
 from .pipeline.mentions import FINDINGS_KEY
 from .schema import ParsedReport
 from .pipeline.tokenizer import TOKENIZER
@@ -19,25 +20,44 @@ _DEFAULT: dict[Any, Language] = {}
 
 
 def load(ontology: Union[str, Path, None] = None, sections: Optional[list[str]] = None, spans: bool = True,
-         convention: Optional[str] = None) -> Language:
+         convention: Optional[str] = None, existence_model: Union[str, Path, None] = None,
+         existence_mode: Optional[str] = None) -> Language:
     """A blank English pipeline with our components; `ontology` is a user directory merged over ours; `convention`
     names the labelling profile that reads the existence cues (default `asg`; `chexpert`, `linguistic`, or one of
     the user directory's `conventions`).
+
+    `existence_model`: a directory made by `asg-parse train existence` (the learned existence layer,
+    `asg_existence_model`); `existence_mode`: rules (default) | model | vote. With a model, every triplet
+    records who decided its existence (`decided_by`).
 
     With `spans` (default) the pipeline has one component per step and keeps every intermediate result on the doc
     (`doc.spans["asg_findings"]`, `span._.asg_existence`, ...). With `spans=False` it is the single `asg_parser`
     component, which hands results between the steps directly: the same records, faster (the CLI uses it).
     """
     onto = None if ontology is None else str(Path(ontology).resolve())
+    model = None if existence_model is None else str(Path(existence_model).resolve())
+    mode = existence_mode or "rules"
+    if mode not in MODES:
+        raise ValueError(f"existence_mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if model is None and mode != "rules":
+        raise ValueError(f"existence_mode {mode!r} needs an existence_model directory")
+    if model is not None:
+        from .learning.trainer import read_model_dir
+
+        read_model_dir(model)  # a missing or broken model directory: a one-line error now
     nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
     if not spans:
-        nlp.add_pipe("asg_parser", config={"ontology": onto, "sections": sections, "spans": False,
-                                           "convention": convention})
+        config = {"ontology": onto, "sections": sections, "spans": False, "convention": convention}
+        if model is not None:
+            config.update({"existence_model": model, "existence_mode": mode})
+        nlp.add_pipe("asg_parser", config=config)
         return nlp
     nlp.add_pipe("asg_sections", config={"ontology": onto})
     nlp.add_pipe("asg_sentences", config={"ontology": onto})
     nlp.add_pipe("asg_mentions", config={"ontology": onto})
     nlp.add_pipe("asg_existence", config={"ontology": onto, "span_keys": [FINDINGS_KEY], "convention": convention})
+    if model is not None:
+        add_existence_model(nlp, model, mode)
     nlp.add_pipe("asg_triplets", config={"ontology": onto, "sections": sections})
     return nlp
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 Existence = Literal["present", "absent", "uncertain"]
 TAG_VALUE = {"present": 1, "absent": 0, "uncertain": -1}
@@ -28,6 +28,15 @@ class Triplet(BaseModel):
     text: str
     cue: Optional[str] = None
     cue_class: Optional[str] = None  # the class of `cue` (existence.yaml), so a convention can be re-applied
+    # who set `existence` ("rules" or "model"): present only when a learned existence model is loaded
+    decided_by: Optional[Literal["rules", "model"]] = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_decided_by(self, handler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        if data.get("decided_by") is None:
+            data.pop("decided_by", None)
+        return data
 
 
 class ParsedReport(BaseModel):
@@ -49,4 +58,4 @@ class ParsedReport(BaseModel):
 
 # the fields of a sentence and of a triplet in record order: the columns of their rows (`Triplets.rows`)
 SENTENCE_FIELDS = tuple(Sentence.model_fields)
-TRIPLET_FIELDS = tuple(Triplet.model_fields)
+TRIPLET_FIELDS = tuple(f for f in Triplet.model_fields if f != "decided_by")  # a row has no `decided_by`

@@ -1,8 +1,8 @@
-"""NegEx/ConText benchmark for `asg_existence` vs negspacy (en_clinical), plus the engine's speed.
+"""NegEx/ConText benchmark for `asg_existence` vs negspacy (en_clinical), plus both tools' per-doc speed.
 
 Protocol (../shared/data/negex/README.md): the condition span goes on `doc.ents` (label COND) of a blank English
 doc, the component runs, `absent` counts as negated. Usage:
-    python benchmarks/existence_suite.py [--data PATH] [--errors N] [--no-speed]
+    python benchmarks/existence_suite.py [--data PATH] [--errors N] [--no-speed] [--model DIR]
 The data path defaults to $ASG_NEGEX or ../shared/data/negex/negex_dev.tsv relative to the repository root.
 """
 from __future__ import annotations
@@ -92,62 +92,51 @@ def run_negspacy(rows, termset: dict | None = None):
     return preds, gold
 
 
-def speed(n_docs: int = 2000) -> tuple[float, float, float, int]:
-    """Microseconds per doc for ExistenceEngine.classify on a typical ~60-token report with 8 spans, for docs
-    whose sentences are already set (the pipeline case) and for docs it must split itself."""
-    from asg_parse.pipeline.existence import ExistenceEngine
-    from asg_parse.pipeline.resources import get_ontology
-    from asg_parse.pipeline.sentences import set_sentence_starts
-
-    nlp = spacy.blank("en")
-    engine = ExistenceEngine(get_ontology(None), nlp.vocab)
-    text = ("The heart is mildly enlarged. There is no pleural effusion, pneumothorax, or focal consolidation. "
-            "Mild bibasilar atelectasis is present, but the previously seen left effusion has resolved. "
-            "Possible small nodule in the right upper lobe. No change in the mediastinal contours. "
-            "Degenerative changes of the spine.")
-    words = ["enlarged", "effusion", "pneumothorax", "consolidation", "atelectasis", "effusion", "nodule", "changes"]
-    base = nlp.make_doc(text)
-    idx = []
-    seen = 0
-    for w in words:
-        for t in base[seen:]:
-            if t.lower_ == w:
-                idx.append(t.i)
-                seen = t.i + 1
-                break
-    docs = []
-    for _ in range(n_docs):
-        d = nlp.make_doc(text)
-        docs.append((d, [Span(d, i, i + 1, label="F") for i in idx]))
-    unsplit = [(nlp.make_doc(text), None) for _ in range(n_docs)]
-    unsplit = [(d, [Span(d, i, i + 1, label="F") for i in idx]) for d, _ in unsplit]
-    for d, _ in docs:
-        set_sentence_starts(d)
-    for d, sp in docs[:50]:
-        engine.classify(d, sp)
-    t0 = time.perf_counter()
-    for d, sp in docs[50:]:
-        engine.classify(d, sp)
-    warm = (time.perf_counter() - t0) / (n_docs - 50) * 1e6
-    t0 = time.perf_counter()
-    for d, sp in unsplit:
-        engine.classify(d, sp)
-    cold = (time.perf_counter() - t0) / n_docs * 1e6
+def speed(rows, rounds: int = 3, model: str | None = None) -> dict[str, float]:
+    """Sentences per second on the NegEx sentences, one doc per sentence, pipelines built once: our `asg_existence`
+    (with `model`, also followed by `asg_existence_model` in vote and model mode) against negspacy (sentencizer +
+    negex: negex needs sentence boundaries). Each round makes fresh docs (untimed) and times every doc of every
+    tool in turn, interleaved, so that the machine's load falls on all alike; best of `rounds`, run twice with the
+    order of the tools reversed (two A/B rounds)."""
     from negspacy.negation import Negex  # noqa: F401  (registers the factory)
+    from negspacy.termsets import termset as ts
 
-    neg_nlp = spacy.blank("en")
-    negex = neg_nlp.add_pipe("negex")
-    ndocs = []
-    for _ in range(n_docs):
-        d = neg_nlp.make_doc(text)
-        set_sentence_starts(d)
-        d.ents = [Span(d, i, i + 1, label="F") for i in idx]
-        ndocs.append(d)
-    t0 = time.perf_counter()
-    for d in ndocs:
-        negex(d)
-    neg_us = (time.perf_counter() - t0) / n_docs * 1e6
-    return warm, cold, neg_us, len(base)
+    tools = {}
+    ours = spacy.blank("en")
+    ours.add_pipe("asg_existence")
+    tools["asg_existence"] = ours
+    neg = spacy.blank("en")
+    neg.add_pipe("sentencizer")
+    neg.add_pipe("negex", config={"neg_termset": ts("en_clinical").get_patterns()})
+    tools["negspacy"] = neg
+    if model:
+        from asg_parse.pipeline.existence_model import add_existence_model
+
+        for mode in ("vote", "model"):
+            nlp = spacy.blank("en")
+            nlp.add_pipe("asg_existence")
+            add_existence_model(nlp, model, mode, span_keys=[], ent_types=[])
+            tools[f"asg_existence + model ({mode})"] = nlp
+    procs = {name: [p for _, p in nlp.pipeline] for name, nlp in tools.items()}
+    best: dict[str, float] = {}
+    clock = time.perf_counter
+    for order in (list(tools), list(reversed(tools))):
+        for _ in range(rounds):
+            docs = {name: [make_doc(tools[name], s, c) for s, c, _ in rows] for name in order}
+            spent = dict.fromkeys(order, 0.0)
+            for i in range(len(rows)):
+                for name in order:
+                    doc = docs[name][i]
+                    if doc is None:
+                        continue
+                    t0 = clock()
+                    for proc in procs[name]:
+                        doc = proc(doc)
+                    spent[name] += clock() - t0
+            n = sum(d is not None for d in docs[order[0]])
+            for name, s in spent.items():
+                best[name] = max(best.get(name, 0.0), n / s)
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ontology", default=None, help="user ontology directory merged over ours")
     ap.add_argument("--errors", type=int, default=0, help="print this many of our errors")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--model", default=None, help="an existence model directory: also time asg_existence_model")
     ap.add_argument("--our-termset", action="store_true", help="also run negspacy with our cues as its termset")
     args = ap.parse_args(argv)
     path = Path(args.data)
@@ -183,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"cue={cue['text'] if cue else None!r} | {d.text[:220]}")
                 shown += 1
     if not args.no_speed:
-        us, us_split, neg_us, ntok = speed()
-        print(f"speed: ExistenceEngine.classify {us:.1f} us per {ntok}-token report with 8 spans "
-              f"(sentences set); {us_split:.1f} us when it must split the sentences itself; "
-              f"negspacy Negex {neg_us:.1f} us on the same doc")
+        rates = speed(rows, model=args.model)
+        base = rates["negspacy"]
+        for name, rate in rates.items():
+            print(f"speed: {name:<34} {rate:8,.0f} sentences/s  ({rate / base:.2f}x negspacy)")
     return 0
 
 

@@ -24,9 +24,9 @@ def cli_pipeline(monkeypatch, _cli_pipelines):
 
     real = runner.load_pipeline
 
-    def load(ontology=None, spans=False, convention=None):
-        if ontology is not None:
-            return real(ontology, spans=spans, convention=convention)
+    def load(ontology=None, spans=False, convention=None, **existence):
+        if ontology is not None or existence:  # a user ontology or an existence model: its own pipeline
+            return real(ontology, spans=spans, convention=convention, **existence)
         if (spans, convention) not in _cli_pipelines:
             _cli_pipelines[spans, convention] = real(None, spans=spans, convention=convention)
         return _cli_pipelines[spans, convention]

@@ -16,7 +16,7 @@ from .common import STARTED
 from .usage import run
 
 _GROUP_OPTIONS = {"--help", "-h"}
-_EVALUATION_COMMANDS = {"evaluate", "benchmark"}
+_EVALUATION_COMMANDS = {"evaluate", "benchmark", "train"}  # may run model-based parsers (torch)
 _EXTRA_COMMANDS = _EVALUATION_COMMANDS | {"review"}  # added by the register() of their modules
 
 
@@ -37,12 +37,13 @@ class _ParseGroup(TyperGroup):
     def _add_extras(self) -> None:
         if _EXTRA_COMMANDS <= self.commands.keys():
             return
-        from . import benchmark, evaluate, review
+        from . import benchmark, evaluate, review, train
 
         extras = typer.Typer()
         evaluate.register(extras)
         benchmark.register(extras)
         review.register(extras)
+        train.register(extras)
         for name, cmd in typer.main.get_command(extras).commands.items():
             self.add_command(cmd, name)
 
@@ -82,12 +83,27 @@ def _skip_torch(argv: list[str]) -> None:
     """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it.
     Nor does it do linear algebra: numpy (imported by spaCy) gets one OpenBLAS thread, as the pool it starts
     otherwise spins for ~0.1 s of CPU time after the import (a user's OPENBLAS_NUM_THREADS is kept)."""
-    if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH"):
+    if (argv[:1] and argv[0] in _NEEDS_TORCH) or os.environ.get("ASG_PARSE_IMPORT_TORCH") or _encoder_model(argv):
         return
     if "torch" not in sys.modules and "thinc" not in sys.modules:
         sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now fails fast: thinc runs without
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _encoder_model(argv: list[str]) -> bool:
+    """Whether `--existence-model DIR` names a model with a pretrained (PyTorch) encoder; the default classifier
+    runs on thinc's numpy ops."""
+    for k, arg in enumerate(argv):
+        path = arg.split("=", 1)[1] if arg.startswith("--existence-model=") else \
+            argv[k + 1] if arg == "--existence-model" and k + 1 < len(argv) else None
+        if path is not None:
+            try:
+                with open(os.path.join(path, "config.json"), encoding="utf-8") as fh:
+                    return "ExistenceEncoder" in fh.read()
+            except OSError:
+                return False  # reported as a one-line error when the pipeline loads
+    return False
 
 
 def _skip_spacy_cli() -> None:

@@ -13,7 +13,8 @@ from rich.table import Table
 from ..evaluation import bioscope as bioscope_eval
 from ..evaluation import chexpert as chexpert_eval
 from ..evaluation import openi
-from .common import CONVENTION_HELP, fail
+from .common import (CONVENTION_HELP, EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, existence_options, fail,
+                     load)
 from .display import fmt as _f
 
 
@@ -81,8 +82,10 @@ def render_openi_errors(result: openi.OpenIResult, console: Console, n: int, tex
 
 def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out: Optional[Path] = None,
                         errors: int = 0, show_text: bool = False, console: Optional[Console] = None,
-                        save_pred: Optional[Path] = None, convention: Optional[str] = None) -> int:
-    """Score our parser (pred None) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
+                        save_pred: Optional[Path] = None, convention: Optional[str] = None,
+                        nlp: Any = None) -> int:
+    """Score our parser (pred None; `nlp`: its pipeline, default the rules; `convention`: the profile of the
+    default pipeline) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
     from ..evaluation import scoring
 
     console = console or Console(soft_wrap=True)
@@ -106,8 +109,7 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
         predictions: dict[str, Any] = records
     else:
         t0 = time.perf_counter()
-        nlp = None
-        if convention is not None:
+        if nlp is None and convention is not None:
             import asg_parse
 
             try:
@@ -143,10 +145,16 @@ def benchmark_openi(
                                              "texts) as JSONL, e.g. to evaluate against the OpenI standoff gold"),
     convention: Optional[str] = typer.Option(None, "--convention", metavar="NAME", show_default="asg",
                                              help=CONVENTION_HELP),
+    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
+                                                   help=EXISTENCE_MODEL_HELP),
+    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
+                                       help=EXISTENCE_MODE_HELP),
 ) -> None:
     """Score the OpenI report-level benchmark (README of the OpenI folder) for our parser or a predictions file."""
+    existence = existence_options(existence_model, existence_mode)
+    nlp = load(None, convention=convention, **existence) if existence else None
     code = run_openi_benchmark(csv_path, pred, json_out, errors, show_text, save_pred=save_pred,
-                               convention=convention)
+                               convention=convention, nlp=nlp)
     if code:
         raise typer.Exit(code)
 

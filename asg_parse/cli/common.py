@@ -26,15 +26,37 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def load(ontology: Optional[Path], spans: bool = False, convention: Optional[str] = None) -> Any:
-    """The pipeline, with a bad ontology or an unknown convention turned into a one-line error."""
+EXISTENCE_MODEL_HELP = ("A learned existence model directory (made by `asg-parse train existence`); used as "
+                        "--existence-mode says.")
+EXISTENCE_MODE_HELP = ("Who decides present/absent/uncertain: rules (the cue rules; default), model (the learned "
+                       "model), vote (the model overrides the rules only where it is confident). model and vote need "
+                       "--existence-model; with a model loaded every triplet records `decided_by`.")
+EXISTENCE_MODES = ("rules", "model", "vote")
+
+
+def existence_options(existence_model: Optional[Path], existence_mode: str) -> dict[str, Any]:
+    """The pipeline's learned existence options, checked (one-line errors)."""
+    if existence_mode not in EXISTENCE_MODES:
+        raise fail(f"--existence-mode must be one of {', '.join(EXISTENCE_MODES)}, not {existence_mode!r}")
+    if existence_model is None:
+        if existence_mode != "rules":
+            raise fail(f"--existence-mode {existence_mode} needs --existence-model DIR")
+        return {}
+    return {"existence_model": str(existence_model), "existence_mode": existence_mode}
+
+
+def load(ontology: Optional[Path], spans: bool = False, convention: Optional[str] = None, **existence: Any) -> Any:
+    """The pipeline, with a bad ontology, an unknown convention or a broken existence model turned into a one-line
+    error; `existence`: the options of `existence_options`."""
     from anatomy_ontology import OntologyError
 
     from .runner import load_pipeline
 
     try:
-        return load_pipeline(str(ontology) if ontology is not None else None, spans=spans, convention=convention)
+        return load_pipeline(str(ontology) if ontology is not None else None, spans=spans, convention=convention,
+                             **existence)
     except OntologyError as exc:
         raise fail(f"ontology: {exc}") from None
-    except ValueError as exc:
-        raise fail(f"--convention: {exc}") from None
+    except ValueError as exc:  # an unknown convention, or a model directory that cannot be loaded (ModelDirError)
+        message = str(exc).splitlines()[0]
+        raise fail(message if existence else f"--convention: {message}") from None

@@ -118,11 +118,14 @@ def print_report(record: dict, text: str, console: Optional[Console] = None) -> 
     console.print(sents)
 
     trips = Table(title="Triplets", title_justify="left")
-    for col in ("region", "finding", "existence", "sent", "mention", "cue"):
+    triplets = record.get("triplets", [])
+    decided = any("decided_by" in t for t in triplets)  # a learned existence model is loaded
+    for col in ("region", "finding", "existence", "sent", "mention", "cue") + (("decided by",) if decided else ()):
         trips.add_column(col, justify="right" if col == "sent" else "left")
-    for t in record.get("triplets", []):
+    for t in triplets:
         trips.add_row(t["region"] or "-", t["finding"], Text(t["existence"], style=EXISTENCE_STYLE[t["existence"]]),
-                      str(t["sentence"]), Text(t["text"]), Text(t.get("cue") or "-"))
+                      str(t["sentence"]), Text(t["text"]), Text(t.get("cue") or "-"),
+                      *((t.get("decided_by") or "-",) if decided else ()))
     console.print(trips)
 
     regions = Table(title="Region map", title_justify="left")

@@ -11,7 +11,8 @@ from typing import Any, Optional
 
 import typer
 
-from .common import CONVENTION_HELP, ONTOLOGY_HELP, STARTED, default_workers, fail, load
+from .common import (CONVENTION_HELP, EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, ONTOLOGY_HELP, STARTED,
+                     default_workers, existence_options, fail, load)
 from .io import InputError, JsonlWriter, detect_layout, read_inputs
 
 
@@ -42,6 +43,10 @@ def parse_command(
         help="Write a label CSV instead of JSONL: one row per report, the report text then one column per label, "
              "1.0 / 0.0 / -1.0 / blank. 'chexpert': the CheXpert labeler's 14 observations and layout; 'asg': the "
              "40 ASG tags; or a set of the --ontology directory's labels.yaml."),
+    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
+                                                   help=EXISTENCE_MODEL_HELP),
+    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
+                                       help=EXISTENCE_MODE_HELP),
     strict: bool = typer.Option(
         False, "--strict", help="Stop at the first report the parser fails on instead of recording the error."),
     resume: bool = typer.Option(
@@ -72,12 +77,13 @@ def parse_command(
     labeler = _labeler(onto, labels)
     if labeler is not None and convention is None:
         convention = labeler.labels.convention  # the label set's own convention (chexpert for --labels chexpert)
-    nlp = load(ontology, convention=convention)
+    options = {"convention": convention, **existence_options(existence_model, existence_mode)}
+    nlp = load(ontology, **options)
     try:
         inputs = read()
     except InputError as exc:
         raise fail(str(exc)) from None
-    set_pipeline(nlp, onto, convention, labels)
+    set_pipeline(nlp, onto, labels, **options)
     collect_per_chunk()
     try:
         writer = JsonlWriter(output, resume=resume)
@@ -103,8 +109,7 @@ def parse_command(
     stopped: Optional[tuple[str, str]] = None
     try:
         with progress_bar(len(items), enabled=show_progress) as advance:
-            for res in run_chunks(items, workers=workers, ontology=onto, chunk_size=chunk_size,
-                                  convention=convention, labels=labels):
+            for res in run_chunks(items, workers=workers, ontology=onto, chunk_size=chunk_size, labels=labels):
                 lines = res.lines
                 if strict and res.errors:
                     index, rid, message = res.errors[0]

@@ -22,7 +22,7 @@ _EXISTENCE_OF = itemgetter("existence")
 _EXISTENCE_AT = itemgetter(TRIPLET_FIELDS.index("existence"))  # of a triplet row
 _NLP: Any = None  # the pipeline of this process (built once per worker, or inherited on fork)
 _ONTOLOGY: Optional[str] = None
-_CONVENTION: Optional[str] = None
+_OPTIONS: dict[str, Any] = {}  # load_pipeline's options of this process's pipeline (convention, existence model)
 _LABELER: Any = None  # with `--labels`: the ReportLabeler that turns each record into a CSV row
 
 
@@ -40,24 +40,26 @@ class ChunkResult:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (index in chunk, id, message)
 
 
-def load_pipeline(ontology: Optional[str] = None, spans: bool = False, convention: Optional[str] = None) -> Any:
+def load_pipeline(ontology: Optional[str] = None, spans: bool = False, convention: Optional[str] = None,
+                  existence_model: Optional[str] = None, existence_mode: Optional[str] = None) -> Any:
     """Build the asg pipeline (raises the ontology's OntologyError for a bad user ontology, ValueError for an
-    unknown `convention`); without `spans`, the single-component pipeline that writes the records only (see
-    `asg_parse.load`), with the sentences and triplets as rows (`Triplets.rows`)."""
+    unknown `convention` or an unusable existence model); without `spans`, the single-component pipeline that writes
+    the records only (see `asg_parse.load`), with the sentences and triplets as rows (`Triplets.rows`)."""
     import asg_parse
 
-    nlp = asg_parse.load(ontology=ontology, spans=spans, convention=convention)
+    nlp = asg_parse.load(ontology=ontology, spans=spans, convention=convention, existence_model=existence_model,
+                         existence_mode=existence_mode)
     if not spans:  # record_line writes the rows as JSON: no dicts built only to be read back
         nlp.get_pipe("asg_parser").triplets.rows = True
     return nlp
 
 
-def set_pipeline(nlp: Any, ontology: Optional[str] = None, convention: Optional[str] = None,
-                 labels: Optional[str] = None) -> None:
-    """Use `nlp` in this process (and in workers forked from it); with `labels` (a label set of labels.yaml, or
-    `asg`), chunks come back as label CSV rows instead of JSON records."""
-    global _NLP, _ONTOLOGY, _CONVENTION, _LABELER
-    _NLP, _ONTOLOGY, _CONVENTION = nlp, ontology, convention
+def set_pipeline(nlp: Any, ontology: Optional[str] = None, labels: Optional[str] = None, **options: Any) -> None:
+    """Use `nlp` in this process (and in workers forked from it); `options`: the `load_pipeline` options it was
+    built with (a spawned worker builds the same); with `labels` (a label set of labels.yaml, or `asg`), chunks come
+    back as label CSV rows instead of JSON records."""
+    global _NLP, _ONTOLOGY, _OPTIONS, _LABELER
+    _NLP, _ONTOLOGY, _OPTIONS = nlp, ontology, options
     _LABELER = None if labels is None else make_labeler(ontology, labels)
 
 
@@ -82,11 +84,11 @@ def collect_per_chunk() -> None:
     gc.disable()
 
 
-def _init_worker(ontology: Optional[str], convention: Optional[str] = None, labels: Optional[str] = None) -> None:
+def _init_worker(ontology: Optional[str], options: dict[str, Any], labels: Optional[str] = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent handles SIGTERM; a worker just ends
     if _NLP is None:  # spawned, not forked: build what the parent has
-        set_pipeline(load_pipeline(ontology, convention=convention), ontology, convention, labels)
+        set_pipeline(load_pipeline(ontology, **options), ontology, labels, **options)
     collect_per_chunk()
 
 
@@ -125,6 +127,9 @@ def record_line(rec: dict) -> str:
     if sentences and type(sentences[0]) is not tuple:  # dicts (a pipeline other than `load_pipeline`'s): as rows
         sentences = list(map(_SENTENCE_ROW, sentences))
     if triplets and type(triplets[0]) is not tuple:
+        if "decided_by" in triplets[0]:  # a learned existence model is loaded: dicts with one more field
+            return _dumps({**rec, "sentences": [s if type(s) is not tuple else dict(zip(SENTENCE_FIELDS, s))
+                                                for s in rec["sentences"]]}) + "\n"
         triplets = list(map(_TRIPLET_ROW, triplets))
     names, text, heads = _NAMES, _STR, _TRIPLET_HEADS
     sentences = ",".join([f'{{"text":{text(t)},"start":{start},"end":{end},"section":{names[section]}}}'
@@ -164,7 +169,7 @@ def _records(chunk: Sequence[Item]) -> list[dict]:
 
     to_record = api.doc_to_record
     empty_warning = api.EMPTY_WARNING
-    nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY, convention=_CONVENTION)
+    nlp = _NLP if _NLP is not None else load_pipeline(_ONTOLOGY, **_OPTIONS)
     out = []
     for (rid, text, warnings), doc in zip(chunk, _docs(nlp, [text for _, text, _ in chunk])):
         if isinstance(doc, BaseException):
@@ -229,8 +234,7 @@ def _chunks(items: Sequence[Item], size: int, workers: int = 1, guided: bool = F
 
 
 def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] = None,
-               chunk_size: Optional[int] = None, convention: Optional[str] = None,
-               labels: Optional[str] = None) -> Iterator[ChunkResult]:
+               chunk_size: Optional[int] = None, labels: Optional[str] = None) -> Iterator[ChunkResult]:
     """Parse `items` with `workers` processes; yields chunk results in input order (chunks of `chunk_size`, or by
     default `chunk_size_for` shrinking towards the end)."""
     size = chunk_size or chunk_size_for(len(items), workers)
@@ -242,7 +246,7 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
     if ctx is not None and _NLP is not None:
         _NLP("")  # builds what the pipeline builds on its first doc (phrase walk, cue engine) once, for every worker
     pool = ProcessPoolExecutor(workers, mp_context=ctx or mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(ontology, convention, labels))
+                               initargs=(ontology, _OPTIONS, labels))
     try:
         yield from pool.map(process_chunk, _chunks(items, size, workers, guided=chunk_size is None))
     except BrokenProcessPool:

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from .common import CONVENTION_HELP, ONTOLOGY_HELP, fail, load
+from .common import (CONVENTION_HELP, EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, ONTOLOGY_HELP, existence_options,
+                     fail, load)
 
 
 def show_command(
@@ -19,13 +20,18 @@ def show_command(
     ontology: Optional[Path] = typer.Option(None, "--ontology", metavar="DIR", help=ONTOLOGY_HELP),
     convention: Optional[str] = typer.Option(None, "--convention", metavar="NAME", show_default="asg",
                                              help=CONVENTION_HELP),
+    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
+                                                   help=EXISTENCE_MODEL_HELP),
+    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
+                                       help=EXISTENCE_MODE_HELP),
 ) -> None:
     """Show one report's sentences, sections, triplets and region map as tables (for reviewing the rules)."""
     from .. import api
     from .display import print_report, write_html
 
     rid, text = _show_input(report)
-    nlp = load(ontology, spans=True, convention=convention)  # the page marks the anatomy spans too
+    nlp = load(ontology, spans=True, convention=convention,  # spans: the page marks the anatomy spans too
+               **existence_options(existence_model, existence_mode))
     doc = nlp(text)
     record = api.doc_to_record(doc, rid)
     print_report(record, text)

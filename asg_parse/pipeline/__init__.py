@@ -6,6 +6,7 @@ Components (each a `@Language.factory`, advertised as a `spacy_factories` entry 
     sentences.py  asg_sentences   sentence starts (punctuation, headers, numbered items, line breaks)
     mentions.py   asg_mentions    finding / anatomy phrases and each finding's regions (matching + linking)
     existence.py  asg_existence   present / absent / uncertain and the deciding cue, per finding span
+    existence_model.py  asg_existence_model  the learned existence layer over the rules (rules | model | vote)
     triplets.py   asg_triplets    <region, finding, existence> triplets, region->sentence map, the 40 tags
     parser.py     asg_parser      the same five steps as one component, results handed over directly
 
@@ -24,4 +25,6 @@ Shared steps, in the order data flows through them:
     component.py  the base of the ontology-backed components (ontology option, to_disk / from_disk)
     resources.py  ontology loading and caching, saving a user ontology beside a pipeline
     memo.py       per-process look-up caches
+    existence_features.py / existence_classifier.py / existence_encoder.py
+                  the learned layer's input, its thinc model, its optional pretrained-encoder model
 """

@@ -9,14 +9,19 @@ predicates, list words and the triggers pseudo-cues swallowed.
 """
 from __future__ import annotations
 
+from itertools import compress, islice
+from operator import not_
 from typing import Any, Optional, Sequence, Union
 
+from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from anatomy_ontology import Convention, Cue, Ontology
 
-from .phrases import LowerPhrases, Match
+from .phrases import LowerPhrases, Match, PhraseWalk
+from .sentences import set_sentence_starts
+from .tokens import SentenceIndex, has_table, index_from_starts, tokens
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 _NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
@@ -26,6 +31,8 @@ FWD, BACK = 1, 2
 _DIR_CODE = {"preceding": FWD, "following": BACK, "both": FWD | BACK}
 # where `scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
+
+_WALK_ATTRS = [LOWER, IS_SPACE, SENT_START, ORTH, IDX]  # the columns `triggered` reads in one to_array call
 
 # A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside, class): built per match, read in
 # the per-entity loops, where tuple unpacking is the cheapest access.
@@ -46,6 +53,8 @@ class CueTable:
         self._code: dict[int, int] = {}  # match id -> where `scan` files the cue (_C_*)
         # match id -> class of the list words this convention reads as uncertain (disjunctions)
         self.disjunction: dict[int, str] = {}
+        self._walk: Optional[PhraseWalk] = None
+        self._hash_walk: Optional[PhraseWalk] = None
         for i, cue in enumerate(self.cues):
             kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
             reading = self.convention.reading(cue)
@@ -118,13 +127,47 @@ class CueTable:
         """Cue matches in start order, as a PhraseMatcher gives them (`matches`: the matcher's on the whole doc, when
         the caller has them); whitespace tokens ("negative   for") do not break a cue."""
         if not spaces:
-            if matches is None:
-                matches = self.matcher(doc)
-        else:
-            keep = [t.i for t in doc if not t.is_space]
-            compact = Doc(doc.vocab, words=[doc[i].text for i in keep])
-            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.matcher(compact)]
+            if matches is None:  # the walk when the doc's words are read already (cheaper than a matcher call)
+                matches = self.walk.find(tokens(doc).lower)[0] if has_table(doc) else self.matcher(doc)
+        else:  # the walk over the words without the whitespace tokens (a second Doc would cost ~1 ms per doc)
+            tt = tokens(doc)
+            keep = list(compress(range(len(tt.space)), map(not_, tt.space)))
+            lower = tt.lower
+            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.walk.find([lower[i] for i in keep])[0]]
         return matches
+
+    def triggered(self, doc: Doc) -> Optional[tuple[list[Match], SentenceIndex]]:
+        """None when no trigger (negation or uncertainty cue) occurs in `doc`, whitespace tokens skipped (without a
+        trigger every span is present); else the cue matches as the matcher gives them when the doc has no
+        whitespace token (or []: `match` then finds them itself) and the doc's sentence index (its own boundaries,
+        else the project's splitter's, not stored). One array read and a walk over the lower-case hashes: no Token
+        objects, no token table for a doc without a cue (a doc with one gets its table from the same read)."""
+        lower, space, starts, orth, idx = doc.to_array(_WALK_ATTRS).T.tolist()
+        spaced = any(space)
+        words = list(compress(lower, map(not_, space))) if spaced else lower
+        code = self._code
+        matches = self.hash_walk.find(words)[0]
+        if not any(code[m] == _C_TRIG for m, _, _ in matches):
+            return None
+        # Doc.has_annotation("SENT_START"), from the column read already
+        annotated = len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None))
+        tokens(doc, (orth, idx))  # the token table, from the columns read here
+        index = index_from_starts(starts, space) if annotated else set_sentence_starts(doc, store=False)
+        return ([] if spaced else matches), index
+
+    @property
+    def hash_walk(self) -> PhraseWalk:
+        """`walk` keyed by the hashes of the lower-case words (as `Doc.to_array(LOWER)` gives them)."""
+        if self._hash_walk is None:
+            self._hash_walk = self.walk.rekeyed(self.matcher.vocab.strings.add)
+        return self._hash_walk
+
+    @property
+    def walk(self) -> PhraseWalk:
+        """The cue matcher as a `PhraseWalk` (same matches, same order), built on first use."""
+        if self._walk is None:
+            self._walk = PhraseWalk([self.matcher])
+        return self._walk
 
     def swallowed(self, matches: list[tuple[int, int, int]], start: int, end: int) -> list[Trigger]:
         """The triggers among raw `matches` inside [start, end) (those a pseudo-cue swallowed)."""

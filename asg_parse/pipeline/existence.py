@@ -60,11 +60,12 @@ from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, 
 
 
 def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
-    """The doc's sentence index; splits the doc with the project's splitter first if it has no boundaries."""
+    """The doc's sentence index; for a doc without boundaries, the project's splitter's, not stored on the doc (a
+    user's doc keeps its annotation; the component's job is existence)."""
     if index is not None:
         return index
     if not doc.has_annotation("SENT_START"):
-        set_sentence_starts(doc)
+        return set_sentence_starts(doc, store=False)
     return sentence_index(doc)
 
 
@@ -108,7 +109,14 @@ class ExistenceEngine:
         if not spans:
             return
         had_table = has_table(doc)
-        store_labels(doc, spans, self.label_all(doc, spans))
+        matches = index = None
+        if not had_table and not self.table.disjunction:  # (a disjunction rule reads docs without a trigger too)
+            found = self.table.triggered(doc)
+            if found is None:  # no trigger (most short docs): no token table, no sentence split
+                store_labels(doc, spans, [_PRESENT] * len(spans))
+                return
+            matches, index = found
+        store_labels(doc, spans, self.label_all(doc, spans, index, matches or None))
         if not had_table:
             release(doc)  # built here for the cue texts: do not leave it on a user's doc
 

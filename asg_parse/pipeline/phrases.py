@@ -4,7 +4,7 @@ existence cues in one pass)."""
 from __future__ import annotations
 
 from itertools import compress
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
@@ -66,6 +66,13 @@ class PhraseWalk:
         # the trie as (ends or None, children or None) nodes: one unpacking per word, no look-up at a leaf
         self.root: dict[str, Node] = {w: _node(child) for w, child in trie.items()}
 
+    def rekeyed(self, key: Callable[[str], Any]) -> "PhraseWalk":
+        """The same walk over `key(word)` instead of the words (e.g. their string hashes, as `Doc.to_array(LOWER)`
+        gives them: no strings to build)."""
+        walk = object.__new__(PhraseWalk)
+        walk.size, walk.root = self.size, _rekeyed_nodes(self.root, key) or {}
+        return walk
+
     def find(self, lower: list[str]) -> list[list[Match]]:
         """The (match id, start, end) matches of the words `lower` (a doc's `Token.lower_`): per source matcher its
         list, or its routed lists."""
@@ -87,6 +94,13 @@ class PhraseWalk:
                 ends, children = node
                 j += 1
         return outs
+
+
+def _rekeyed_nodes(nodes: Optional[dict[Any, Node]], key: Callable[[str], Any]) -> Optional[dict[Any, Node]]:
+    """A trie level (and the levels below it) with every word replaced by `key(word)`."""
+    if nodes is None:
+        return None
+    return {key(w): (ends, _rekeyed_nodes(children, key)) for w, (ends, children) in nodes.items()}
 
 
 def _node(trie: dict[Optional[str], Any]) -> Node:

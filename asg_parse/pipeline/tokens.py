@@ -80,8 +80,9 @@ def note_text(doc: Doc, text: str) -> None:
     doc.user_data[TEXT_KEY] = text
 
 
-def tokens(doc: Doc) -> TokenTable:
-    """The doc's token table, built on first use from one `to_array` call (no Token objects)."""
+def tokens(doc: Doc, columns: Optional[tuple[list[int], list[int]]] = None) -> TokenTable:
+    """The doc's token table, built on first use from one `to_array` call (no Token objects); `columns`: the doc's
+    ORTH and IDX columns, when the caller has read them already."""
     user_data = doc.user_data
     table = user_data.get(_TABLE_KEY)
     n = len(doc)
@@ -91,7 +92,7 @@ def tokens(doc: Doc) -> TokenTable:
             table = TokenTable((), (), (), (), (), (), [0], "")
         else:
             _LEXEMES.vocab = doc.vocab
-            orth, idx = doc.to_array(_TABLE_ATTRS).T.tolist()
+            orth, idx = columns if columns is not None else doc.to_array(_TABLE_ATTRS).T.tolist()
             # the columns stay tuples (zip's, not copied); the flags 0/1 ints (truthy like bools)
             text, lower, space, punct, alpha, newlines = zip(*map(_LEXEMES.__getitem__, orth))
             last = idx[-1]
@@ -108,6 +109,16 @@ def tokens(doc: Doc) -> TokenTable:
 def _joined(doc: Doc, text: Sequence[str], idx: list[int]) -> tuple[str, list[int]]:
     """The text of `doc` joined from its tokens `text` and their whitespace, and the offsets `idx` with the text
     length appended (recomputed if they are not offsets into that text)."""
+    if not idx[0]:  # each token's whitespace from the gap to the next offset: no second array read (a short doc's
+        # largest cost), the last token's from the doc
+        gaps = list(map(sub, map(sub, islice(idx, 1, None), idx), map(len, text)))
+        if all(map(_WS_LENGTHS.__contains__, gaps)):
+            gaps.append(1 if doc[-1].whitespace_ else 0)
+            pieces = [""] * (2 * len(text))
+            pieces[::2] = text
+            pieces[1::2] = [_WS[g] for g in gaps]
+            string = "".join(pieces)
+            return string, [*idx, len(string)]
     spacy_ = doc.to_array(SPACY).tolist()
     pieces = [""] * (2 * len(text))  # text and whitespace interleaved: one join builds the doc's text
     pieces[::2] = text
@@ -143,10 +154,16 @@ _INDEX_ATTRS = [SENT_START, IS_SPACE]
 
 def sentence_index(doc: Doc) -> SentenceIndex:
     """The `SentenceIndex` of `doc` from its sentence starts (one `to_array` call)."""
-    n = len(doc)
+    if not len(doc):
+        return SentenceIndex([0], [], False)
+    return index_from_starts(*doc.to_array(_INDEX_ATTRS).T.tolist())
+
+
+def index_from_starts(sent_start: list[int], space: list[int]) -> SentenceIndex:
+    """The `SentenceIndex` of a doc from its columns SENT_START and IS_SPACE (as `Doc.to_array` gives them)."""
+    n = len(sent_start)
     if not n:
         return SentenceIndex([0], [], False)
-    sent_start, space = doc.to_array(_INDEX_ATTRS).T.tolist()
     starts = list(compress(range(1, n), map((1).__eq__, islice(sent_start, 1, None))))
     starts.insert(0, 0)
     return _index(starts, n, space, set(starts))

@@ -479,7 +479,14 @@ class Triplets(OntologyComponent):
         get = doc.user_data.get  # span._.asg_existence(_cue), read where spaCy keeps them
         chars = [tt.char_span(s, e) for s, e, _ in found.findings]
         labels = [(get(ext_key("asg_existence", *c)), get(ext_key("asg_existence_cue", *c))) for c in chars]
-        self.assemble(doc, spans_layout(doc), found, labels).store(doc)
+        parse = self.assemble(doc, spans_layout(doc), found, labels)
+        by = [get(ext_key("asg_existence_by", *c)) for c in chars]
+        if any(by):  # `asg_existence_model` ran: each triplet records who decided
+            from .existence_model import with_decided_by
+
+            decided = {c: who for c, who in zip(chars, by) if who == "model"}
+            parse = parse._replace(triplets=with_decided_by(parse.triplets, decided))
+        parse.store(doc)
         release(doc)
         return doc
 
