@@ -2,9 +2,12 @@
 
     api.py       load(), parse(), parse_many(), parse_records(), doc_to_record(): the Python API
     schema.py    ParsedReport / Sentence / Triplet: the record every face of the parser produces
+    labels.py    report-level label rows (the CheXpert labeler's CSV layout, the 40 ASG tags) from a record
     pipeline/    the spaCy components and the steps they share (report text -> doc extensions)
+    learning/    training data and training of the learned existence layer
     cli/         the asg-parse command line, its input/output and the parallel runner
     evaluation/  scoring against gold annotations and the public benchmarks
+    review/      the review web page (`asg-parse review`)
 
 Data flow: text -> pipeline (sections, sentences, mentions, existence, triplets) -> api.doc_to_record -> schema.
 The ontology (regions, findings, cues, sections) is data in the `anatomy_ontology` package.
