@@ -90,7 +90,7 @@ def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str =
             raise GoldError("'def' regions need a finding")
         defaults = list(onto.findings[finding].default_regions)
         sides = {onto.regions[r].side for r in defaults}
-        if existence != "absent" and {"left", "right"} <= sides and not _in_whole_lungs(span, defaults, onto):
+        if existence != "absent" and {"left", "right"} <= sides and not in_whole_lungs(span, defaults, onto):
             return [None]  # GUIDELINES rule 5: a present/uncertain finding with no location gets no side
         return defaults or [None]
     out: list[Optional[str]] = []
@@ -103,7 +103,7 @@ def _regions(code: str, finding: Optional[str], onto: Ontology, existence: str =
     return out
 
 
-def _in_whole_lungs(name: str, defaults: list[str], onto: Ontology) -> bool:
+def in_whole_lungs(name: str, defaults: list[str], onto: Ontology) -> bool:
     """GUIDELINES rule 5: a finding whose defaults are both lungs, named with a whole-lung word ("pulmonary edema",
     "interstitial edema"), lies in both lungs (`name`: the span and the word before it)."""
     lungs = {r.id for r in onto.regions.values() if r.zone == "lung"}

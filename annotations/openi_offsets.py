@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from anatomy_ontology import Ontology, load_ontology  # noqa: E402
+from annotations.build_gold import in_whole_lungs  # noqa: E402
 from annotations.splitting import sentence_pieces  # noqa: E402
 
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "openi" / "openi_dev.csv"
@@ -154,9 +156,11 @@ def find_phrase(text: str, span: tuple[int, int], phrase: str, near: Optional[tu
 
 
 def expand_regions(field: str, finding: str, findings: dict, region_ids: set[str], sides: dict[str, str],
-                   existence: str = "absent") -> list[Optional[str]]:
+                   existence: str = "absent", name: str = "", onto: Optional[Ontology] = None
+                   ) -> list[Optional[str]]:
     """Region aliases -> region ids. "def" -> default_regions, or null when there are none or when a present or
-    uncertain mention would get defaults on both sides (GUIDELINES.md section 4, rule 5)."""
+    uncertain mention would get defaults on both sides, unless `name` (the mention and the word before it) holds a
+    whole-lung word (GUIDELINES.md section 4, rule 5)."""
     field = field.strip()
     if field == "-":
         return [None]
@@ -164,7 +168,8 @@ def expand_regions(field: str, finding: str, findings: dict, region_ids: set[str
     for tok in [t.strip() for t in field.split(",") if t.strip()]:
         if tok == "def":
             defaults = findings[finding].get("default_regions") or []
-            if existence != "absent" and {"left", "right"} <= {sides[r] for r in defaults}:
+            whole_lungs = onto is not None and in_whole_lungs(name, defaults, onto)
+            if existence != "absent" and {"left", "right"} <= {sides[r] for r in defaults} and not whole_lungs:
                 defaults = []
             out.extend(defaults or [None])
         elif tok in REGION_ALIASES:
@@ -188,6 +193,7 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
     region_list = [r["id"] for r in region_raw]
     sides = {r["id"]: r.get("side", "none") for r in region_raw}
     region_ids = set(region_list)
+    onto = load_ontology()
     records: dict[str, dict] = {}
     order: list[str] = []
     for path in sorted(src.glob("*.txt")):
@@ -239,8 +245,9 @@ def build(src: Path, rows: dict[str, dict[str, str]]) -> list[dict]:
                     raise ValueError(f"existence must be p/a/u, got {cols[4]!r}")
                 s, e = find_phrase(text, tuple(sents[i]), cols[1])
                 cue = None if cols[5] == "-" else list(find_phrase(text, tuple(sents[i]), cols[5], near=(s, e)))
-                for r in expand_regions(cols[3], finding, findings, region_ids, sides,
-                                            EXISTENCE[cols[4]]):
+                before = re.findall(r"[A-Za-z]+", text[sents[i][0]:s])[-1:]
+                for r in expand_regions(cols[3], finding, findings, region_ids, sides, EXISTENCE[cols[4]],
+                                        " ".join(before + [text[s:e]]), onto):
                     rec["triplets"].append({"region": r, "finding": finding, "existence": EXISTENCE[cols[4]],
                                             "sentence": i, "start": s, "end": e, "cue": cue})
                     if r is not None:
