@@ -7,7 +7,7 @@ import multiprocessing as mp
 import os
 import signal
 from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -229,7 +229,8 @@ def run_chunks(items: Iterable[Item], workers: int = 1, ontology: Optional[str] 
                chunk_size: Optional[int] = None) -> Iterator[ChunkResult]:
     """Parse `items` (any iterable: it is read as the work goes, a bounded stretch ahead) with `workers` processes;
     yields chunk results in input order (chunks of `chunk_size`, or by default of `chunk_size_for` what is left).
-    At most `2 * workers + 2` chunks are in flight: memory is bounded by the chunk size and the workers."""
+    At most `2 * workers + 2` chunks are queued or parsing and `8 * workers` held (with results waiting for an
+    earlier chunk): memory is bounded by the chunk size and the workers, not by the input."""
     chunks = _chunks(items, chunk_size or MAX_CHUNK, workers, guided=chunk_size is None)
     head = list(islice(chunks, 2))
     if workers <= 1 or len(head) < 2:  # one chunk: no pool to start
@@ -242,14 +243,23 @@ def run_chunks(items: Iterable[Item], workers: int = 1, ontology: Optional[str] 
     pool = ProcessPoolExecutor(workers, mp_context=ctx or mp.get_context("spawn"), initializer=_init_worker,
                                initargs=(ontology,))
     todo = chain(head, chunks)
+    busy, held = 2 * workers + 2, 8 * workers  # chunks queued or parsing; chunks held in all (with the results)
+    window: deque[Any] = deque()
     try:
-        window = deque(pool.submit(process_chunk, chunk) for chunk in islice(todo, 2 * workers + 2))
-        while window:
-            result = window.popleft().result()
-            following = next(todo, None)
-            if following is not None:
-                window.append(pool.submit(process_chunk, following))
-            yield result
+        while True:
+            unfinished = [f for f in window if not f.done()]
+            while len(unfinished) < busy and len(window) < held:  # a worker that stalls holds up the output only
+                chunk = next(todo, None)
+                if chunk is None:
+                    break
+                window.append(pool.submit(process_chunk, chunk))
+                unfinished.append(window[-1])
+            if not window:
+                return
+            if window[0].done():
+                yield window.popleft().result()
+            else:
+                wait(unfinished, return_when=FIRST_COMPLETED)
     except BrokenProcessPool:
         raise WorkerDied("a worker process died (killed, or out of memory?)") from None
     finally:  # on an early stop (Ctrl-C, --strict, bad input) the queued chunks are dropped, those in flight finish
