@@ -1,5 +1,5 @@
 """Where asg-parse writes: the atomic JSONL writer (OUT.partial, renamed when the run completes) and the ids of a
-previous run's records, read as a stream for --resume."""
+previous run's records, read as a stream and checked against the input for --resume."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import IO, Iterator, Optional
 
-from .io import InputError
+from .io import InputError, Item
 
 _ID_HEAD = b'{"id":"'  # how every record line starts (the id is the first key, a string)
 
@@ -134,3 +134,18 @@ class JsonlWriter:
         self.keep_partial()
         if self.tmp is not None:
             self.tmp.unlink(missing_ok=True)
+
+
+def skip_done(writer: JsonlWriter, items: Iterator[Item]) -> int:
+    """--resume: check the records kept from the previous run against the first items (same ids, in order) and
+    consume those items; the number kept. Both are read as streams."""
+    kept = 0
+    for done_id in writer.done_ids():
+        item = next(items, None)
+        if item is None or item[0] != done_id:
+            found = f"input record {kept + 1} is '{item[0]}'" if item is not None \
+                else f"the input has only {kept} reports"
+            raise InputError(f"{writer.tmp}: record {kept + 1} has id '{done_id}' but {found}; "
+                             "cannot resume (remove the file to start over)")
+        kept += 1
+    return kept

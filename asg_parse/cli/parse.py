@@ -6,14 +6,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import typer
 
 from .common import ONTOLOGY_HELP, STARTED, default_workers, fail, load
 from .display import ParseStats, print_summary, progress_bar
-from .io import InputError, Item, detect_layout, open_reports
-from .output import JsonlWriter
+from .io import InputError, detect_layout, open_reports
+from .output import JsonlWriter, skip_done
 from .shards import ShardInfo, parse_shard, sidecar_path, write_sidecar
 
 
@@ -90,21 +90,6 @@ def parse_command(
         raise fail(f"{len(stats.errors)} of {stats.reports} reports failed; their records carry an 'error' field", 1)
 
 
-def _skip_done(writer: JsonlWriter, items: Iterator[Item]) -> int:
-    """--resume: check the records kept from the previous run against the first items (same ids, in order) and
-    consume those items; the number kept. Both are read as streams."""
-    kept = 0
-    for done_id in writer.done_ids():
-        item = next(items, None)
-        if item is None or item[0] != done_id:
-            found = f"input record {kept + 1} is '{item[0]}'" if item is not None \
-                else f"the input has only {kept} reports"
-            raise InputError(f"{writer.tmp}: record {kept + 1} has id '{done_id}' but {found}; "
-                             "cannot resume (remove the file to start over)")
-        kept += 1
-    return kept
-
-
 def _parse(feed: Any, writer: JsonlWriter, workers: int, ontology: Optional[Path], chunk_size: Optional[int],
            strict: bool, quiet: bool) -> ParseStats:
     """Parse the items of `feed` into `writer` and commit it; the run's counts. A stop (Ctrl-C, SIGTERM, a dead
@@ -114,7 +99,7 @@ def _parse(feed: Any, writer: JsonlWriter, workers: int, ontology: Optional[Path
     items = iter(feed)
     stats = ParseStats()
     try:
-        stats.kept = _skip_done(writer, items)
+        stats.kept = skip_done(writer, items)
     except InputError as exc:
         writer.keep_partial()
         raise fail(str(exc)) from None
