@@ -102,3 +102,17 @@ def test_jsonl_on_stdin_is_streamed_in_input_order(tmp_path):
     res = CliRunner().invoke(app, ["-", "-o", "-", "-q", "--workers", "2", "--chunk-size", "6"], input=lines)
     assert res.exit_code == 0, res.output
     assert [line.split('"')[3] for line in res.stdout.splitlines()] == [f"s{i}" for i in range(40)]
+
+
+def test_column_errors_come_before_spacy_loads(tmp_path):
+    """The header is checked when the input is opened: a wrong column fails at once, without loading spaCy."""
+    import subprocess
+    import sys
+
+    write_csv(tmp_path / "r.csv", 3)
+    code = ("import sys; from asg_parse import cli; sys.argv = ['asg-parse', 'r.csv', '-o', 'o.jsonl', '--text-col', "
+            "'body']\ntry:\n    cli.main()\nexcept SystemExit as exc:\n    print(exc.code, 'spacy' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert res.stdout.split() == ["2", "False"]
+    assert res.stderr == "error: r.csv: no column 'body' (columns: id, report)\n"
+    assert not (tmp_path / "o.jsonl.partial").exists()
