@@ -100,9 +100,9 @@ def _parse(feed: Any, writer: JsonlWriter, workers: int, ontology: Optional[Path
     stats = ParseStats()
     try:
         stats.kept = skip_done(writer, items)
-    except InputError as exc:
+    except (InputError, WorkerDied) as exc:
         writer.keep_partial()
-        raise fail(str(exc)) from None
+        raise fail(str(exc), 2 if isinstance(exc, InputError) else 1) from None
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     stopped: Optional[tuple[str, str]] = None
     try:
