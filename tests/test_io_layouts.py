@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from asg_parse.cli.io import (BAD_BYTES_WARNING, InputError, JsonlWriter, detect_layout, partial_path, read_done_ids,
-                          read_inputs)
+from asg_parse.cli.io import BAD_BYTES_WARNING, InputError, detect_layout, read_inputs
+from asg_parse.cli.output import JsonlWriter, partial_path, read_done_ids
 
 R1 = "Small left pleural effusion. No pneumothorax."
 R2 = "Heart size is mildly enlarged."
@@ -142,7 +142,7 @@ def test_writer_is_atomic_and_resume_cuts_a_torn_line(tmp_path):
     assert read_done_ids(partial_path(out)) == ["a", "b"]
     assert partial_path(out).read_text() == '{"id":"a"}\n{"id":"b"}\n'
     w = JsonlWriter(str(out), resume=True)
-    assert w.done == ["a", "b"]
+    assert list(w.done_ids()) == ["a", "b"]
     w.write('{"id":"c"}\n')
     w.commit()
     assert out.read_text() == '{"id":"a"}\n{"id":"b"}\n{"id":"c"}\n' and not partial_path(out).exists()

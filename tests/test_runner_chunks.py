@@ -155,15 +155,26 @@ def test_record_lines_of_parsed_reports_are_the_bytes_of_json_dumps():
 
 
 @pytest.mark.parametrize("fork", [True, False])
-def test_input_read_in_background_gives_the_items_and_the_error(tmp_path, monkeypatch, fork):
-    from asg_parse.cli.io import InputError, read_inputs
+def test_feed_reads_in_another_process_and_passes_a_late_error_on(tmp_path, monkeypatch, fork):
+    from asg_parse.cli.feed import Feed
+    from asg_parse.cli.io import InputError, open_reports
 
-    if not fork:  # where there is no fork the input is read at once, the error raised by the waiting function
+    if not fork:  # where there is no fork the input is read here, as the items are asked for
         monkeypatch.setattr(runner.mp, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr("asg_parse.cli.feed.BLOCK", 2)
     path = tmp_path / "r.csv"
-    path.write_text('id,report\na,"No effusion."\nb,"Mild cardiomegaly, stable."\n', encoding="utf-8")
-    wait = runner.in_background(read_inputs, str(path))
-    assert wait().items == [("a", "No effusion.", ()), ("b", "Mild cardiomegaly, stable.", ())]
-    wait = runner.in_background(read_inputs, str(tmp_path / "missing.csv"))
-    with pytest.raises(InputError, match="missing.csv: no such file or directory"):
-        wait()
+    rows = [(f"s{i}", "No effusion." if i % 2 else "Mild cardiomegaly, stable.") for i in range(5)]
+    path.write_text("id,report\n" + "".join(f'{i},"{t}"\n' for i, t in rows), encoding="utf-8")
+    feed = Feed(open_reports(str(path)), background=True)
+    assert (feed._proc is not None) == fork
+    assert [(i, t) for i, t, _ in feed] == rows
+    assert feed.ended and feed.estimate() == 5 and feed.records == 5
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('s5,"never closed\n')
+    feed = Feed(open_reports(str(path)), background=True)
+    got = []
+    with pytest.raises(InputError, match=r"r.csv: line 7: malformed CSV \(unexpected end of data\)"):
+        for item in feed:
+            got.append(item[0])
+    assert got == [f"s{i}" for i in range(4)]  # the blocks before the bad one (2 records each)
+    assert feed._proc is None  # the reading process has ended

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from . import ontology, parse, show
+from . import merge, ontology, parse, show
 from .common import STARTED
 from .usage import run
 
@@ -66,7 +66,9 @@ app = typer.Typer(
         "Parse chest X-ray reports into anatomy-grounded <region, finding, existence> triplets.\n\n"
         "[bold]asg-parse INPUT -o OUT.jsonl[/bold] parses every report of INPUT (a CSV/TSV/JSONL file, a directory "
         "of .txt reports such as MIMIC-CXR's files/p10/p10000032/s50414267.txt, one .txt file, or - for stdin) "
-        "into one JSON record per report, in input order. The parse options are listed below the commands.\n\n"
+        "into one JSON record per report, in input order, reading it as a stream (memory stays flat). "
+        "--shard I/N and `merge` split an archive across machines. The parse options are listed below the "
+        "commands.\n\n"
         "Exit status: 0 ok; 1 some reports failed (records with an 'error' field) or --strict stopped; "
         "2 bad input, options or ontology; 130 interrupted (resume with --resume)."
     ),
@@ -75,6 +77,7 @@ app = typer.Typer(
 app.command("parse")(parse.parse_command)
 app.command("show")(show.show_command)
 app.command("ontology")(ontology.ontology_command)
+app.command("merge")(merge.merge_command)
 
 _NEEDS_TORCH = _EVALUATION_COMMANDS  # the evaluation commands may run model-based parsers
 

@@ -52,10 +52,13 @@ class ParseStats:
 
 
 @contextmanager
-def progress_bar(total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr (reports/s, ETA); yields `advance(n)`."""
+def progress_bar(total: Optional[int] = None, enabled: bool = True, unit: str = "reports",
+                 verb: str = "parsing") -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr (count, rate, ETA); yields `advance(n, total=None)`, where a total (exact or
+    estimated, as a streamed input is read) replaces the one known so far. Without a total it shows the count and
+    the rate."""
     if not enabled:
-        yield lambda n: None
+        yield lambda n, total=None: None
         return
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -64,14 +67,20 @@ def progress_bar(total: int, enabled: bool = True) -> Iterator[Callable[[int], N
     class SpeedColumn(ProgressColumn):
         def render(self, task: Any) -> Text:
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.0f} reports/s" if speed else "-- reports/s", style="cyan")
+            return Text(f"{speed:,.0f} {unit}/s" if speed else f"-- {unit}/s", style="cyan")
 
-    progress = Progress(TextColumn("parsing"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
+    progress = Progress(TextColumn(verb), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=_stderr(),
                         transient=False)
-    task = progress.add_task("parse", total=total)
+    task = progress.add_task(verb, total=total)
+
+    def advance(n: int, total: Optional[int] = None) -> None:
+        if total is not None:
+            progress.update(task, total=total)
+        progress.advance(task, n)
+
     with progress:
-        yield lambda n: progress.advance(task, n)
+        yield advance
 
 
 def print_summary(stats: ParseStats, output: str, console: Optional[Console] = None) -> None:

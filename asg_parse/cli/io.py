@@ -1,14 +1,20 @@
-"""Report inputs of asg-parse (CSV/TSV, JSONL, a .txt tree, one .txt, stdin) and the atomic JSONL writer."""
+"""Report inputs of asg-parse (CSV/TSV, JSONL, a .txt tree, one .txt, stdin), read as a stream of (id, text) items.
+
+Opening an input (`open_reports`) runs every check that needs no full read (the file, its layout, the header or
+first JSON object and its columns); the reports are then read lazily, in blocks, so memory does not grow with the
+input. Duplicate ids are found by `ids.IdIndex` (12 bytes per distinct id)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Optional, Sequence
+from itertools import chain, islice
+from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
 ID_COLUMNS = ("id", "study_id", "study", "uid", "dicom_id")
 TEXT_COLUMNS = ("report", "text")
@@ -29,7 +35,7 @@ class InputError(ValueError):
 
 @dataclass
 class Inputs:
-    """The reports of one input, in input order."""
+    """The reports of one input, in input order, all in memory (`read_inputs`)."""
 
     layout: str
     source: str
@@ -166,69 +172,48 @@ def _compose(values: Sequence[str], names: Sequence[str], fallback: str) -> str:
     return "\n".join(parts)
 
 
-# --------------------------------------------------------------------------- readers
-class _Collector:
-    """Builds items: cleans undecodable bytes, fills empty ids, warns about duplicate ids."""
-
-    def __init__(self, bad_bytes: bool):
-        self.bad_bytes = bad_bytes
-        self.items: list[Item] = []
-        self.first: dict[str, int] = {}
-
-    def add(self, rid: str, text: str) -> None:
-        warnings: list[str] = []
-        if self.bad_bytes:
-            rid, bad_id = _clean(rid)
-            text, bad_text = _clean(text)
-            if bad_id or bad_text:
-                warnings.append(BAD_BYTES_WARNING)
-        number = len(self.items) + 1
-        if not rid.strip():
-            rid = str(number)
-            warnings.append(EMPTY_ID_WARNING)
-        first = self.first.setdefault(rid, number)
-        if first != number:
-            warnings.append(f"duplicate id '{rid}' (first used by record {first})")
-        self.items.append((rid, text, tuple(warnings)))
+# --------------------------------------------------------------------------- raw rows
+# A raw row: (id or None for "number it", text, whether its values may hold surrogate-escaped bytes)
+Row = tuple[Optional[str], str, bool]
 
 
-def _read_table(text: str, bad: bool, source: str, delimiter: str, id_col: Optional[str],
-                text_cols: Optional[Sequence[str]]) -> Inputs:
+def _table_rows(lines: Iterator[str], source: str, delimiter: str, id_col: Optional[str],
+                text_cols: Optional[Sequence[str]]) -> tuple[tuple[str, ...], Iterator[Row]]:
+    """The columns of a CSV/TSV (its header is read and checked now) and its rows, read lazily."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     kind = "TSV" if delimiter == "\t" else "CSV"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError(f"{source}: empty file, no header line") from None
     except csv.Error as exc:
         raise InputError(f"{source}: line 1: malformed {kind} header ({exc})") from None
-    if bad:
-        header = [_clean(h)[0] for h in header]
+    header = [_clean(h)[0] for h in header]
     id_name, text_names, fallback = choose_columns(header, source, id_col, text_cols)
     index = {name: i for i, name in enumerate(header)}
     id_i = index[id_name] if id_name is not None else None
     text_i = [index[n] for n in text_names]
     fb_i = index[_find(header, FALLBACK_COLUMN)] if fallback else None  # type: ignore[index]
     width = len(header)
-    out = _Collector(bad)
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise InputError(f"{source}: line {line}: malformed {kind} ({exc})") from None
-        if not row:
-            continue  # a blank line is no report
-        if len(row) != width:
-            raise InputError(f"{source}: line {line}: malformed {kind}, expected {width} fields, found {len(row)}")
-        rid = row[id_i] if id_i is not None else str(len(out.items) + 1)
-        body = _compose([row[i] for i in text_i], text_names, row[fb_i] if fb_i is not None else "")
-        out.add(rid.strip(), body)
-    cols = tuple(([id_name] if id_name else []) + text_names)
-    return Inputs("tsv" if delimiter == "\t" else "csv", source, out.items, cols)
+
+    def rows() -> Iterator[Row]:
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InputError(f"{source}: line {line}: malformed {kind} ({exc})") from None
+            if not row:
+                continue  # a blank line is no report
+            if len(row) != width:
+                raise InputError(f"{source}: line {line}: malformed {kind}, expected {width} fields, found {len(row)}")
+            body = _compose([row[i] for i in text_i], text_names, row[fb_i] if fb_i is not None else "")
+            yield (row[id_i].strip() if id_i is not None else None), body, True
+
+    return tuple(([id_name] if id_name else []) + text_names), rows()
 
 
 def _as_text(value: object) -> str:
@@ -239,11 +224,17 @@ def _as_text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
-def _read_jsonl(text: str, bad: bool, source: str, id_col: Optional[str],
-                text_cols: Optional[Sequence[str]]) -> Inputs:
-    out = _Collector(bad)
-    chosen: Optional[tuple[Optional[str], list[str], bool]] = None
-    for number, line in enumerate(text.split("\n"), start=1):
+def _json_objects(lines: Iterator[bytes], source: str) -> Iterator[tuple[int, dict, bool]]:
+    """(line number, object, whether the line had undecodable bytes) of each non-blank JSONL line."""
+    for number, data in enumerate(lines, start=1):
+        if number == 1 and data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        if data.endswith(b"\n"):
+            data = data[:-1]
+        try:
+            line, bad = data.decode("utf-8"), False
+        except UnicodeDecodeError:
+            line, bad = data.decode("utf-8", "surrogateescape"), True
         if not line.strip():
             continue
         try:
@@ -252,20 +243,30 @@ def _read_jsonl(text: str, bad: bool, source: str, id_col: Optional[str],
             raise InputError(f"{source}: line {number}: malformed JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(obj, dict):
             raise InputError(f"{source}: line {number}: expected a JSON object, found {type(obj).__name__}")
-        if chosen is None:
-            chosen = choose_columns(list(obj), f"{source}: line {number}", id_col, text_cols)
-        id_name, text_names, fallback = chosen
-        if id_name is not None:
-            if id_name not in obj:
-                raise InputError(f"{source}: line {number}: no key '{id_name}' (keys: {', '.join(obj) or 'none'})")
-            rid = _as_text(obj[id_name]).strip()
-        else:
-            rid = str(len(out.items) + 1)
-        values = [_as_text(obj.get(n)) for n in text_names]
-        body = _compose(values, text_names, _as_text(obj.get(FALLBACK_COLUMN)) if fallback else "")
-        out.add(rid, body)
-    cols = tuple(([chosen[0]] if chosen and chosen[0] else []) + (chosen[1] if chosen else []))
-    return Inputs("jsonl", source, out.items, cols)
+        yield number, obj, bad
+
+
+def _jsonl_rows(lines: Iterator[bytes], source: str, id_col: Optional[str],
+                text_cols: Optional[Sequence[str]]) -> tuple[tuple[str, ...], Iterator[Row]]:
+    """The keys a JSONL input is read by (its first object is read and checked now) and its rows, read lazily."""
+    objects = _json_objects(lines, source)
+    head = next(objects, None)
+    if head is None:
+        return (), iter(())
+    id_name, text_names, fallback = choose_columns(list(head[1]), f"{source}: line {head[0]}", id_col, text_cols)
+
+    def rows() -> Iterator[Row]:
+        for number, obj, bad in chain([head], objects):
+            if id_name is not None:
+                if id_name not in obj:
+                    raise InputError(f"{source}: line {number}: no key '{id_name}' (keys: {', '.join(obj) or 'none'})")
+                rid: Optional[str] = _as_text(obj[id_name]).strip()
+            else:
+                rid = None
+            values = [_as_text(obj.get(n)) for n in text_names]
+            yield rid, _compose(values, text_names, _as_text(obj.get(FALLBACK_COLUMN)) if fallback else ""), bad
+
+    return tuple(([id_name] if id_name else []) + text_names), rows()
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -275,121 +276,198 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def _read_dir(root: Path) -> Inputs:
-    files = sorted((p for p in root.rglob("*.txt") if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
-    if not files:
+def _txt_files(folder: Path) -> Iterator[Path]:
+    """The .txt files under `folder` in the order of their relative paths as strings (a directory sorts as its name
+    plus '/'), walked one directory at a time: memory holds one listing per level, not the whole tree."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot read ({exc.strerror})") from None
+    keyed = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            keyed.append((entry.name + "/", entry))
+        elif entry.name.endswith(".txt") and entry.is_file():
+            keyed.append((entry.name, entry))
+    for _, entry in sorted(keyed, key=lambda pair: pair[0]):
+        if entry.is_dir(follow_symlinks=False):
+            yield from _txt_files(Path(entry.path))
+        else:
+            yield Path(entry.path)
+
+
+def _dir_rows(root: Path) -> Iterator[Row]:
+    """The reports of a .txt tree; raises InputError now when there is none."""
+    files = _txt_files(root)
+    first = next(files, None)
+    if first is None:
         raise InputError(f"{root}: no .txt files in this directory or below")
-    out = _Collector(False)
-    for p in files:
-        text, bad = _decode(_read_bytes(p))
-        out.bad_bytes = bad
-        out.add(p.stem, text)
-    return Inputs("dir", str(root), out.items)
+
+    def rows() -> Iterator[Row]:
+        for p in chain([first], files):
+            text, bad = _decode(_read_bytes(p))
+            yield p.stem, text, bad
+
+    return rows()
+
+
+class _Prefixed(io.RawIOBase):
+    """A binary stream that gives `head` first, then the rest of `rest` (stdin after its layout was sniffed)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]):
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _sniff_head(stream: IO[bytes]) -> bytes:
+    """The start of `stream`: up to the end of its first non-blank line (or all of it)."""
+    head = b""
+    while True:
+        data = stream.read(65536)
+        head += data
+        stripped = head.lstrip()
+        if not data or (stripped and b"\n" in stripped):
+            return head
+
+
+# --------------------------------------------------------------------------- the stream of items
+@dataclass
+class Block:
+    """Items of one stretch of the input, with how far the reading got."""
+
+    items: list[Item]
+    read: int  # input records read so far, in every shard
+    position: int  # bytes of the input read so far (0 where unknown)
+
+
+class Reports:
+    """The reports of one input as a stream; opening it ran the up-front checks. `blocks` reads them."""
+
+    def __init__(self, layout: str, source: str, rows: Iterator[Row], columns: tuple[str, ...] = (),
+                 size: Optional[int] = None, position: Callable[[], int] = lambda: 0):
+        self.layout, self.source, self.columns = layout, source, columns
+        self.size = size  # bytes of the input, where known
+        self._rows, self._position = rows, position
+        self.records = 0  # input records read so far
+        self._ids = hashlib.sha256()
+
+    def blocks(self, shard: Optional[tuple[int, int]] = None, size: int = 1000) -> Iterator[Block]:
+        """Items in input order, `size` records read per block: undecodable bytes replaced, empty ids numbered,
+        duplicate ids warned (`IdIndex`). `shard` (I, N): only records I, I + N, I + 2N, ... (1-based) are kept;
+        every record is still read, so numbers and warnings are those of the whole input."""
+        from .ids import IdIndex
+
+        index = IdIndex()
+        pick = None if shard is None else shard[0] - 1
+        every = 1 if shard is None else shard[1]
+        while True:
+            raw = list(islice(self._rows, size))
+            if not raw:
+                return
+            start = self.records + 1
+            rids: list[str] = []
+            found: list[list[str]] = []
+            texts: list[str] = []
+            for number, (rid, text, bad) in enumerate(raw, start=start):
+                warnings = []
+                if bad:
+                    rid, bad_id = _clean(rid) if rid is not None else (None, False)
+                    text, bad_text = _clean(text)
+                    if bad_id or bad_text:
+                        warnings.append(BAD_BYTES_WARNING)
+                if rid is None:
+                    rid = str(number)
+                elif not rid.strip():
+                    rid = str(number)
+                    warnings.append(EMPTY_ID_WARNING)
+                rids.append(rid)
+                texts.append(text)
+                found.append(warnings)
+            self.records += len(raw)
+            if shard is not None:
+                self._ids.update("\n".join(rids).encode("utf-8", "surrogatepass") + b"\n")
+            items = []
+            for k, first in enumerate(index.firsts(rids, start)):
+                number = start + k
+                if (number - 1) % every != (pick or 0):
+                    continue
+                warnings = found[k]
+                if first != number:
+                    warnings.append(f"duplicate id '{rids[k]}' (first used by record {first})")
+                items.append((rids[k], texts[k], tuple(warnings)))
+            yield Block(items, self.records, self._position())
+
+    def ids_digest(self) -> str:
+        """sha256 of the ids of every record read (by a sharded `blocks`): the same in every shard of one input."""
+        return self._ids.hexdigest()
+
+
+def open_reports(path: str, id_col: Optional[str] = None, text_cols: Optional[Sequence[str]] = None,
+                 stdin: Optional[IO[bytes]] = None, layout: Optional[str] = None) -> Reports:
+    """Open the reports of `path` (a file, a directory, or `-` for stdin): the layout, the header or first JSON
+    object and the columns are checked now (InputError), the reports are read as the stream is."""
+    layout = layout or detect_layout(path)
+    if layout == "dir":
+        return Reports("dir", path, _dir_rows(Path(path)))
+    if layout == "stdin":
+        raw = stdin if stdin is not None else sys.stdin.buffer
+        head = _sniff_head(raw)
+        source = "<stdin>"
+        layout = sniff_layout(_decode(head)[0]) or "text"
+        binary: IO[bytes] = io.BufferedReader(_Prefixed(head, raw))  # type: ignore[arg-type]
+        size = None
+    else:
+        source = path
+        try:
+            binary = open(path, "rb")  # noqa: SIM115 (read lazily: closed with the process)
+            size = os.fstat(binary.fileno()).st_size
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    def position() -> int:  # (the file is closed once read to the end)
+        return 0 if size is None else size if binary.closed else binary.tell()
+
+    if layout in ("csv", "tsv"):
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        columns, rows = _table_rows(_read_lines(text, source), source, "\t" if layout == "tsv" else ",", id_col,
+                                    text_cols)
+        return Reports(layout, source, rows, columns, size, position)
+    if layout == "jsonl":
+        columns, rows = _jsonl_rows(_read_lines(binary, source), source, id_col, text_cols)
+        return Reports("jsonl", source, rows, columns, size, position)
+    text, bad = _decode(_read_all(binary, source))
+    rid = "stdin" if layout == "text" else Path(path).stem
+    return Reports(layout, source, iter([(rid, text, bad)]), (), size, position)
+
+
+def _read_lines(stream: IO[Any], source: str) -> Iterator[Any]:
+    """The lines of `stream`, a read error as InputError."""
+    try:
+        yield from stream
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+
+
+def _read_all(stream: IO[bytes], source: str) -> bytes:
+    try:
+        return stream.read()
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
 
 
 def read_inputs(path: str, id_col: Optional[str] = None, text_cols: Optional[Sequence[str]] = None,
                 stdin: Optional[IO[bytes]] = None, layout: Optional[str] = None) -> Inputs:
-    """Read every report of `path` (a file, a directory, or `-` for stdin) in input order; `layout`: its
-    `detect_layout`, when the caller has it."""
-    layout = layout or detect_layout(path)
-    if layout == "dir":
-        return _read_dir(Path(path))
-    if layout == "stdin":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        text, bad = _decode(stream.read())
-        source = "<stdin>"
-        layout = sniff_layout(text) or "text"
-    else:
-        text, bad = _decode(_read_bytes(Path(path)))
-        source = path
-    if layout in ("csv", "tsv"):
-        return _read_table(text, bad, source, "\t" if layout == "tsv" else ",", id_col, text_cols)
-    if layout == "jsonl":
-        return _read_jsonl(text, bad, source, id_col, text_cols)
-    out = _Collector(bad)
-    out.add("stdin" if layout == "text" else Path(path).stem, text)
-    return Inputs(layout, source, out.items)
-
-
-# --------------------------------------------------------------------------- output
-def partial_path(out: Path) -> Path:
-    """Where an unfinished run writes its records (renamed to `out` when the run completes)."""
-    return out.with_name(out.name + ".partial")
-
-
-def read_done_ids(path: Path) -> list[str]:
-    """Ids of the complete records in a previous run's output; a torn last line is cut off the file."""
-    ids: list[str] = []
-    keep = 0
-    with path.open("rb+") as fh:
-        data = fh.read()
-        pos = 0
-        while True:
-            end = data.find(b"\n", pos)
-            if end < 0:
-                break
-            line = data[pos:end]
-            try:
-                rid = json.loads(line)["id"]
-            except (ValueError, KeyError, TypeError):
-                raise InputError(f"{path}: line {len(ids) + 1}: not an asg-parse record; "
-                                 "cannot resume (remove the file to start over)") from None
-            ids.append(str(rid))
-            pos = keep = end + 1
-        if keep < len(data):
-            fh.truncate(keep)
-    return ids
-
-
-class JsonlWriter:
-    """Writes records to `OUT.partial` and renames it to OUT on commit; `-` writes to stdout."""
-
-    def __init__(self, out: str, resume: bool = False):
-        self.to_stdout = out == "-"
-        self.done: list[str] = []
-        if self.to_stdout:
-            if resume:
-                raise InputError("--resume needs an output file, not stdout")
-            self.path = self.tmp = None
-            self.fh: IO[str] = sys.stdout
-            return
-        self.path = Path(out)
-        parent = self.path.parent
-        if not parent.is_dir():
-            raise InputError(f"{out}: output directory {parent} does not exist")
-        if self.path.is_dir():
-            raise InputError(f"{out}: is a directory")
-        self.tmp = partial_path(self.path)
-        if resume:
-            if not self.tmp.exists() and self.path.exists():
-                self.tmp.write_bytes(self.path.read_bytes())
-            if self.tmp.exists():
-                self.done = read_done_ids(self.tmp)
-        try:
-            self.fh = self.tmp.open("a" if resume else "w", encoding="utf-8", newline="\n")
-        except OSError as exc:
-            raise InputError(f"{self.tmp}: cannot write ({exc.strerror})") from None
-
-    def write(self, blob: str) -> None:
-        """Append JSON lines (each ending with a newline)."""
-        self.fh.write(blob)
-
-    def flush(self) -> None:
-        self.fh.flush()
-
-    def commit(self) -> None:
-        """Finish: stdout is flushed; a file is synced and renamed into place."""
-        self.fh.flush()
-        if self.to_stdout:
-            return
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self.tmp, self.path)  # type: ignore[arg-type]
-
-    def keep_partial(self) -> None:
-        """Stop without finishing: the records so far stay in OUT.partial for --resume."""
-        try:
-            self.fh.flush()
-        finally:
-            if not self.to_stdout:
-                self.fh.close()
+    """Every report of `path` at once (`open_reports` read to the end): for small inputs and tests."""
+    reports = open_reports(path, id_col, text_cols, stdin, layout)
+    items = [item for block in reports.blocks() for item in block.items]
+    return Inputs(reports.layout, reports.source, items, reports.columns)

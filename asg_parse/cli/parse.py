@@ -5,7 +5,6 @@ import os
 import signal
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -13,7 +12,10 @@ import typer
 
 from .common import (CONVENTION_HELP, EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, ONTOLOGY_HELP, STARTED,
                      default_workers, existence_options, fail, load)
-from .io import InputError, JsonlWriter, detect_layout, read_inputs
+from .display import ParseStats, print_summary, progress_bar
+from .io import InputError, detect_layout, open_reports
+from .output import JsonlWriter, skip_done
+from .shards import ShardInfo, parse_shard, sidecar_path, write_sidecar
 
 
 def parse_command(
@@ -56,60 +58,78 @@ def parse_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar and no summary on stderr."),
     chunk_size: Optional[int] = typer.Option(
         None, "--chunk-size", min=1, hidden=True, help="Reports per worker task (default: automatic)."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", metavar="I/N", show_default=False,
+        help="Parse only shard I of N (1-based): input records I, I+N, I+2N, ... Each shard reads the whole input "
+             "(cheap next to parsing), so N machines split it with no coordination; each writes OUT.jsonl and a "
+             "sidecar OUT.jsonl.shard.json. Join the shards in input order with: asg-parse merge OUT SHARDS..."),
 ) -> None:
     """Parse reports into JSONL records (the default command: asg-parse INPUT -o OUT.jsonl)."""
-    from .runner import WorkerDied, collect_per_chunk, in_background, run_chunks, set_pipeline
-    from .display import ParseStats, progress_bar, print_summary
+    from .feed import Feed
+    from .runner import collect_per_chunk, set_pipeline
 
     started = STARTED[0] if STARTED else time.perf_counter()
-    if labels is not None and resume:
-        raise fail("--resume works on JSONL output only, not with --labels")
-    try:
-        layout = detect_layout(input)  # a missing or unreadable input fails now, before spaCy loads
+    if labels is not None and (resume or shard):
+        raise fail(f"{'--resume' if resume else '--shard'} works on JSONL output only, not with --labels")
+    try:  # what needs no full read fails now, before spaCy loads: the input, its layout and columns, --shard
+        spec = parse_shard(shard) if shard else None
+        if spec and output == "-":
+            raise InputError("--shard needs an output file (its sidecar goes next to it), not stdout")
+        layout = detect_layout(input)
+        reports = open_reports(input, id_col=id_col, text_cols=text_col, layout=layout)
     except InputError as exc:
         raise fail(str(exc)) from None
-    # a file or directory is read in another process while this one loads spaCy and builds the pipeline
+    # a file or directory is read in another process, starting while this one loads spaCy and builds the pipeline
     # (a worker process gets no stdin: "-" is read here)
-    read = partial(read_inputs, input, id_col=id_col, text_cols=text_col, layout=layout)
-    if layout != "stdin":
-        read = in_background(read)
     onto = str(ontology) if ontology is not None else None
     labeler = _labeler(onto, labels)
     if labeler is not None and convention is None:
         convention = labeler.labels.convention  # the label set's own convention (chexpert for --labels chexpert)
     options = {"convention": convention, **existence_options(existence_model, existence_mode)}
-    nlp = load(ontology, **options)
+    feed = Feed(reports, spec, background=layout != "stdin")
     try:
-        inputs = read()
-    except InputError as exc:
-        raise fail(str(exc)) from None
-    set_pipeline(nlp, onto, labels, **options)
-    collect_per_chunk()
-    try:
-        writer = JsonlWriter(output, resume=resume)
-    except InputError as exc:
-        raise fail(str(exc)) from None
-    if labeler is not None:
-        writer.write(labeler.header())
-    items = inputs.items
-    done = writer.done
-    if done:
-        mismatch = next((k for k, rid in enumerate(done) if k >= len(items) or items[k][0] != rid), None)
-        if mismatch is not None:
-            writer.keep_partial()
-            found = f"input record {mismatch + 1} is '{items[mismatch][0]}'" if mismatch < len(items) \
-                else f"the input has only {len(items)} reports"
-            raise fail(f"{writer.tmp}: record {mismatch + 1} has id '{done[mismatch]}' but {found}; "
-                        "cannot resume (remove the file to start over)")
-        items = items[len(done):]
+        nlp = load(ontology, **options)
+        set_pipeline(nlp, onto, labels, **options)
+        collect_per_chunk()
+        try:
+            writer = JsonlWriter(output, resume=resume)
+        except InputError as exc:
+            raise fail(str(exc)) from None
+        if labeler is not None:
+            writer.write(labeler.header())
+        stats = _parse(feed, writer, workers, onto, chunk_size, strict, quiet, labels)
+        if spec is not None:
+            write_sidecar(Path(output), ShardInfo(spec[0], spec[1], stats.kept + stats.reports, feed.records or 0,
+                                                  feed.ids_digest or "", input))
+        elif writer.path is not None:
+            sidecar_path(writer.path).unlink(missing_ok=True)  # of an earlier sharded run to the same file
+    finally:
+        feed.close()
+    stats.wall = time.perf_counter() - started
+    if not quiet:
+        print_summary(stats, output)
+    if stats.errors:
+        raise fail(f"{len(stats.errors)} of {stats.reports} reports failed; their records carry an 'error' field", 1)
 
-    stats = ParseStats(kept=len(done))
-    show_progress = not quiet and sys.stderr.isatty()
+
+def _parse(feed: Any, writer: JsonlWriter, workers: int, ontology: Optional[str], chunk_size: Optional[int],
+           strict: bool, quiet: bool, labels: Optional[str] = None) -> ParseStats:
+    """Parse the items of `feed` into `writer` and commit it; the run's counts. A stop (Ctrl-C, SIGTERM, a dead
+    worker, --strict, bad input further on) keeps the records so far in OUT.partial and exits with one line."""
+    from .runner import WorkerDied, run_chunks
+
+    items = iter(feed)
+    stats = ParseStats()
+    try:
+        stats.kept = skip_done(writer, items)
+    except (InputError, WorkerDied) as exc:
+        writer.keep_partial()
+        raise fail(str(exc), 2 if isinstance(exc, InputError) else 1) from None
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     stopped: Optional[tuple[str, str]] = None
     try:
-        with progress_bar(len(items), enabled=show_progress) as advance:
-            for res in run_chunks(items, workers=workers, ontology=onto, chunk_size=chunk_size, labels=labels):
+        with progress_bar(enabled=not quiet and sys.stderr.isatty()) as advance:
+            for res in run_chunks(items, workers=workers, ontology=ontology, chunk_size=chunk_size, labels=labels):
                 lines = res.lines
                 if strict and res.errors:
                     index, rid, message = res.errors[0]
@@ -118,32 +138,38 @@ def parse_command(
                     stopped = (rid, message)
                 writer.write("".join(lines))
                 stats.add(res, len(lines))
-                advance(len(lines))
+                total = feed.estimate()
+                advance(len(lines), None if total is None else total - stats.kept)
                 if stopped:
                     break
                 writer.flush()
+    except InputError as exc:
+        kept = stats.kept + stats.reports
+        if not kept and not writer.resumed:
+            writer.discard()
+            raise fail(str(exc)) from None
+        writer.keep_partial()
+        where = f"; {kept} records kept in {writer.tmp}, run again with --resume once it is fixed" \
+            if writer.tmp else ""
+        raise fail(f"{exc}{where}") from None
     except WorkerDied as exc:
         writer.keep_partial()
-        where = f"; {len(done) + stats.reports} records kept in {writer.tmp}, run again with --resume" \
+        where = f"; {stats.kept + stats.reports} records kept in {writer.tmp}, run again with --resume" \
             if writer.tmp else ""
         raise fail(f"{exc}{where}", 1) from None
     except KeyboardInterrupt:
         writer.keep_partial()
-        typer.echo(f"interrupted: {len(done) + stats.reports} records kept in {writer.tmp or 'stdout'}; "
+        typer.echo(f"interrupted: {stats.kept + stats.reports} records kept in {writer.tmp or 'stdout'}; "
                    "run again with --resume to finish", err=True)
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous_term)
     if stopped:
         writer.keep_partial()
-        where = f"; {len(done) + stats.reports} records kept in {writer.tmp}" if writer.tmp else ""
+        where = f"; {stats.kept + stats.reports} records kept in {writer.tmp}" if writer.tmp else ""
         raise fail(f"report '{stopped[0]}': {stopped[1]} (stopped by --strict{where})", 1)
     writer.commit()
-    stats.wall = time.perf_counter() - started
-    if not quiet:
-        print_summary(stats, output)
-    if stats.errors:
-        raise fail(f"{len(stats.errors)} of {stats.reports} reports failed; their records carry an 'error' field", 1)
+    return stats
 
 
 def _labeler(ontology: Optional[str], labels: Optional[str]) -> Any:

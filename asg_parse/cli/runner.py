@@ -6,12 +6,13 @@ import json
 import multiprocessing as mp
 import os
 import signal
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from .io import Item
 from ..pipeline.memo import Memo
@@ -217,29 +218,46 @@ def process_chunk(chunk: Sequence[Item]) -> ChunkResult:
     return ChunkResult(lines, counts, warned, errors)
 
 
+MAX_CHUNK = 1000  # reports per chunk, at most (the default size)
+
+
 def chunk_size_for(n: int, workers: int) -> int:
     """Large chunks (cheap to ship), but enough of them to keep every worker busy and the progress moving."""
-    return max(32, min(1000, -(-n // max(1, workers * 8))))
+    return max(32, min(MAX_CHUNK, -(-n // max(1, workers * 8))))
 
 
-def _chunks(items: Sequence[Item], size: int, workers: int = 1, guided: bool = False) -> Iterator[Sequence[Item]]:
-    """`items` in chunks of `size`; `guided`: no larger than `chunk_size_for` what is left, so the chunks shrink
-    towards the end and the workers finish together instead of one idling through the other's last chunk (0.01-0.17 s
-    with 1000-report chunks)."""
-    start, n = 0, len(items)
-    while start < n:
-        step = min(size, chunk_size_for(n - start, workers)) if guided else size
-        yield items[start:start + step]
-        start += step
+def _chunks(items: Iterable[Item], size: int, workers: int = 1, guided: bool = False) -> Iterator[list[Item]]:
+    """`items` (read as a stream) in chunks of `size`; `guided`: no larger than `chunk_size_for` what is left, so the
+    chunks shrink towards the end and the workers finish together instead of one idling through the other's last
+    chunk (0.01-0.17 s with 1000-report chunks). What is left is known exactly without the total: the stream is
+    read `workers * 8 * size` items ahead (the least left at which `chunk_size_for` still gives `size`)."""
+    it = iter(items)
+    ahead = workers * 8 * size if guided else size
+    buffer: deque[Item] = deque()
+    ended = False
+    while True:
+        if not ended and len(buffer) < ahead:
+            missing = ahead - len(buffer)
+            buffer.extend(islice(it, missing))
+            ended = len(buffer) < ahead
+        if not buffer:
+            return
+        step = min(size, chunk_size_for(len(buffer), workers)) if guided else size
+        pop = buffer.popleft
+        yield [pop() for _ in range(min(step, len(buffer)))]
 
 
-def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] = None,
+def run_chunks(items: Iterable[Item], workers: int = 1, ontology: Optional[str] = None,
                chunk_size: Optional[int] = None, labels: Optional[str] = None) -> Iterator[ChunkResult]:
-    """Parse `items` with `workers` processes; yields chunk results in input order (chunks of `chunk_size`, or by
-    default `chunk_size_for` shrinking towards the end)."""
-    size = chunk_size or chunk_size_for(len(items), workers)
-    if workers <= 1 or len(items) <= size:
-        for chunk in _chunks(items, size):
+    """Parse `items` (any iterable: it is read as the work goes, a bounded stretch ahead) with `workers` processes;
+    yields chunk results in input order (chunks of `chunk_size`, or by default of `chunk_size_for` what is left).
+    At most `2 * workers + 2` chunks are queued or parsing and `8 * workers` held (with results waiting for an
+    earlier chunk): memory is bounded by the chunk size and the workers, not by the input. `labels`: the label set
+    a spawned worker writes rows of (a forked one inherits it)."""
+    chunks = _chunks(items, chunk_size or MAX_CHUNK, workers, guided=chunk_size is None)
+    head = list(islice(chunks, 2))
+    if workers <= 1 or len(head) < 2:  # one chunk: no pool to start
+        for chunk in chain(head, chunks):
             yield process_chunk(chunk)
         return
     ctx = _fork_context()
@@ -247,65 +265,33 @@ def run_chunks(items: Sequence[Item], workers: int = 1, ontology: Optional[str] 
         _NLP("")  # builds what the pipeline builds on its first doc (phrase walk, cue engine) once, for every worker
     pool = ProcessPoolExecutor(workers, mp_context=ctx or mp.get_context("spawn"), initializer=_init_worker,
                                initargs=(ontology, _OPTIONS, labels))
+    todo = chain(head, chunks)
+    busy, held = 2 * workers + 2, 8 * workers  # chunks queued or parsing; chunks held in all (with the results)
+    window: deque[Any] = deque()
     try:
-        yield from pool.map(process_chunk, _chunks(items, size, workers, guided=chunk_size is None))
+        while True:
+            unfinished = [f for f in window if not f.done()]
+            while len(unfinished) < busy and len(window) < held:  # a worker that stalls holds up the output only
+                chunk = next(todo, None)
+                if chunk is None:
+                    break
+                window.append(pool.submit(process_chunk, chunk))
+                unfinished.append(window[-1])
+            if not window:
+                return
+            if window[0].done():
+                yield window.popleft().result()
+            else:
+                wait(unfinished, return_when=FIRST_COMPLETED)
     except BrokenProcessPool:
         raise WorkerDied("a worker process died (killed, or out of memory?)") from None
-    finally:  # on an early stop (Ctrl-C, --strict) the queued chunks are dropped, those in flight finish
+    finally:  # on an early stop (Ctrl-C, --strict, bad input) the queued chunks are dropped, those in flight finish
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _fork_context() -> Optional[Any]:
     """The "fork" multiprocessing context where there is one (workers then inherit this process's state), else None."""
     return mp.get_context("fork") if "fork" in mp.get_all_start_methods() and os.name == "posix" else None
-
-
-def in_background(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
-    """Start `fn(*args, **kwargs)` in a forked process and return a function that waits for its result (raising
-    its exception); without fork, it runs here and now. The CLI reads its input so while it loads spaCy. The
-    process is a daemon: if the caller stops first (a bad ontology), it ends with it instead of reading on."""
-    ctx = _fork_context()
-    if ctx is None:
-        outcome = _outcome(fn, args, kwargs)
-        return lambda: _unwrap(outcome)
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_send_outcome, args=(send, fn, args, kwargs), daemon=True)
-    proc.start()
-    send.close()
-
-    def wait() -> Any:
-        try:
-            outcome = receive.recv()
-        except EOFError:
-            raise WorkerDied("the process reading the input died (killed, or out of memory?)") from None
-        finally:
-            receive.close()
-            proc.join()
-        return _unwrap(outcome)
-    return wait
-
-
-def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
-    """(True, fn's result) or (False, the exception it raised)."""
-    try:
-        return True, fn(*args, **kwargs)
-    except Exception as exc:
-        return False, exc
-
-
-def _unwrap(outcome: tuple[bool, Any]) -> Any:
-    ok, value = outcome
-    if not ok:
-        raise value
-    return value
-
-
-def _send_outcome(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """In the process `in_background` starts: send `_outcome` of the call."""
-    try:
-        conn.send(_outcome(fn, args, kwargs))
-    finally:
-        conn.close()
 
 
 def iter_lines(results: Iterable[ChunkResult]) -> Iterator[str]:
