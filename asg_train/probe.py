@@ -182,16 +182,20 @@ def _norm_values(norm: Any) -> tuple[list[float], list[float]]:
 
 
 def load_batch(paths: Sequence[Path], image_size: int, norm: Any) -> "torch.Tensor":
-    """Images as a normalised [B, 3, S, S] float tensor (grayscale, longest side resized, padded square)."""
+    """Images as a normalised [B, 3, S, S] float tensor (grayscale, longest side resized to norm["resize"] (default
+    S), padded square, centre crop of S: what the model saw at validation)."""
     import torch
 
     from .cache import letterbox, load_pixels
 
     mean, std = _norm_values(norm)
+    resize = int(norm.get("resize") or image_size) if isinstance(norm, dict) else image_size
+    off = max(0, (resize - image_size) // 2)
     arrs = []
     for p in paths:
         try:
-            arrs.append(letterbox(load_pixels(Path(p)), image_size)[0])
+            arrs.append(letterbox(load_pixels(Path(p)), max(resize, image_size))[0][off:off + image_size,
+                                                                                 off:off + image_size])
         except (OSError, ValueError) as exc:
             raise ProbeError(f"{p}: cannot read image: {exc}") from None
     x = torch.from_numpy(np.stack(arrs)).float().div_(255.0)[:, None].expand(-1, 3, -1, -1)
