@@ -113,7 +113,8 @@ class Cache:
         path = Path(path)
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         n, s = meta["n_images"], meta["image_size"]
-        images = np.memmap(path / "images.u8", dtype=np.uint8, mode="r", shape=(n, s, s)) if n else np.zeros((0, s, s), np.uint8)
+        # copy-on-write: views are writable for torch.from_numpy, and nothing is ever written back to the file
+        images = np.memmap(path / "images.u8", dtype=np.uint8, mode="c", shape=(n, s, s)) if n else np.zeros((0, s, s), np.uint8)
         texts, spans, ids = [], [], []
         with (path / "reports.jsonl").open(encoding="utf-8") as fh:
             for line in fh:

@@ -6,7 +6,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from .cache import Cache
 from .tokens import TokenTable
@@ -14,22 +14,24 @@ from .tokens import TokenTable
 
 def crop_offset(size: int, crop: int, key: tuple[int, int, int]) -> tuple[int, int]:
     """A deterministic pseudo-random (x, y) offset of a crop x crop window in a size x size image, from
-    (seed, epoch, image index): the same draw after --resume, in any worker."""
+    (seed, epoch, image index): the same draw after --resume, in any worker (a splitmix64 hash, no RNG state)."""
     room = size - crop + 1
     if room <= 1:
         return 0, 0
-    h = np.random.SeedSequence(list(key)).generate_state(2)
-    return int(h[0] % room), int(h[1] % room)
+    z = (key[0] * 0x9E3779B97F4A7C15 + key[1] * 0xBF58476D1CE4E5B9 + key[2] * 0x94D049BB133111EB) & (2**64 - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+    z ^= z >> 31
+    return int(z % room), int((z >> 32) % room)
 
 
 def crop_boxes(boxes: np.ndarray, ox: int, oy: int, crop: int) -> tuple[np.ndarray, np.ndarray]:
     """Boxes [R, 4] in cache pixels -> (boxes in crop pixels clipped to the crop, valid [R]); a region whose box
     leaves less than one pixel inside the crop is invalid."""
-    b = boxes - np.array([ox, oy, ox, oy], dtype=np.float32)
-    b = np.clip(b, 0.0, float(crop))
-    with np.errstate(invalid="ignore"):
-        valid = ~np.isnan(b).any(-1) & (b[:, 2] - b[:, 0] >= 1.0) & (b[:, 3] - b[:, 1] >= 1.0)
-    return b.astype(np.float32), valid
+    b = np.clip(boxes - np.array([ox, oy, ox, oy], dtype=np.float32), 0.0, float(crop))
+    with np.errstate(invalid="ignore"):  # NaN rows (no box) compare False
+        valid = (b[:, 2] - b[:, 0] >= 1.0) & (b[:, 3] - b[:, 1] >= 1.0)
+    return b, valid
 
 
 class PretrainDataset(Dataset):
@@ -58,7 +60,7 @@ class PretrainDataset(Dataset):
         else:
             ox = oy = (self.size - self.crop) // 2
         boxes, valid = crop_boxes(self.cache.boxes[j], ox, oy, self.crop)
-        image = np.array(self.cache.images[j, oy:oy + self.crop, ox:ox + self.crop])  # a writable copy
+        image = self.cache.images[j, oy:oy + self.crop, ox:ox + self.crop]  # a view: the collate copies it once
         return {"image": torch.from_numpy(image), "boxes": torch.from_numpy(boxes),
                 "box_valid": torch.from_numpy(valid), "report": rep,
                 "tags": torch.from_numpy(self.cache.tags[rep].copy())}
@@ -81,9 +83,18 @@ class Collator:
         ids = torch.from_numpy(np.asarray(self.tokens.ids[reps, :width], dtype=np.int64))
         bits = torch.from_numpy(np.asarray(self.tokens.region_bits[reps, :width]).astype(np.int64))
         region_tokens = ((bits.unsqueeze(1) >> self.shifts) & 1).bool()  # [B, R, L]
-        same = (region_tokens.unsqueeze(2) == region_tokens.unsqueeze(1)).all(-1)  # [B, R, R]
+        # regions r and s have the same tokens iff |r & s| == |r| == |s| (exact small integers in float32)
+        m = region_tokens.float()
+        both, count = torch.bmm(m, m.transpose(1, 2)), m.sum(-1)
+        same = (both == count.unsqueeze(2)) & (both == count.unsqueeze(1))  # [B, R, R]
+        first = items[0]["image"]
+        images = torch.empty((len(items), 1, *first.shape), dtype=first.dtype)
+        if get_worker_info() is not None:  # filled in shared memory: the loader then passes it on without a copy
+            images.share_memory_()
+        for k, it in enumerate(items):
+            images[k, 0].copy_(it["image"])
         return {
-            "images": torch.stack([it["image"] for it in items]).unsqueeze(1),
+            "images": images,
             "boxes": torch.stack([it["boxes"] for it in items]),
             "box_valid": torch.stack([it["box_valid"] for it in items]),
             "tags": torch.stack([it["tags"] for it in items]),

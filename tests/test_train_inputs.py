@@ -5,6 +5,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -203,6 +204,9 @@ def test_token_table_is_keyed_by_tokenizer_and_truncates(tmp_path):
     inside = [t for t, (s0, e0) in enumerate(offsets) if e0 > s0 and s0 < end and e0 > start]
     row = int((batch["report"] == 1).nonzero()[0, 0])
     assert sorted(batch["region_tokens"][row, g].nonzero()[:, 0].tolist()) == inside
+    rt = batch["region_tokens"]  # same_text: regions described by exactly the same tokens (both lungs, say)
+    assert torch.equal(batch["same_text"], (rt.unsqueeze(2) == rt.unsqueeze(1)).all(-1))
+    assert (batch["same_text"].sum((1, 2)) > 29).all()  # the toy reports give some regions shared sentences
 
 
 def test_cli_gives_one_line_errors(tmp_path):
