@@ -7,7 +7,7 @@
 
 The phantom labels (labels.csv) are never seen by pre-training: findings reach the model only through the report
 text and our parser. The data are drawn once; each seed changes the pre-training seed and the probe's label
-subsets. Prints mean ± std over the seeds; `--json PATH` writes
+subsets. Prints mean ± std over the seeds done so far after every seed; `--json PATH` (re)writes
 {"asg": {"auc@0.1": mean, "auc@1.0": mean, "auc@0.1_std": std, ...}, "random": {...}, "ira_only": {...},
  "zeroshot": {"mean_auc": mean over seeds, "per_class": {finding: mean AUC}}, "_meta": {...}}.
 
@@ -79,7 +79,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="Pre-training / probe seeds 0..N-1 (mean ± std).")
     ap.add_argument("--data-seed", type=int, default=0, help="Seed of the phantom data (drawn once).")
     ap.add_argument("--jobs", type=int, default=2, help="Pre-training runs at a time (each gets cores/jobs threads).")
-    ap.add_argument("--json", type=Path, default=None, help="Write the results here.")
+    ap.add_argument("--reuse", action="store_true", help="Keep the phantoms, the parse and the finished pre-training "
+                                                         "runs found in --work.")
+    ap.add_argument("--json", type=Path, default=None, help="Write the results here (after every seed).")
     args = ap.parse_args()
 
     from asg_train.export import load_image_encoder
@@ -94,11 +96,15 @@ def main() -> None:
     splits = {"train": (args.n_train, 1000 + args.data_seed), "val": (args.n_val, 2000 + args.data_seed),
               "test": (args.n_test, 3000 + args.data_seed)}
     for name, (n, seed) in splits.items():
-        generate(n, work / name, size=args.size, seed=seed, prefix=f"{name}-")
+        if not (args.reuse and (work / name / "labels.csv").is_file()):
+            generate(n, work / name, size=args.size, seed=seed, prefix=f"{name}-")
     timings["synth"] = time.time() - t0
 
     t = time.time()
-    n_reports = _parse(work / "train" / "reports.csv", work / "train" / "triplets.jsonl")
+    if args.reuse and (work / "train" / "triplets.jsonl").is_file():
+        n_reports = sum(1 for _ in (work / "train" / "triplets.jsonl").open())
+    else:
+        n_reports = _parse(work / "train" / "reports.csv", work / "train" / "triplets.jsonl")
     timings["parse"] = time.time() - t
 
     threads = max(1, (os.cpu_count() or 1) // max(1, args.jobs))
@@ -110,20 +116,23 @@ def main() -> None:
     common = [*inputs, "--max-steps", str(args.steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--num-workers", "0", "--no-progress"]
     variants = {"asg": [], "ira_only": ["--w-arsa", "0", "--w-irl", "0", "--w-erl", "0"]}
-    jobs = [(seed, name, extra) for seed in range(args.seeds) for name, extra in variants.items()]
-    t = time.time()
-    for lo in range(0, len(jobs), max(1, args.jobs)):
-        _wait([_start(["pretrain", *common, "--seed", str(seed), "--out", str(work / f"run_{name}_s{seed}"), *extra],
-                      work / f"pretrain_{name}_s{seed}.log", threads) for seed, name, extra in jobs[lo:lo + args.jobs]])
-    timings["pretrain"] = time.time() - t
-
     fractions = parse_fractions(args.fractions)
-    per_seed: dict[str, dict[str, list[float]]] = {n: {_key(f): [] for f in fractions} for n in ("asg", "random", "ira_only")}
+    per_seed: dict[str, dict[str, list[float]]] = {n: {_key(f): [] for f in fractions}
+                                                   for n in ("asg", "random", "ira_only")}
     per_class: dict[str, dict[str, list[float]]] = {n: {} for n in per_seed}
     zs_mean: list[float] = []
     zs_class: dict[str, list[float]] = {}
-    t = time.time()
-    for seed in range(args.seeds):
+    timings["pretrain"] = timings["probes_and_zeroshot"] = 0.0
+    for seed in range(args.seeds):  # results are written after every seed
+        t = time.time()
+        todo = [(name, extra) for name, extra in variants.items()
+                if not (args.reuse and (work / f"run_{name}_s{seed}" / "checkpoints" / "last.pt").is_file())]
+        for lo in range(0, len(todo), max(1, args.jobs)):
+            _wait([_start(["pretrain", *common, "--seed", str(seed), "--out", str(work / f"run_{name}_s{seed}"),
+                           *extra], work / f"pretrain_{name}_s{seed}.log", threads)
+                   for name, extra in todo[lo:lo + args.jobs]])
+        timings["pretrain"] += time.time() - t
+        t = time.time()
         encoders = {"asg": str(work / f"run_asg_s{seed}"), "random": "random:tiny",
                     "ira_only": str(work / f"run_ira_only_s{seed}")}
         for name, spec in encoders.items():
@@ -138,9 +147,12 @@ def main() -> None:
         zs_mean.append(zs["mean"]["auc"])
         for c, m in zs["per_class"].items():
             zs_class.setdefault(c, []).append(m["auc"])
-    timings["probes_and_zeroshot"] = time.time() - t
-    wall = time.time() - t0
+        timings["probes_and_zeroshot"] += time.time() - t
+        _report(args, per_seed, per_class, zs_mean, zs_class, timings, time.time() - t0, n_reports, seed + 1)
 
+
+def _report(args, per_seed, per_class, zs_mean, zs_class, timings, wall, n_reports, done) -> None:
+    """Print the table over the seeds done so far and (re)write --json."""
     results: dict[str, dict[str, float]] = {}
     for name, keys in per_seed.items():
         results[name] = {}
@@ -148,9 +160,10 @@ def main() -> None:
             m, s = _mean_std(vals)
             results[name][k] = m
             results[name][f"{k}_std"] = s
-    keys = [_key(f) for f in fractions]
+    keys = list(per_seed["asg"])
     print(f"\nphantom learning check: {args.n_train}/{args.n_val}/{args.n_test} phantoms ({n_reports} reports "
-          f"parsed), pretrain {args.steps} steps x {args.batch_size}, {args.seeds} seeds, wall {wall / 60:.1f} min")
+          f"parsed), pretrain {args.steps} steps x {args.batch_size}, {done} of {args.seeds} seeds, "
+          f"wall {wall / 60:.1f} min")
     print(f"{'encoder':<12}" + "".join(f"{k:>18}" for k in keys))
     for name, vals in results.items():
         print(f"{name:<12}" + "".join(f"{vals[k]:>11.3f} ± {vals[k + '_std']:.3f}" for k in keys))
@@ -163,14 +176,15 @@ def main() -> None:
     print(f"{'class':<18}" + "".join(f"{n:>10}" for n in per_class) + f"{'zero-shot':>11}")
     for c in per_class["asg"]:
         print(f"{c:<18}" + "".join(f"{statistics.fmean(per_class[n][c]):>10.3f}" for n in per_class)
-              + f"{statistics.fmean(zs_class[c]):>11.3f}")
+              + f"{statistics.fmean(zs_class[c]):>11.3f}", flush=True)
     if args.json:
         out: dict = dict(results)
         out["zeroshot"] = {"mean_auc": zs_m, "mean_auc_std": zs_s,
                            "per_class": {c: statistics.fmean(v) for c, v in zs_class.items()}}
         out["_meta"] = {"n_train": args.n_train, "n_val": args.n_val, "n_test": args.n_test, "size": args.size,
-                        "steps": args.steps, "batch_size": args.batch_size, "seeds": args.seeds,
+                        "steps": args.steps, "batch_size": args.batch_size, "seeds": args.seeds, "seeds_done": done,
                         "jobs": args.jobs, "wall_s": round(wall, 1), "cpus": os.cpu_count(),
+                        "load_avg_1min": round(os.getloadavg()[0], 1),
                         "timings_s": {k: round(v, 1) for k, v in timings.items()},
                         "per_seed": per_seed, "zeroshot_per_seed": zs_mean,
                         "per_class_at_largest_fraction": {n: {c: statistics.fmean(v) for c, v in d.items()}
