@@ -144,8 +144,8 @@ def build_model(cfg: TrainConfig, tokenizer, tag_names: list[str], device: torch
                      cfg.head_hidden, cfg.head_norm, cfg.pool, cfg.region_path, cfg.tag_decoder)
     if cfg.grad_checkpointing:
         for part in (model.image.model, model.text.model):
-            if getattr(part, "supports_gradient_checkpointing", False):
-                part.gradient_checkpointing_enable()
+            if getattr(part, "supports_gradient_checkpointing", False):  # transformers 5 renamed the method
+                (getattr(part, "activation_checkpointing_enable", None) or part.gradient_checkpointing_enable)()
     return model.to(device)
 
 

@@ -257,3 +257,37 @@ def test_text_layers_cut_the_text_encoder():
     tok = train_wordpiece(["no effusion"], 100)
     text = build_text_backbone("vit-b16", tok, pretrained=False, layers=6)
     assert text.model.config.num_hidden_layers == 6 and len(text.model.encoder.layer) == 6
+
+
+def test_official_variants_train_and_project_then_pool(tmp_path):
+    """--head-norm batch --pool cls --region-path project-pool --tag-decoder official (and gradient checkpointing)."""
+    import torch.nn.functional as F
+
+    paths = write_toy_dataset(tmp_path, n=4, size=64, seed=2)
+    cache = Cache.open(prepare(paths["triplets"], paths["images"], paths["boxes"], tmp_path / "c", 64,
+                               echo=lambda m: None))
+    tok = train_wordpiece(cache.texts + cache.tag_names, 300)
+    cfg = TrainConfig(lr=1e-3, warmup_steps=0, max_steps=3, head_norm="batch", pool="cls", region_path="project-pool",
+                      tag_decoder="official", grad_checkpointing=True).resolved()
+    model = build_model(cfg, tok, cache.tag_names, torch.device("cpu")).train()
+    assert isinstance(model.img_global.net[1], torch.nn.BatchNorm1d) and model.tag_decoder.cls_w.shape[0] == 1
+    batch = Collator(tokenize_cache(cache, tok, 64, echo=lambda m: None))([PretrainDataset(cache)[i] for i in range(4)])
+    opt, sched = make_optimizer(model, cfg, 10, 0)
+    losses = [train_step(model, [batch], opt, sched, cfg, torch.device("cpu")) for _ in range(3)]
+    assert all(torch.isfinite(x).all() for x in losses)
+    model.eval()
+    from asg_train.model import text_features
+    from asg_train.pooling import roi_pool
+
+    with torch.no_grad():
+        _, grid = model.embed_images(batch["images"])
+        got = model.regions(grid, batch["boxes"])
+        b, d, h, w = grid.shape
+        patches = F.normalize(model.img_local(grid.flatten(2).transpose(1, 2)), dim=-1)  # project, normalise
+        pooled = roi_pool(patches.transpose(1, 2).reshape(b, -1, h, w), batch["boxes"], 64)  # then pool
+        pool_first = F.normalize(model.img_local(roi_pool(grid, batch["boxes"], 64)), dim=-1)
+        valid = batch["box_valid"]
+        assert torch.allclose(got[valid], F.normalize(pooled, dim=-1)[valid], atol=1e-5)
+        assert not torch.allclose(got[valid], pool_first[valid], atol=1e-3)
+        feat, tokens = text_features(model.text, batch["input_ids"], batch["attention_mask"], "cls")
+        assert torch.equal(feat, tokens[:, 0])
