@@ -225,3 +225,14 @@ def test_cli_gives_one_line_errors(tmp_path):
     cfg.write_text("batch_sise: 3\n")
     res = CliRunner().invoke(app, ["pretrain", "--config", str(cfg)])
     assert res.exit_code == 2 and "batch_sise" in res.output
+
+
+def test_asg_train_imports_only_the_schema_of_asg_parse():
+    import subprocess
+    import sys
+
+    code = ("import sys; import asg_train.cli, asg_train.train, asg_train.export, asg_train.probe, asg_train.zeroshot, "
+            "asg_train.splits, asg_train.synth; "
+            "print(sorted(m for m in sys.modules if m.startswith('asg_parse')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert eval(out) == ["asg_parse", "asg_parse.schema"]
