@@ -8,7 +8,6 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import yaml
 
 from .checkpoint import load_checkpoint

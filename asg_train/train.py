@@ -3,7 +3,6 @@ early stopping), checkpoint, resume."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -18,14 +17,12 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from .cache import Cache, prepare
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .dataset import Collator, PretrainDataset, ResumableSampler
-from .encoders import (build_image_backbone, build_text_backbone, load_tokenizer,
-                       save_tokenizer, tag_name_embeddings, train_wordpiece)
+from .encoders import build_image_backbone, build_text_backbone, save_tokenizer, tag_name_embeddings
 from .model import ASGModel, compute_losses
-from .tokens import TokenTable, tokenize_cache
+from .prepare import Prepared, prepare_run, split_by_report  # noqa: F401 - split_by_report is part of this API
 
 LOSS_KEYS = ("loss", "loss_ira", "loss_arsa", "loss_irl", "loss_erl")
 
@@ -84,53 +81,6 @@ def autocast_for(cfg: TrainConfig, device: torch.device):
     if (device.type == "cuda" and cfg.precision in ("auto", "bf16")) or cfg.precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def split_by_report(cache: Cache, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Image indices of (train, val); a report and all its images go to the same side (stable hash of the id)."""
-    if fraction <= 0:
-        return np.arange(len(cache.image_report)), np.zeros(0, dtype=np.int64)
-    is_val = np.array([int(hashlib.sha1(r.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
-                       for r in cache.report_ids], dtype=bool)
-    img_val = is_val[cache.image_report]
-    return np.nonzero(~img_val)[0], np.nonzero(img_val)[0]
-
-
-def make_tokenizer(cfg: TrainConfig, cache: Cache, train_idx: np.ndarray):
-    """The run's tokenizer: the text model's (hub id or folder), or for the tiny preset / --from-scratch a
-    WordPiece vocabulary built from the training reports and tag names (deterministic), kept in the cache."""
-    own_vocab = (cfg.preset == "tiny" and cfg.text_model is None) or not cfg.pretrained
-    if not own_vocab:
-        return load_tokenizer(cfg.text_model or "emilyalsentzer/Bio_ClinicalBERT")
-    key = hashlib.sha256(json.dumps([cfg.tiny_vocab_size, cfg.val_fraction]).encode()).hexdigest()[:8]
-    path = Path(cache.path) / f"wordpiece-{key}"
-    if not (path / "tokenizer.json").is_file():
-        texts = [cache.texts[i] for i in np.unique(cache.image_report[train_idx])]
-        save_tokenizer(train_wordpiece(texts + cache.tag_names, cfg.tiny_vocab_size), path)
-    return load_tokenizer(str(path))
-
-
-@dataclass
-class Prepared:
-    """Everything a run reads from the cache: images, tokenizer, token table and the report-level split."""
-
-    cache: Cache
-    tokenizer: object
-    tokens: TokenTable
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-
-
-def prepare_run(cfg: TrainConfig, cache_root: Path, echo: Callable[[str], None] = print) -> Prepared:
-    """Build or reuse the image cache, the tokenizer and the token table for a resolved config (`asg-train
-    prepare` and rank 0 of `pretrain` call this; other ranks call it after rank 0, and only read)."""
-    path = prepare(cfg.triplets, cfg.images, cfg.boxes, cache_root, cfg.resize_size, cfg.ontology,
-                   cfg.prepare_workers, echo, cfg.text_sections)
-    cache = Cache.open(path)
-    train_idx, val_idx = split_by_report(cache, cfg.val_fraction)
-    tokenizer = make_tokenizer(cfg, cache, train_idx)
-    tokens = tokenize_cache(cache, tokenizer, cfg.max_text_tokens, echo)
-    return Prepared(cache, tokenizer, tokens, train_idx, val_idx)
 
 
 def build_model(cfg: TrainConfig, tokenizer, tag_names: list[str], device: torch.device) -> ASGModel:
