@@ -169,7 +169,7 @@ def main() -> None:
                                                      "ours,legacy plus ours-fp32 on CUDA)")
     ap.add_argument("--data-only", action="store_true", help="measure the input pipeline alone (0 and 2 workers)")
     ap.add_argument("--images", type=int, default=1440, help="--data-only: toy images in the cache")
-    ap.add_argument("--epochs", type=int, default=3, help="--data-only: timed passes over them per worker count")
+    ap.add_argument("--epochs", type=int, default=5, help="--data-only: timed passes over them per worker count")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     if args.threads:
