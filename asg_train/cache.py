@@ -1,4 +1,5 @@
-"""Hash-keyed pre-training cache: memory-mapped uint8 images (longest side resized, centred padding), boxes, texts."""
+"""Hash-keyed pre-training cache: memory-mapped uint8 images (longest side resized, centred padding), boxes, texts;
+the token ids and region->token masks live beside them, keyed by the tokenizer (tokens.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,10 +14,10 @@ from typing import Optional
 
 import numpy as np
 
-from .inputs import DICOM_SUFFIXES, Inputs, InputError, load_inputs, read_dicom
+from .inputs import DICOM_SUFFIXES, MIN_BOX_AREA_PX, Inputs, InputError, load_inputs, read_dicom, text_rules
 
 log = logging.getLogger("asg_train")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _file_fingerprint(path: Optional[Path]) -> list:
@@ -31,11 +32,13 @@ def _file_fingerprint(path: Optional[Path]) -> list:
     return [hashlib.sha256(data).hexdigest()]
 
 
-def cache_key(triplets: Path, images: Path, boxes: Optional[Path], image_size: int, ontology: Optional[Path]) -> str:
-    """Hash of the input files' contents (images: manifest + each file's size and mtime) and the cache config."""
+def cache_key(triplets: Path, images: Path, boxes: Optional[Path], image_size: int, ontology: Optional[Path],
+              sections: Optional[list[str]] = None) -> str:
+    """Hash of the input files' contents (images: manifest + each file's size and mtime) and the cache config
+    (image side, training-text sections and rules, box clipping minimum)."""
     h = hashlib.sha256()
     parts = [CACHE_VERSION, image_size, _file_fingerprint(triplets), _file_fingerprint(images),
-             _file_fingerprint(boxes), str(ontology) if ontology else None]
+             _file_fingerprint(boxes), str(ontology) if ontology else None, sections, text_rules(), MIN_BOX_AREA_PX]
     if Path(images).is_file():
         import csv
 
@@ -110,7 +113,8 @@ class Cache:
         path = Path(path)
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         n, s = meta["n_images"], meta["image_size"]
-        images = np.memmap(path / "images.u8", dtype=np.uint8, mode="r", shape=(n, s, s)) if n else np.zeros((0, s, s), np.uint8)
+        # copy-on-write: views are writable for torch.from_numpy, and nothing is ever written back to the file
+        images = np.memmap(path / "images.u8", dtype=np.uint8, mode="c", shape=(n, s, s)) if n else np.zeros((0, s, s), np.uint8)
         texts, spans, ids = [], [], []
         with (path / "reports.jsonl").open(encoding="utf-8") as fh:
             for line in fh:
@@ -161,7 +165,8 @@ def _write_cache(inputs: Inputs, dest: Path, image_size: int, workers: int) -> N
         for i, it in enumerate(inputs.images):
             fh.write(f"{i},{json.dumps(it.id)},{json.dumps(str(it.path))}\n")
     meta = {"version": CACHE_VERSION, "n_images": n, "n_reports": len(inputs.reports), "image_size": image_size,
-            "regions": inputs.regions, "tags": inputs.tags, "box_source": inputs.box_source}
+            "regions": inputs.regions, "tags": inputs.tags, "box_source": inputs.box_source,
+            "box_counts": dict(inputs.box_counts)}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     inputs.write_skipped(tmp / "skipped.csv")
     shutil.rmtree(dest, ignore_errors=True)
@@ -169,10 +174,12 @@ def _write_cache(inputs: Inputs, dest: Path, image_size: int, workers: int) -> N
 
 
 def prepare(triplets: Path, images: Path, boxes: Optional[Path], cache_dir: Path, image_size: int,
-            ontology: Optional[Path] = None, workers: int = 4, echo=print) -> Path:
-    """Build (or reuse) the cache for these inputs; returns the keyed cache folder. Writes cache_dir/skipped.csv."""
+            ontology: Optional[Path] = None, workers: int = 4, echo=print, sections: Optional[list[str]] = None) -> Path:
+    """Build (or reuse) the cache for these inputs; returns the keyed cache folder. Writes cache_dir/skipped.csv.
+
+    image_size is the cached side (the training crop is taken from it); sections default to text.yaml's."""
     cache_dir = Path(cache_dir)
-    key = cache_key(Path(triplets), Path(images), Path(boxes) if boxes else None, image_size, ontology)
+    key = cache_key(Path(triplets), Path(images), Path(boxes) if boxes else None, image_size, ontology, sections)
     dest = cache_dir / key
     if (dest / "meta.json").is_file():
         echo(f"reusing cache {dest}")
@@ -183,7 +190,7 @@ def prepare(triplets: Path, images: Path, boxes: Optional[Path], cache_dir: Path
         from anatomy_ontology import load_ontology
 
         onto = load_ontology(ontology)
-    inputs = load_inputs(Path(triplets), Path(images), Path(boxes) if boxes else None, onto)
+    inputs = load_inputs(Path(triplets), Path(images), Path(boxes) if boxes else None, onto, sections)
     echo(inputs.summary())
     if inputs.skipped:
         echo(f"skipped items are listed in {cache_dir / 'skipped.csv'}")

@@ -1,29 +1,51 @@
 """Training configuration: one pydantic model, loaded from YAML with CLI overrides, saved resolved to RUN/config.yaml."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Preset = Literal["tiny", "vit-b16", "resnet50"]
 
-# Per-preset defaults for the fields left as None in TrainConfig.
+# Per-preset defaults for the fields left as None in TrainConfig. vit-b16 is the paper's setup (official code:
+# DeiT-B/16 ImageNet weights, Bio_ClinicalBERT cut to 6 layers, AdamW 4e-5, 2048-wide heads to 128, batch 72,
+# 40% warm-up, 50 epochs, resize 256 -> crop 224).
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"image_size": 64, "max_text_len": 128, "lr": 5e-4, "embed_dim": 128, "decoder_dim": 128,
-             "decoder_heads": 4},
-    "vit-b16": {"image_size": 224, "max_text_len": 256, "lr": 4e-5, "embed_dim": 128, "decoder_dim": 256,
-                "decoder_heads": 8, "image_model": "google/vit-base-patch16-224-in21k",
-                "text_model": "emilyalsentzer/Bio_ClinicalBERT"},
-    "resnet50": {"image_size": 224, "max_text_len": 256, "lr": 4e-5, "embed_dim": 128, "decoder_dim": 256,
-                 "decoder_heads": 8, "image_model": "microsoft/resnet-50",
-                 "text_model": "emilyalsentzer/Bio_ClinicalBERT"},
+    "tiny": {"image_size": 64, "lr": 5e-4, "embed_dim": 128, "head_hidden": 512, "decoder_dim": 128,
+             "decoder_heads": 4, "image_norm": "half", "batch_size": 16, "warmup_fraction": 0.05},
+    "vit-b16": {"image_size": 224, "resize_size": 256, "lr": 4e-5, "embed_dim": 128, "head_hidden": 2048,
+                "decoder_dim": 256, "decoder_heads": 8, "image_model": "facebook/deit-base-patch16-224",
+                "image_norm": "imagenet", "text_model": "emilyalsentzer/Bio_ClinicalBERT", "text_layers": 6,
+                "batch_size": 72, "epochs": 50, "warmup_fraction": 0.4},
+    "resnet50": {"image_size": 224, "resize_size": 256, "lr": 4e-5, "embed_dim": 128, "head_hidden": 2048,
+                 "decoder_dim": 256, "decoder_heads": 8, "image_model": "microsoft/resnet-50",
+                 "image_norm": "imagenet", "text_model": "emilyalsentzer/Bio_ClinicalBERT", "text_layers": 6,
+                 "batch_size": 72, "epochs": 50, "warmup_fraction": 0.4},
 }
 
 
 class ConfigError(ValueError):
     """A bad configuration value or file, with a one-line message."""
+
+
+class Objective(BaseModel):
+    """The ASG loss: IRA and ARSA sum their two cross-entropy directions, ERL averages KL both ways (official)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    tau: float = 0.07
+    w_ira: float = 1.0
+    w_arsa: float = 1.0
+    w_irl: float = 5.0
+    w_erl: float = 1.0
+    erl_alpha: float = 0.8
+    uncertain_as: Literal["0", "1", "ignore"] = "0"
+
+
+OBJECTIVE_KEYS = tuple(Objective.model_fields)
 
 
 class TrainConfig(BaseModel):
@@ -38,43 +60,51 @@ class TrainConfig(BaseModel):
     ontology: Optional[Path] = None
     cache: Optional[Path] = None
     out: Optional[Path] = None
+    text_sections: Optional[list[str]] = None  # None: asg_train/data/text.yaml (FINDINGS and IMPRESSION)
+    max_text_tokens: int = 112
     # model
     preset: Preset = "tiny"
     image_model: Optional[str] = None
+    image_norm: Optional[Literal["half", "imagenet", "checkpoint"]] = None
     text_model: Optional[str] = None
+    text_layers: Optional[int] = None
     pretrained: bool = True
     image_size: Optional[int] = None
-    max_text_len: Optional[int] = None
+    resize_size: Optional[int] = None
     embed_dim: Optional[int] = None
+    head_hidden: Optional[int] = None
+    head_norm: Literal["layer", "batch"] = "layer"
+    pool: Literal["mean", "cls"] = "mean"
+    region_path: Literal["pool-project", "project-pool"] = "pool-project"
+    tag_decoder: Literal["ours", "official"] = "ours"
     decoder_dim: Optional[int] = None
     decoder_heads: Optional[int] = None
     decoder_layers: int = 4
     tiny_vocab_size: int = 2000
-    # objectives
-    tau: float = 0.07
-    w_ira: float = 1.0
-    w_arsa: float = 1.0
-    w_irl: float = 5.0
-    w_erl: float = 1.0
-    erl_alpha: float = 0.8
-    uncertain_as: Literal["0", "1", "ignore"] = "0"
+    objective: Objective = Field(default_factory=Objective)
     # optimisation
-    batch_size: int = 16
+    batch_size: Optional[int] = None
     grad_accum: int = 1
     lr: Optional[float] = None
+    min_lr: float = 1e-8
     weight_decay: float = 0.05
     beta1: float = 0.9
     beta2: float = 0.999
     warmup_steps: Optional[int] = None
+    warmup_fraction: Optional[float] = None
     max_steps: Optional[int] = None
     epochs: Optional[float] = None
+    patience: Optional[int] = None
     # run
     val_fraction: float = 0.05
     val_every: int = 0
     save_every: int = 0
-    log_every: int = 1
-    num_workers: int = 0
+    log_every: int = 50
+    num_workers: Optional[int] = None
+    prefetch_factor: int = 4
     prepare_workers: int = 4
+    compile: bool = False
+    grad_checkpointing: bool = False
     seed: int = 0
     device: str = "auto"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
@@ -82,18 +112,30 @@ class TrainConfig(BaseModel):
     resume: bool = False
 
     def resolved(self) -> "TrainConfig":
-        """A copy with every preset default filled in."""
+        """A copy with every preset default filled in (data-loader workers: the machine's cores, at most 8)."""
         data = self.model_dump()
         for key, value in PRESETS[self.preset].items():
             if data.get(key) is None:
                 data[key] = value
+        if data["text_sections"] is None:
+            from .inputs import text_rules
+
+            data["text_sections"] = list(text_rules()["sections"])
+        if data["resize_size"] is None:
+            data["resize_size"] = data["image_size"]
         if data["max_steps"] is None and data["epochs"] is None:
             data["max_steps"] = 1000
+        if data["num_workers"] is None:
+            data["num_workers"] = min(os.cpu_count() or 1, 8)
         return TrainConfig.model_validate(data)
 
     def save(self, path: Union[str, Path]) -> None:
         """Write the config as YAML (paths as strings)."""
-        Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+    def to_yaml(self) -> str:
+        """The config as YAML text (the same text `asg-train config` prints and runs save)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
 def _one_line(exc: ValidationError, where: str) -> ConfigError:
@@ -102,12 +144,20 @@ def _one_line(exc: ValidationError, where: str) -> ConfigError:
     return ConfigError(f"{where}: field '{field}': {err['msg']}")
 
 
+def _nest_objective(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat objective keys (tau, w_ira, ...) from a YAML file or the flags go into the `objective` block."""
+    flat = {k: data.pop(k) for k in OBJECTIVE_KEYS if k in data}
+    if flat:
+        block = dict(data.get("objective") or {})
+        block.update(flat)
+        data["objective"] = block
+    return data
+
+
 def load_config(path: Optional[Union[str, Path]] = None, overrides: Optional[dict[str, Any]] = None) -> TrainConfig:
     """Read a YAML config (optional) and apply `overrides` (None values are ignored: "not given on the CLI")."""
     data: dict[str, Any] = {}
-    where = "command line"
     if path is not None:
-        where = str(path)
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -117,10 +167,12 @@ def load_config(path: Optional[Union[str, Path]] = None, overrides: Optional[dic
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping of option: value")
         data.update({k.replace("-", "_"): v for k, v in (loaded or {}).items()})
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            data[key] = value
-            where = f"{where} / --{key.replace('_', '-')}" if path else f"--{key.replace('_', '-')}"
+        data = _nest_objective(data)
+    flat = {k: v for k, v in (overrides or {}).items() if v is not None}
+    data.update({k: v for k, v in flat.items() if k not in OBJECTIVE_KEYS})
+    obj = {k: v for k, v in flat.items() if k in OBJECTIVE_KEYS}
+    if obj:
+        data["objective"] = {**dict(data.get("objective") or {}), **obj}
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:

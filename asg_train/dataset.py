@@ -1,78 +1,112 @@
-"""Dataset over the cache and the collate that tokenises reports and maps region sentence spans to token masks."""
+"""Dataset over the cache (random crop for training, centre crop otherwise, boxes moved with the crop) and the
+collate, which only slices the pre-tokenised reports and stacks tensors."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from .cache import Cache
+from .tokens import TokenTable
+
+
+def crop_offset(size: int, crop: int, key: tuple[int, int, int]) -> tuple[int, int]:
+    """A deterministic pseudo-random (x, y) offset of a crop x crop window in a size x size image, from
+    (seed, epoch, image index): the same draw after --resume, in any worker (a splitmix64 hash, no RNG state)."""
+    room = size - crop + 1
+    if room <= 1:
+        return 0, 0
+    z = (key[0] * 0x9E3779B97F4A7C15 + key[1] * 0xBF58476D1CE4E5B9 + key[2] * 0x94D049BB133111EB) & (2**64 - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+    z ^= z >> 31
+    return int(z % room), int((z >> 32) % room)
+
+
+def crop_boxes(boxes: np.ndarray, ox: int, oy: int, crop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes [R, 4] in cache pixels -> (boxes in crop pixels clipped to the crop, valid [R]); a region whose box
+    leaves less than one pixel inside the crop is invalid."""
+    b = np.clip(boxes - np.array([ox, oy, ox, oy], dtype=np.float32), 0.0, float(crop))
+    with np.errstate(invalid="ignore"):  # NaN rows (no box) compare False
+        valid = (b[:, 2] - b[:, 0] >= 1.0) & (b[:, 3] - b[:, 1] >= 1.0)
+    return b, valid
 
 
 class PretrainDataset(Dataset):
-    """Image-level items from a Cache: uint8 image, boxes in cache pixels, report index and raw tag vector."""
+    """Image-level items from a Cache: uint8 crop, boxes in crop pixels, report index and raw tag vector.
 
-    def __init__(self, cache: Cache, indices: Optional[Sequence[int]] = None):
+    crop: side of the square crop (None: the whole cached image). random: a random crop per (seed, epoch, image)
+    -- the sampler passes (index, epoch) -- otherwise the centre crop."""
+
+    def __init__(self, cache: Cache, indices: Optional[Sequence[int]] = None, crop: Optional[int] = None,
+                 random: bool = False, seed: int = 0):
         self.cache = cache
         self.indices = np.arange(len(cache.image_report)) if indices is None else np.asarray(indices)
+        self.size = cache.image_size
+        self.crop = crop or self.size
+        self.random, self.seed = random, seed
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, item: Union[int, tuple[int, int]]) -> dict:
+        i, epoch = item if isinstance(item, tuple) else (item, 0)
         j = int(self.indices[i])
         rep = int(self.cache.image_report[j])
-        boxes = self.cache.boxes[j]
-        return {"image": torch.from_numpy(np.array(self.cache.images[j])), "boxes": torch.from_numpy(boxes.copy()),
-                "box_valid": torch.from_numpy(~np.isnan(boxes).any(-1)), "report": rep,
+        if self.random:
+            ox, oy = crop_offset(self.size, self.crop, (self.seed, epoch, j))
+        else:
+            ox = oy = (self.size - self.crop) // 2
+        boxes, valid = crop_boxes(self.cache.boxes[j], ox, oy, self.crop)
+        image = self.cache.images[j, oy:oy + self.crop, ox:ox + self.crop]  # a view: the collate copies it once
+        return {"image": torch.from_numpy(image), "boxes": torch.from_numpy(boxes),
+                "box_valid": torch.from_numpy(valid), "report": rep,
                 "tags": torch.from_numpy(self.cache.tags[rep].copy())}
 
 
 class Collator:
-    """Stack items, tokenise their reports with offsets, and build region -> token masks without token loops.
+    """Stack items; take each report's token ids and region->token masks from the token table (no tokenizer).
 
-    Region r of item b gets token t when t's character span overlaps one of r's sentence spans. Items keep their
-    positions: boxes[b] and region_tokens[b] always belong to images[b] (nothing is re-sorted after indexing).
-    """
+    Region r of item b gets token t when t's character span overlaps one of r's sentence spans (computed at
+    prepare time). Items keep their positions: boxes[b] and region_tokens[b] always belong to images[b]."""
 
-    def __init__(self, tokenizer, texts: list[str], spans: list[np.ndarray], n_regions: int, max_len: int):
-        self.tokenizer, self.texts, self.spans = tokenizer, texts, spans
-        self.n_regions, self.max_len = n_regions, max_len
+    def __init__(self, tokens: TokenTable):
+        self.tokens = tokens
+        self.shifts = torch.arange(tokens.n_regions, dtype=torch.int64).view(1, -1, 1)
 
     def __call__(self, items: list[dict]) -> dict:
-        reps = [it["report"] for it in items]
-        enc = self.tokenizer([self.texts[r] for r in reps], padding=True, truncation=True, max_length=self.max_len,
-                             pad_to_multiple_of=8, return_offsets_mapping=True, return_tensors="pt")
-        region_tokens = self.region_token_mask(enc["offset_mapping"], [self.spans[r] for r in reps])
-        same = (region_tokens.unsqueeze(2) == region_tokens.unsqueeze(1)).all(-1)  # [B, R, R]
+        reps = np.array([it["report"] for it in items], dtype=np.int64)
+        lengths = torch.from_numpy(self.tokens.lengths[reps].astype(np.int64))
+        width = max(8, -(-int(lengths.max()) // 8) * 8)
+        ids = torch.from_numpy(np.asarray(self.tokens.ids[reps, :width], dtype=np.int64))
+        bits = torch.from_numpy(np.asarray(self.tokens.region_bits[reps, :width]).astype(np.int64))
+        region_tokens = ((bits.unsqueeze(1) >> self.shifts) & 1).bool()  # [B, R, L]
+        # regions r and s have the same tokens iff |r & s| == |r| == |s| (exact small integers in float32)
+        m = region_tokens.float()
+        both, count = torch.bmm(m, m.transpose(1, 2)), m.sum(-1)
+        same = (both == count.unsqueeze(2)) & (both == count.unsqueeze(1))  # [B, R, R]
+        first = items[0]["image"]
+        images = torch.empty((len(items), 1, *first.shape), dtype=first.dtype)
+        if get_worker_info() is not None:  # filled in shared memory: the loader then passes it on without a copy
+            images.share_memory_()
+        for k, it in enumerate(items):
+            images[k, 0].copy_(it["image"])
         return {
-            "images": torch.stack([it["image"] for it in items]).unsqueeze(1),
+            "images": images,
             "boxes": torch.stack([it["boxes"] for it in items]),
             "box_valid": torch.stack([it["box_valid"] for it in items]),
             "tags": torch.stack([it["tags"] for it in items]),
-            "report": torch.tensor(reps, dtype=torch.long),
-            "input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+            "report": torch.from_numpy(reps),
+            "input_ids": ids, "attention_mask": (torch.arange(width)[None] < lengths[:, None]).long(),
             "region_tokens": region_tokens, "same_text": same,
         }
 
-    def region_token_mask(self, offsets: torch.Tensor, spans: list[np.ndarray]) -> torch.Tensor:
-        """offsets [B, L, 2] char spans per token ((0, 0) for special/pad) -> bool [B, R, L]."""
-        b, length, _ = offsets.shape
-        smax = max(1, max(len(s) for s in spans))
-        padded = np.full((b, smax, 3), -1, dtype=np.int64)
-        for i, s in enumerate(spans):  # padding per item is data preparation, not the training step
-            padded[i, :len(s)] = s
-        sp = torch.from_numpy(padded)
-        region, start, end = sp[..., 0], sp[..., 1:2], sp[..., 2:3]  # [B,S], [B,S,1], [B,S,1]
-        ts, te = offsets[..., 0].unsqueeze(1), offsets[..., 1].unsqueeze(1)  # [B, 1, L]
-        hit = (ts < end) & (te > start) & (te > ts) & (region >= 0).unsqueeze(-1)  # [B, S, L]
-        onehot = torch.nn.functional.one_hot(region.clamp_min(0), self.n_regions) * (region >= 0).unsqueeze(-1)
-        return torch.einsum("bsr,bsl->brl", onehot.float(), hit.float()) > 0
 
-
-class ResumableSampler(Sampler[int]):
-    """Per-epoch seeded permutation, sharded by rank, whole batches only, that can start mid-epoch."""
+class ResumableSampler(Sampler[tuple[int, int]]):
+    """Per-epoch seeded permutation, sharded by rank, whole batches only, that can start mid-epoch; yields
+    (index, epoch) so that the dataset's random crop is a function of both."""
 
     def __init__(self, n: int, batch_size: int, rank: int = 0, world: int = 1, seed: int = 0, shuffle: bool = True):
         self.n, self.batch_size, self.rank, self.world, self.seed, self.shuffle = n, batch_size, rank, world, seed, shuffle
@@ -93,7 +127,8 @@ class ResumableSampler(Sampler[int]):
             order = torch.arange(self.n)
         usable = self.batches_per_epoch * self.batch_size * self.world
         mine = order[:usable].view(-1, self.world, self.batch_size)[:, self.rank]  # [batches, B]
-        return iter(mine[self.start_batch:].reshape(-1).tolist())
+        epoch = self.epoch
+        return iter([(i, epoch) for i in mine[self.start_batch:].reshape(-1).tolist()])
 
     def __len__(self) -> int:
         return (self.batches_per_epoch - self.start_batch) * self.batch_size

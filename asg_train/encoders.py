@@ -8,9 +8,9 @@ import torch
 import torch.nn as nn
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-# pixel normalisation for [0, 1] inputs, per image-model family
-NORMS = {"vit": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-         "resnet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+# pixel normalisation for [0, 1] inputs: "half" (ViT-in21k style), "imagenet" (DeiT, ResNet: the official code)
+NORMS = {"half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+         "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
 
 
 class EncoderError(RuntimeError):
@@ -114,61 +114,73 @@ def load_tokenizer(name_or_path: str):
 def _from_pretrained(cls, name: str, **kwargs):
     try:
         return cls.from_pretrained(name, **kwargs)
-    except TypeError:
-        return cls.from_pretrained(name)
+    except TypeError:  # a model class without add_pooling_layer
+        kwargs.pop("add_pooling_layer", None)
+        return cls.from_pretrained(name, **kwargs)
     except Exception as exc:  # noqa: BLE001
         raise EncoderError(f"cannot load model '{name}': {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
 
-def build_image_backbone(preset: str, image_size: int, image_model: Optional[str] = None,
-                         pretrained: bool = True) -> ImageBackbone:
-    """The preset's image encoder; `image_model` (hub id or path) overrides it; pretrained=False builds from config."""
-    from transformers import AutoModel, ResNetConfig, ResNetModel, ViTConfig, ViTModel
-
-    if preset == "tiny" and image_model is None:
-        cfg = ViTConfig(image_size=image_size, patch_size=8, hidden_size=128, num_hidden_layers=2,
-                        num_attention_heads=4, intermediate_size=256)
-        return ImageBackbone(ViTModel(cfg, add_pooling_layer=False), image_size, *NORMS["vit"])
-    family = "resnet" if (preset == "resnet50" and image_model in (None, "microsoft/resnet-50")) else None
-    if not pretrained:
-        if family == "resnet":
-            return ImageBackbone(ResNetModel(ResNetConfig()), image_size, *NORMS["resnet"])
-        if image_model in (None, "google/vit-base-patch16-224-in21k"):
-            return ImageBackbone(ViTModel(ViTConfig(image_size=image_size), add_pooling_layer=False), image_size,
-                                 *NORMS["vit"])
-    name = image_model or ("microsoft/resnet-50" if family == "resnet" else "google/vit-base-patch16-224-in21k")
-    if pretrained:
-        model = _from_pretrained(AutoModel, name, add_pooling_layer=False)
-    else:
-        from transformers import AutoConfig
-
-        model = AutoModel.from_config(AutoConfig.from_pretrained(name))
-    mean, std = NORMS["resnet" if model.config.model_type in ("resnet", "convnext", "regnet") else "vit"]
-    try:  # prefer the checkpoint's own normalisation
+def _checkpoint_norm(name: str, default: tuple) -> tuple:
+    """The checkpoint's own image processor mean/std, else `default`."""
+    try:
         from transformers import AutoImageProcessor
 
         proc = AutoImageProcessor.from_pretrained(name)
         if getattr(proc, "image_mean", None) and getattr(proc, "image_std", None):
-            mean, std = tuple(proc.image_mean), tuple(proc.image_std)
-    except Exception:  # noqa: BLE001 - no processor config: keep the family default
+            return tuple(proc.image_mean), tuple(proc.image_std)
+    except Exception:  # noqa: BLE001 - no processor config: keep the default
         pass
-    return ImageBackbone(model, image_size, mean, std)
+    return default
+
+
+def build_image_backbone(preset: str, image_size: int, image_model: Optional[str] = None, pretrained: bool = True,
+                         norm: Optional[str] = None, pool: str = "mean") -> ImageBackbone:
+    """The preset's image encoder; `image_model` (hub id or path) overrides it; pretrained=False builds from config.
+
+    norm: "half" | "imagenet" | "checkpoint" (the checkpoint's processor config); None: the preset's."""
+    from transformers import AutoConfig, AutoModel, ResNetConfig, ResNetModel, ViTConfig, ViTModel
+
+    from .config import PRESETS
+
+    norm = norm or PRESETS[preset]["image_norm"]
+    fixed = NORMS.get(norm, NORMS["imagenet"])
+    if preset == "tiny" and image_model is None:
+        cfg = ViTConfig(image_size=image_size, patch_size=8, hidden_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=256)
+        return ImageBackbone(ViTModel(cfg, add_pooling_layer=False), image_size, *fixed, pool=pool)
+    name = image_model or PRESETS[preset]["image_model"]
+    if not pretrained and name in ("microsoft/resnet-50", "facebook/deit-base-patch16-224"):
+        model = ResNetModel(ResNetConfig()) if "resnet" in name else \
+            ViTModel(ViTConfig(image_size=image_size), add_pooling_layer=False)  # DeiT-B/16 is a ViT-B/16
+    elif pretrained:
+        model = _from_pretrained(AutoModel, name, add_pooling_layer=False)
+    else:
+        model = AutoModel.from_config(AutoConfig.from_pretrained(name))
+    mean, std = _checkpoint_norm(name, fixed) if norm == "checkpoint" else fixed
+    return ImageBackbone(model, image_size, mean, std, pool=pool)
 
 
 def build_text_backbone(preset: str, tokenizer, text_model: Optional[str] = None, pretrained: bool = True,
-                        max_len: int = 512) -> TextBackbone:
-    """The preset's text encoder (tiny: 2-layer BERT sized to `tokenizer`); pretrained=False builds BERT-base."""
+                        max_len: int = 512, layers: Optional[int] = None) -> TextBackbone:
+    """The preset's text encoder (tiny: 2-layer BERT sized to `tokenizer`); pretrained=False builds BERT-base.
+
+    layers: keep only the first N transformer layers (the official code cuts Bio_ClinicalBERT to 6)."""
     from transformers import AutoModel, BertConfig, BertModel
 
+    cut = {"num_hidden_layers": layers} if layers else {}
     if preset == "tiny" and text_model is None:
-        cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
-                         intermediate_size=256, max_position_embeddings=max(512, max_len))
+        cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=layers or 2,
+                         num_attention_heads=4, intermediate_size=256, max_position_embeddings=max(512, max_len))
         return TextBackbone(BertModel(cfg, add_pooling_layer=False))
     if not pretrained:
-        cfg = BertConfig(vocab_size=max(len(tokenizer), 28996), max_position_embeddings=max(512, max_len))
+        cfg = BertConfig(vocab_size=max(len(tokenizer), 28996), max_position_embeddings=max(512, max_len), **cut)
         return TextBackbone(BertModel(cfg, add_pooling_layer=False))
-    return TextBackbone(_from_pretrained(AutoModel, text_model or "emilyalsentzer/Bio_ClinicalBERT",
-                                         add_pooling_layer=False))
+    model = _from_pretrained(AutoModel, text_model or "emilyalsentzer/Bio_ClinicalBERT", add_pooling_layer=False,
+                             **cut)
+    if layers and int(model.config.num_hidden_layers) != layers:
+        raise EncoderError(f"text model '{text_model}' kept {model.config.num_hidden_layers} layers, not {layers}")
+    return TextBackbone(model)
 
 
 @torch.no_grad()

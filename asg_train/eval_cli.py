@@ -68,7 +68,9 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("auto", "--mode", help="auto, multilabel or multiclass."),
         task: str = typer.Option("linear", "--task", help="Evaluation task (linear)."),
         batch_size: int = typer.Option(64, "--batch-size", help="Feature-extraction batch size."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the label-fraction subsets and the head."),
+        seed: int = typer.Option(0, "--seed", help="First seed of the label-fraction subsets and the head."),
+        seeds: int = typer.Option(3, "--seeds", help="Probe each fraction on N different subsets (seed, seed+1, "
+                                                     "...): mean ± std."),
         device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: cuda if present)."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON here."),
     ) -> None:
@@ -80,10 +82,10 @@ def register(app: typer.Typer) -> None:
         try:
             result = TASKS[task](checkpoint=checkpoint, train=train, val=val, test=test,
                                  fractions=parse_fractions(fractions), metric=metric, mode=mode,
-                                 batch_size=batch_size, seed=seed, device=device)
+                                 batch_size=batch_size, seed=seed, device=device, seeds=seeds)
         except (ProbeError, FileNotFoundError, ValueError) as exc:
             _fail(str(exc))
-        _table(f"{task} probe: {checkpoint} ({metric.upper()}, {result['mode']})", format_table(result))
+        _table(f"{task} probe: {checkpoint} ({metric.upper()}, {result['mode']}, {seeds} seed(s))", format_table(result))
         _write_json(json_out, result)
 
     @app.command()

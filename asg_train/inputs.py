@@ -17,7 +17,18 @@ from asg_parse.schema import ParsedReport
 log = logging.getLogger("asg_train")
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
-BOX_TOLERANCE_PX = 2.0  # boxes may overhang the image border by this much (rounding in annotation tools)
+# A box that sticks out of the image (Chest ImaGenome has negative and beyond-size coordinates) is clipped to the
+# image and kept, unless what is left inside covers less than this many original pixels (8 x 8): then it is
+# dropped. Boxes inside the image are kept whatever their size.
+MIN_BOX_AREA_PX = 64.0
+TEXT_RULES = Path(__file__).parent / "data" / "text.yaml"
+
+
+def text_rules() -> dict:
+    """The training-text rules of asg_train/data/text.yaml: {"sections": [...], "drop_sentences": [...]}."""
+    import yaml
+
+    return yaml.safe_load(TEXT_RULES.read_text(encoding="utf-8"))
 
 
 class InputError(ValueError):
@@ -67,13 +78,19 @@ class Inputs:
     tags: list[str]
     box_source: str  # "csv" | "scene-graph" | "atlas"
     skipped: list[Skip] = field(default_factory=list)
+    box_counts: Counter = field(default_factory=Counter)  # kept, clipped (kept after clipping), dropped
 
     def summary(self) -> str:
-        """A short human summary with counts per skip reason."""
+        """A short human summary with counts per skip reason and of clipped/dropped boxes."""
         lines = [f"{len(self.reports)} reports, {len(self.images)} images, boxes from {self.box_source}"]
+        if self.box_source != "atlas":
+            c = self.box_counts
+            lines.append(f"  boxes: {c['kept']} kept ({c['clipped']} clipped to the image), {c['dropped']} dropped "
+                         f"(clipped area under {MIN_BOX_AREA_PX:g} px)")
         counts = Counter((s.kind, s.reason) for s in self.skipped)
         for (kind, reason), n in sorted(counts.items()):
-            lines.append(f"  skipped {n} {kind}{'s' if n > 1 else ''}: {reason}")
+            plural = ("es" if kind.endswith("x") else "s") if n > 1 else ""
+            lines.append(f"  skipped {n} {kind}{plural}: {reason}")
         return "\n".join(lines)
 
     def write_skipped(self, path: Path) -> None:
@@ -86,21 +103,30 @@ class Inputs:
                 w.writerow([s.kind, s.source, s.id, s.detail, s.reason])
 
 
-def _rebuild_text(rep: ParsedReport) -> Optional[str]:
-    """Place each sentence at its original offsets (gaps become spaces); None if the offsets are inconsistent."""
-    if not rep.sentences:
-        return ""
-    end = max(s.end for s in rep.sentences)
-    chars = [" "] * end
-    for s in rep.sentences:
+def _training_text(rep: ParsedReport, sections: set[str], drop: set[str]) -> Optional[tuple[str, dict[int, int]]]:
+    """The kept sentences (in `sections`, not boilerplate) joined by single spaces, and {sentence index: offset of
+    that sentence in the joined text}; None if the parser's offsets do not match its sentence texts."""
+    parts, where, pos = [], {}, 0
+    for i, s in enumerate(rep.sentences):
         if s.start < 0 or s.end - s.start != len(s.text):
             return None
-        chars[s.start:s.end] = s.text
-    return "".join(chars)
+        if s.section not in sections or s.text.strip().rstrip(".:;").strip().lower() in drop:
+            continue
+        where[i] = pos
+        parts.append(s.text)
+        pos += len(s.text) + 1
+    return " ".join(parts), where
 
 
-def read_triplets(path: Path, regions: list[str], tags: list[str], skipped: list[Skip]) -> dict[str, Report]:
-    """Read asg-parse JSONL into Reports keyed by id; bad lines and entries are recorded in `skipped`."""
+def read_triplets(path: Path, regions: list[str], tags: list[str], skipped: list[Skip],
+                  sections: Optional[list[str]] = None) -> dict[str, Report]:
+    """Read asg-parse JSONL into Reports keyed by id; bad lines and entries are recorded in `skipped`.
+
+    The text of a report is its sentences of `sections` (default: text.yaml's FINDINGS and IMPRESSION), without
+    boilerplate sentences; region spans point into that text, and regions described only elsewhere get none."""
+    rules = text_rules()
+    keep = set(sections if sections is not None else rules["sections"])
+    drop = {d.lower() for d in rules.get("drop_sentences") or []}
     if not path.is_file():
         raise InputError(f"{path}: triplets file not found")
     r_index = {r: i for i, r in enumerate(regions)}
@@ -124,9 +150,13 @@ def read_triplets(path: Path, regions: list[str], tags: list[str], skipped: list
             if rep.id in out:
                 skipped.append(Skip("report", src, rep.id, "", "duplicate report id"))
                 continue
-            text = _rebuild_text(rep)
-            if text is None:
+            built = _training_text(rep, keep, drop)
+            if built is None:
                 skipped.append(Skip("report", src, rep.id, "", "sentence offsets do not match sentence text"))
+                continue
+            text, where = built
+            if not text:
+                skipped.append(Skip("report", src, rep.id, "", f"no sentences in {'/'.join(sorted(keep))}"))
                 continue
             rows = []
             for region, sent_ids in rep.region_sentences.items():
@@ -137,8 +167,8 @@ def read_triplets(path: Path, regions: list[str], tags: list[str], skipped: list
                     if not 0 <= si < len(rep.sentences):
                         skipped.append(Skip("region", src, rep.id, f"{region}#{si}", "sentence index out of range"))
                         continue
-                    s = rep.sentences[si]
-                    rows.append((r_index[region], s.start, s.end))
+                    if si in where:
+                        rows.append((r_index[region], where[si], where[si] + len(rep.sentences[si].text)))
             vec = np.full(len(tags), -2, dtype=np.int8)
             for tag, value in rep.tags.items():
                 if tag not in t_index:
@@ -244,7 +274,19 @@ def _raw_boxes(path: Path, regions: set[str], skipped: list[Skip]) -> tuple[dict
     return out, "csv"
 
 
-def load_inputs(triplets: Path, images: Path, boxes: Optional[Path], ontology=None) -> Inputs:
+def clip_box(box: list[float], width: int, height: int) -> tuple[Optional[list[float]], bool]:
+    """(box clipped to the image, whether clipping changed it); None when clipping leaves a degenerate box or one
+    covering less than MIN_BOX_AREA_PX original pixels."""
+    x1, y1, x2, y2 = box
+    c = [min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
+    changed = c != [float(v) for v in box]
+    if c[2] <= c[0] or c[3] <= c[1] or (changed and (c[2] - c[0]) * (c[3] - c[1]) < MIN_BOX_AREA_PX):
+        return None, True
+    return c, changed
+
+
+def load_inputs(triplets: Path, images: Path, boxes: Optional[Path], ontology=None,
+                sections: Optional[list[str]] = None) -> Inputs:
     """Read, cross-check and validate every input up front; return the usable items and the skip list."""
     from anatomy_ontology import load_ontology
 
@@ -252,7 +294,8 @@ def load_inputs(triplets: Path, images: Path, boxes: Optional[Path], ontology=No
     regions, tags = list(onto.region_order), list(onto.asg_tags)
     r_index = {r: i for i, r in enumerate(regions)}
     skipped: list[Skip] = []
-    reports = read_triplets(Path(triplets), regions, tags, skipped)
+    reports = read_triplets(Path(triplets), regions, tags, skipped, sections)
+    box_counts: Counter = Counter()
     manifest = read_images(Path(images), skipped)
     raw_boxes, box_source = ({}, "atlas") if boxes is None else _raw_boxes(Path(boxes), set(regions), skipped)
 
@@ -283,12 +326,18 @@ def load_inputs(triplets: Path, images: Path, boxes: Optional[Path], ontology=No
             else:
                 used_box_keys.add(key)
                 for region, box, bsrc in raw_boxes[key]:
-                    x1, y1, x2, y2 = box
-                    t = BOX_TOLERANCE_PX
-                    if not (x2 > x1 and y2 > y1 and x1 >= -t and y1 >= -t and x2 <= w + t and y2 <= h + t):
+                    if not (box[2] > box[0] and box[3] > box[1]):
+                        box_counts["dropped"] += 1
+                        skipped.append(Skip("box", bsrc, rid, f"{region} {box}", "empty box (x2 <= x1 or y2 <= y1)"))
+                        continue
+                    clipped, changed = clip_box(box, w, h)
+                    if clipped is None:
+                        box_counts["dropped"] += 1
                         skipped.append(Skip("box", bsrc, rid, f"{region} {box} in {w}x{h}", "box outside image"))
                         continue
-                    bx[r_index[region]] = [max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)]
+                    box_counts["kept"] += 1
+                    box_counts["clipped"] += int(changed)
+                    bx[r_index[region]] = clipped
         used_reports.add(rid)
         items.append(ImageItem(rep_pos[rid], rid, full, w, h, bx))
     for key in sorted(set(raw_boxes) - used_box_keys):
@@ -303,4 +352,4 @@ def load_inputs(triplets: Path, images: Path, boxes: Optional[Path], ontology=No
         it.report = new_pos[it.id]
     if boxes is None:
         log.warning("no --boxes given: using the approximate anatomy atlas prior (a frontal-film average) for every image")
-    return Inputs(keep, items, regions, tags, box_source, skipped)
+    return Inputs(keep, items, regions, tags, box_source, skipped, box_counts)

@@ -42,7 +42,8 @@ def gather(x: torch.Tensor, with_grad: bool = True) -> tuple[torch.Tensor, int]:
 
 
 def ira_loss(img: torch.Tensor, txt: torch.Tensor, tau: float) -> torch.Tensor:
-    """Symmetric InfoNCE between L2-normalised global image and report embeddings [B, D].
+    """Symmetric InfoNCE between L2-normalised global image and report embeddings [B, D]: the sum of the
+    image->report and report->image cross-entropies (as the official code).
 
     Under DDP the other ranks' embeddings are gathered with gradient and serve as extra negatives.
     """
@@ -51,12 +52,13 @@ def ira_loss(img: torch.Tensor, txt: torch.Tensor, tau: float) -> torch.Tensor:
     target = torch.arange(img.shape[0], device=img.device) + off
     i2t = img.float() @ txt_all.float().t() / tau
     t2i = txt.float() @ img_all.float().t() / tau
-    return 0.5 * (F.cross_entropy(i2t, target) + F.cross_entropy(t2i, target))
+    return F.cross_entropy(i2t, target) + F.cross_entropy(t2i, target)
 
 
 def arsa_loss(reg_img: torch.Tensor, reg_txt: torch.Tensor, valid: torch.Tensor, same_text: torch.Tensor,
               tau: float) -> torch.Tensor:
-    """Region-sentence alignment inside each image, symmetric cross-entropy over that image's valid regions.
+    """Region-sentence alignment inside each image: the sum of the region->sentence and sentence->region
+    cross-entropies over that image's valid regions (as the official code).
 
     reg_img, reg_txt: [B, R, D] L2-normalised region and region-sentence embeddings.
     valid: [B, R] regions with a box and at least one sentence; other slots are masked out of rows and columns.
@@ -76,7 +78,7 @@ def arsa_loss(reg_img: torch.Tensor, reg_txt: torch.Tensor, valid: torch.Tensor,
     # masked entries have target 0; multiply after zeroing to avoid 0 * -inf
     row = -(target * i2t.masked_fill(~pair, 0.0)).sum(-1) - (target * t2i.masked_fill(~pair, 0.0)).sum(-1)
     n = valid.sum()
-    return 0.5 * (row * valid).sum() / n.clamp_min(1)
+    return (row * valid).sum() / n.clamp_min(1)
 
 
 def tag_targets(tags: torch.Tensor, uncertain_as: Literal["0", "1", "ignore"]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,17 +101,19 @@ def irl_loss(logits: torch.Tensor, tags: torch.Tensor, uncertain_as: Literal["0"
 
 
 def erl_target(tag_vec: torch.Tensor, tag_vec_all: torch.Tensor, offset: int, alpha: float) -> torch.Tensor:
-    """Rows of normalize(alpha * I + (1 - alpha) * cos(tag vectors)), L1-normalised; all-zero vectors have cos 0."""
+    """Rows of alpha * I + (1 - alpha) * cos(tag vectors) + 1e-6, L1-normalised (the official target; the 1e-6 keeps
+    KL(p || target) finite); all-zero tag vectors have cosine 0."""
     a = F.normalize(tag_vec.float(), dim=-1)
     b = F.normalize(tag_vec_all.float(), dim=-1)
     eye = torch.zeros(tag_vec.shape[0], tag_vec_all.shape[0], device=tag_vec.device)
     eye[torch.arange(tag_vec.shape[0]), torch.arange(tag_vec.shape[0]) + offset] = 1.0
-    t = alpha * eye + (1 - alpha) * (a @ b.t()).clamp_min(0.0)
+    t = alpha * eye + (1 - alpha) * (a @ b.t()).clamp_min(0.0) + 1e-6
     return t / t.sum(-1, keepdim=True)
 
 
 def erl_loss(img: torch.Tensor, txt: torch.Tensor, tag_vec: torch.Tensor, tau: float, alpha: float = 0.8) -> torch.Tensor:
-    """Tag-similarity soft alignment: KL(target || softmax) in both directions (image->report, report->image), averaged.
+    """Tag-similarity soft alignment, as the official code: for the image->report and the report->image softmax p,
+    the mean of KL(target || p) and KL(p || target); the two directions are averaged.
 
     tag_vec: [B, T] 0/1 tag targets; the target row of sample i puts alpha on its own pair and spreads 1-alpha by the
     cosine similarity of tag vectors (then L1-normalised), so reports with the same findings are not pure negatives.
@@ -120,5 +124,11 @@ def erl_loss(img: torch.Tensor, txt: torch.Tensor, tag_vec: torch.Tensor, tau: f
     target = erl_target(tag_vec, tag_all, off, alpha)
     i2t = F.log_softmax(img.float() @ txt_all.float().t() / tau, dim=-1)
     t2i = F.log_softmax(txt.float() @ img_all.float().t() / tau, dim=-1)
-    kl = lambda logp: (target * (torch.log(target.clamp_min(1e-12)) - logp)).sum(-1).mean()  # noqa: E731
-    return 0.5 * (kl(i2t) + kl(t2i))
+    log_t = torch.log(target)
+
+    def both_ways(logp: torch.Tensor) -> torch.Tensor:
+        forward = (target * (log_t - logp)).sum(-1).mean()  # KL(target || p)
+        backward = (logp.exp() * (logp - log_t)).sum(-1).mean()  # KL(p || target)
+        return 0.5 * (forward + backward)
+
+    return 0.5 * (both_ways(i2t) + both_ways(t2i))

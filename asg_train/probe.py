@@ -182,16 +182,20 @@ def _norm_values(norm: Any) -> tuple[list[float], list[float]]:
 
 
 def load_batch(paths: Sequence[Path], image_size: int, norm: Any) -> "torch.Tensor":
-    """Images as a normalised [B, 3, S, S] float tensor (grayscale, longest side resized, padded square)."""
+    """Images as a normalised [B, 3, S, S] float tensor (grayscale, longest side resized to norm["resize"] (default
+    S), padded square, centre crop of S: what the model saw at validation)."""
     import torch
 
     from .cache import letterbox, load_pixels
 
     mean, std = _norm_values(norm)
+    resize = int(norm.get("resize") or image_size) if isinstance(norm, dict) else image_size
+    off = max(0, (resize - image_size) // 2)
     arrs = []
     for p in paths:
         try:
-            arrs.append(letterbox(load_pixels(Path(p)), image_size)[0])
+            arrs.append(letterbox(load_pixels(Path(p)), max(resize, image_size))[0][off:off + image_size,
+                                                                                 off:off + image_size])
         except (OSError, ValueError) as exc:
             raise ProbeError(f"{p}: cannot read image: {exc}") from None
     x = torch.from_numpy(np.stack(arrs)).float().div_(255.0)[:, None].expand(-1, 3, -1, -1)
@@ -310,18 +314,38 @@ def _train_linear(torch: Any, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray,
 
 # ----------------------------------------------------------------------------------------------- protocol
 def linear_probe(train: LabelSet, val: LabelSet, test: LabelSet, feats: dict[str, np.ndarray],
-                 fractions: Sequence[float], metric: str, seed: int = 0) -> dict[str, Any]:
-    """Train/evaluate the head for each label fraction on precomputed features ({"train","val","test"})."""
+                 fractions: Sequence[float], metric: str, seed: int = 0, seeds: int = 1) -> dict[str, Any]:
+    """Train/evaluate the head for each label fraction on precomputed features ({"train","val","test"}).
+
+    With seeds > 1, each fraction is probed on `seeds` different subsets (seed, seed + 1, ...): "mean" and
+    "per_class" are then means over them, "std" / "per_class_std" their standard deviations (n - 1), "seeds" the
+    per-subset means."""
     results: dict[str, Any] = {}
     for frac in fractions:
-        idx = subset_indices(len(train.paths), frac, seed)
-        head = train_linear(feats["train"][idx], train.y[idx], feats["val"], val.y, train.mode, metric,
-                            train.classes, seed=seed)
-        prob = head.predict(feats["test"], train.mode)
-        res = score_predictions(test.y, prob, train.mode, metric, train.classes)
-        res.update(n_train=int(len(idx)), val=head.val_score, weight_decay=head.weight_decay, steps=head.steps)
-        results[_frac_key(frac)] = res
+        runs = []
+        for s in range(seed, seed + max(1, seeds)):
+            idx = subset_indices(len(train.paths), frac, s)
+            head = train_linear(feats["train"][idx], train.y[idx], feats["val"], val.y, train.mode, metric,
+                                train.classes, seed=s)
+            res = score_predictions(test.y, head.predict(feats["test"], train.mode), train.mode, metric, train.classes)
+            res.update(n_train=int(len(idx)), val=head.val_score, weight_decay=head.weight_decay, steps=head.steps)
+            runs.append(res)
+        results[_frac_key(frac)] = runs[0] if len(runs) == 1 else _over_seeds(runs, train.classes)
     return results
+
+
+def _std(values: Sequence[float]) -> float:
+    vals = [v for v in values if not math.isnan(v)]
+    return float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+
+
+def _over_seeds(runs: list[dict[str, Any]], classes: list[str]) -> dict[str, Any]:
+    """Mean ± std over the per-subset results of one fraction."""
+    means = [r["mean"] for r in runs]
+    return {"mean": _nanmean(means), "std": _std(means), "seeds": means, "n_train": runs[0]["n_train"],
+            "per_class": {c: _nanmean([r["per_class"][c] for r in runs]) for c in classes},
+            "per_class_std": {c: _std([r["per_class"][c] for r in runs]) for c in classes},
+            "val": _nanmean([r["val"] for r in runs])}
 
 
 def _frac_key(frac: float) -> str:
@@ -330,8 +354,10 @@ def _frac_key(frac: float) -> str:
 
 def run_linear(checkpoint: str, train: Path, val: Path, test: Path, fractions: Sequence[float] = (0.01, 0.1, 1.0),
                metric: str = "auc", mode: str = "auto", batch_size: int = 64, seed: int = 0,
-               encoder: Optional[tuple[Any, int, Any]] = None, device: Optional[str] = None) -> dict[str, Any]:
-    """The linear-probe task end to end: read CSVs, extract features once, probe each fraction."""
+               encoder: Optional[tuple[Any, int, Any]] = None, device: Optional[str] = None,
+               seeds: int = 1) -> dict[str, Any]:
+    """The linear-probe task end to end: read CSVs, extract features once, probe each fraction (on `seeds`
+    different label subsets, mean ± std)."""
     if metric not in ("auc", "acc"):
         raise ProbeError(f"--metric must be auc or acc (got '{metric}')")
     tr = read_labels(train, mode)
@@ -343,7 +369,7 @@ def run_linear(checkpoint: str, train: Path, val: Path, test: Path, fractions: S
     return {"task": "linear", "checkpoint": checkpoint, "metric": metric, "mode": tr.mode, "classes": tr.classes,
             "feature_dim": int(feats["train"].shape[1]),
             "n": {"train": len(tr.paths), "val": len(va.paths), "test": len(te.paths)},
-            "results": linear_probe(tr, va, te, feats, fractions, metric, seed)}
+            "seeds": seeds, "results": linear_probe(tr, va, te, feats, fractions, metric, seed, seeds)}
 
 
 # Task registry: a new protocol (e.g. "segmentation": Dice after fine-tuning a decoder on SIIM/RSNA masks) adds an
@@ -355,15 +381,18 @@ def format_table(result: dict[str, Any]) -> list[list[str]]:
     """Rows (class, one column per fraction) for display, the mean row last."""
     fracs = list(result["results"])
     rows = [["class", *[f"{float(f) * 100:g}%" for f in fracs]]]
+    res = result["results"]
     for c in result["classes"]:
-        rows.append([c, *[_fmt(result["results"][f]["per_class"][c]) for f in fracs]])
+        rows.append([c, *[_fmt(res[f]["per_class"][c], res[f].get("per_class_std", {}).get(c)) for f in fracs]])
     label = "mean" if not (result["mode"] == "multiclass" and result["metric"] == "acc") else "overall"
-    rows.append([label, *[_fmt(result["results"][f]["mean"]) for f in fracs]])
+    rows.append([label, *[_fmt(res[f]["mean"], res[f].get("std")) for f in fracs]])
     return rows
 
 
-def _fmt(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+def _fmt(x: float, std: Optional[float] = None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{100 * x:.1f}" if std is None or math.isnan(std) else f"{100 * x:.1f} ± {100 * std:.1f}"
 
 
 def parse_fractions(text: str) -> list[float]:

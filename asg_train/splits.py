@@ -18,7 +18,9 @@ Expected input layouts (the dataset folder given to each option; file names are 
 
 Rules (paper protocol): CheXpert: the official validation set is the test set and 5,000 training images form the
 validation set (frontal views only, five competition classes). RSNA and SIIM: 70/15/15 at random. COVIDx and NIH:
-the official validation (COVIDx) / test (NIH) list is the test set and 10% of the training list is validation.
+the official validation (COVIDx) / test (NIH) list is the test set and about 10% of the training list is
+validation, drawn as whole patients (COVIDx: the patient_id column; NIH: `Patient ID`, else the image name's
+prefix), so that no patient is on both sides.
 Every dataset also gets `train_1pct.csv` and `train_10pct.csv` (fixed seed). Output per dataset in `OUT/<name>/`:
 `train.csv`, `val.csv`, `test.csv` and the subsets as `path,label...` (multi-label 0/1 columns) or `path,label`
 (COVIDx, class names), image paths relative to the CSV.
@@ -132,6 +134,24 @@ def _holdout(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
+def _holdout_patients(patients: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held-out) indices with whole patients held out, in a seeded random patient order, until about
+    `fraction` of the images are held out: no patient has images on both sides."""
+    names = sorted(set(patients))
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    count: dict[str, int] = {}
+    for p in patients:
+        count[p] = count.get(p, 0) + 1
+    target, held_patients, held = int(round(len(patients) * fraction)), set(), 0
+    for p in order:
+        if held >= target:
+            break
+        held_patients.add(p)
+        held += count[p]
+    is_held = np.array([p in held_patients for p in patients], dtype=bool)
+    return np.nonzero(~is_held)[0], np.nonzero(is_held)[0]
+
+
 # ----------------------------------------------------------------------------------------------- datasets
 def chexpert(root: Path, cfg: dict[str, Any], seed: int) -> Split:
     c = cfg["chexpert"]
@@ -202,7 +222,8 @@ def siim(root: Path, cfg: dict[str, Any], seed: int) -> Split:
                  notes)
 
 
-def _covidx_rows(path: Path, images: _Images, folder: str) -> list[tuple[Path, list[str]]]:
+def _covidx_rows(path: Path, images: _Images, folder: str) -> list[tuple[Path, list[str], str]]:
+    """(image, [label], patient id) per line."""
     out = []
     for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not text.strip():
@@ -211,7 +232,7 @@ def _covidx_rows(path: Path, images: _Images, folder: str) -> list[tuple[Path, l
         if len(parts) < 3:
             raise SplitError(f"{path}: line {line}: expected `patient_id filename label [source]`, got {text!r}")
         fname, label = parts[1], parts[2]
-        out.append((images.get(fname, fallback=images.root / folder), [label]))
+        out.append((images.get(fname, fallback=images.root / folder), [label], parts[0]))
     return out
 
 
@@ -221,12 +242,13 @@ def covidx(root: Path, cfg: dict[str, Any], seed: int) -> Split:
     images = _Images(root, c["train_images"])
     test_folder = next((d for d in c["test_images"] if test_txt.stem.startswith(d)), c["test_images"][-1])
     train_rows = _covidx_rows(train_txt, images, c["train_images"][0])
-    test_rows = _covidx_rows(test_txt, images, test_folder)
-    rest, held = _holdout(len(train_rows), int(round(len(train_rows) * c["val_fraction"])), seed)
-    notes = [f"test set: {test_txt.name}"]
+    test_rows = [(p, y) for p, y, _ in _covidx_rows(test_txt, images, test_folder)]
+    rest, held = _holdout_patients([pid for _, _, pid in train_rows], c["val_fraction"], seed)
+    notes = [f"test set: {test_txt.name}", "val: whole patients held out of the training list"]
     if images.missing:
         notes.append(f"{images.missing} COVIDx images not found below {root}")
-    return Split("covidx", ["label"], [train_rows[i] for i in rest], [train_rows[i] for i in held], test_rows, notes)
+    return Split("covidx", ["label"], [train_rows[i][:2] for i in rest], [train_rows[i][:2] for i in held], test_rows,
+                 notes)
 
 
 def nih(root: Path, cfg: dict[str, Any], seed: int) -> Split:
@@ -236,8 +258,11 @@ def nih(root: Path, cfg: dict[str, Any], seed: int) -> Split:
     train_list = _read_list(_find(root, c["train"], "NIH train_val list"))
     test_list = _read_list(_find(root, c["test"], "NIH test list"))
     labels: dict[str, list[str]] = {}
+    patient: dict[str, str] = {}
     known = set(classes) | {"No Finding"}
     for line, r in _read_csv(entries, ["Image Index", "Finding Labels"]):
+        # the patient: the Patient ID column, else the image name's prefix (00000001_000.png -> 00000001)
+        patient[r["Image Index"]] = (r.get("Patient ID") or "").strip() or r["Image Index"].split("_")[0]
         found = [x.strip() for x in r["Finding Labels"].split("|") if x.strip()]
         bad = [x for x in found if x not in known]
         if bad:
@@ -252,8 +277,9 @@ def nih(root: Path, cfg: dict[str, Any], seed: int) -> Split:
         return [(images.get(n), labels[n]) for n in names]
 
     train_rows = rows(train_list, "NIH train_val list")
-    rest, held = _holdout(len(train_rows), int(round(len(train_rows) * c["val_fraction"])), seed)
-    notes = [f"{images.missing} NIH images not found below {root}"] if images.missing else []
+    rest, held = _holdout_patients([patient[n] for n in train_list], c["val_fraction"], seed)
+    notes = ["val: whole patients held out of train_val_list"]
+    notes += [f"{images.missing} NIH images not found below {root}"] if images.missing else []
     return Split("nih", classes, [train_rows[i] for i in rest], [train_rows[i] for i in held],
                  rows(test_list, "NIH test list"), notes)
 

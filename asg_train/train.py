@@ -1,8 +1,8 @@
-"""One training loop for CPU and torchrun DDP (multi-node via env vars): build, train, validate, checkpoint, resume."""
+"""One training loop for CPU and torchrun DDP (multi-node via env vars): build, train, validate each epoch (best.pt,
+early stopping), checkpoint, resume."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -17,12 +17,12 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from .cache import Cache, prepare
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .dataset import Collator, PretrainDataset, ResumableSampler
-from .encoders import (build_image_backbone, build_text_backbone, load_tokenizer,
-                       save_tokenizer, tag_name_embeddings, train_wordpiece)
+from .encoders import build_image_backbone, build_text_backbone, save_tokenizer, tag_name_embeddings
 from .model import ASGModel, compute_losses
+from .prepare import Prepared, prepare_run, split_by_report  # noqa: F401 - split_by_report is part of this API
 
 LOSS_KEYS = ("loss", "loss_ira", "loss_arsa", "loss_irl", "loss_erl")
 
@@ -83,63 +83,53 @@ def autocast_for(cfg: TrainConfig, device: torch.device):
     return contextlib.nullcontext()
 
 
-def split_by_report(cache: Cache, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Image indices of (train, val); a report and all its images go to the same side (stable hash of the id)."""
-    if fraction <= 0:
-        return np.arange(len(cache.image_report)), np.zeros(0, dtype=np.int64)
-    is_val = np.array([int(hashlib.sha1(r.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
-                       for r in cache.report_ids], dtype=bool)
-    img_val = is_val[cache.image_report]
-    return np.nonzero(~img_val)[0], np.nonzero(img_val)[0]
-
-
-def build_tokenizer(cfg: TrainConfig, run: Path, texts: list[str], tag_names: list[str], info: DistInfo):
-    """Rank 0 trains (tiny / from-config) or loads the tokenizer and saves it to RUN/tokenizer; all ranks load it."""
-    path = run / "tokenizer"
-    if info.main and not (path / "tokenizer.json").is_file():
-        own_vocab = (cfg.preset == "tiny" and cfg.text_model is None) or not cfg.pretrained
-        tok = train_wordpiece(texts + tag_names, cfg.tiny_vocab_size) if own_vocab else \
-            load_tokenizer(cfg.text_model or "emilyalsentzer/Bio_ClinicalBERT")
-        save_tokenizer(tok, path)
-    barrier(info)
-    return load_tokenizer(str(path))
-
-
 def build_model(cfg: TrainConfig, tokenizer, tag_names: list[str], device: torch.device) -> ASGModel:
     """Encoders for the preset, tag-name queries computed once (text model in eval mode), ASG heads."""
     torch.manual_seed(cfg.seed)
-    image = build_image_backbone(cfg.preset, cfg.image_size, cfg.image_model, cfg.pretrained)
-    text = build_text_backbone(cfg.preset, tokenizer, cfg.text_model, cfg.pretrained, cfg.max_text_len)
+    image = build_image_backbone(cfg.preset, cfg.image_size, cfg.image_model, cfg.pretrained, cfg.image_norm, cfg.pool)
+    text = build_text_backbone(cfg.preset, tokenizer, cfg.text_model, cfg.pretrained, cfg.max_text_tokens,
+                               cfg.text_layers)
     queries = tag_name_embeddings(text, tokenizer, tag_names, torch.device("cpu"))
-    return ASGModel(image, text, queries, cfg.embed_dim, cfg.decoder_dim, cfg.decoder_heads, cfg.decoder_layers).to(device)
+    model = ASGModel(image, text, queries, cfg.embed_dim, cfg.decoder_dim, cfg.decoder_heads, cfg.decoder_layers,
+                     cfg.head_hidden, cfg.head_norm, cfg.pool, cfg.region_path, cfg.tag_decoder)
+    if cfg.grad_checkpointing:
+        for part in (model.image.model, model.text.model):
+            if getattr(part, "supports_gradient_checkpointing", False):  # transformers 5 renamed the method
+                (getattr(part, "activation_checkpointing_enable", None) or part.gradient_checkpointing_enable)()
+    return model.to(device)
 
 
 def save_model_spec(model: ASGModel, cfg: TrainConfig, run: Path) -> None:
     """Encoder configs and normalisation, so export and load_image_encoder can rebuild without the hub."""
     model.image.model.config.save_pretrained(str(run / "image_config"))
     model.text.model.config.save_pretrained(str(run / "text_config"))
-    spec = {"image_size": model.image.image_size, "mean": list(model.image.norm["mean"]),
+    spec = {"image_size": model.image.image_size, "resize": cfg.resize_size, "mean": list(model.image.norm["mean"]),
             "std": list(model.image.norm["std"]), "image_dim": model.image.dim, "text_dim": model.text.dim,
             "n_tags": int(model.tag_decoder.queries.shape[0]), "tag_query_dim": int(model.tag_decoder.queries.shape[1])}
     (run / "model.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
 
 
+def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
+    """Linear warm-up from min_lr to lr over `warmup` steps, then cosine decay to min_lr at `total`."""
+    if step < warmup:
+        f = (step + 1) / warmup
+    else:
+        f = 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+    return min_ratio + (1.0 - min_ratio) * f
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, total: int, warmup: int):
-    """AdamW (no decay on biases and norms) with linear warmup then cosine decay to 0."""
+    """AdamW (no decay on biases and norms; fused on CUDA) with the warm-up + cosine schedule of lr_factor."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+    fused = all(p.is_cuda for p in decay + no_decay)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                            fused=fused or None)
+    ratio = min(1.0, cfg.min_lr / cfg.lr)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total, warmup, ratio))
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -148,7 +138,8 @@ def to_device(batch: dict, device: torch.device) -> dict:
 
 def train_step(model: torch.nn.Module, batches: list[dict], optimizer, scheduler, cfg: TrainConfig,
                device: torch.device, ddp: bool = False) -> torch.Tensor:
-    """One optimizer step over `batches` (the accumulation micro-batches); returns the mean loss parts [5] (detached)."""
+    """One optimizer step over `batches` (the accumulation micro-batches); returns the mean loss parts [5], detached
+    and left on the device (no synchronisation: read them only when logging)."""
     sums = torch.zeros(len(LOSS_KEYS), device=device)
     for k, batch in enumerate(batches):
         sync = contextlib.nullcontext() if (not ddp or k == len(batches) - 1) else model.no_sync()
@@ -156,13 +147,30 @@ def train_step(model: torch.nn.Module, batches: list[dict], optimizer, scheduler
             batch = to_device(batch, device)
             with autocast_for(cfg, device):
                 out = model(batch)
-                parts = compute_losses(out, batch, cfg)
+                parts = compute_losses(out, batch, cfg.objective)
             (parts["loss"] / len(batches)).backward()
         sums += torch.stack([parts[key].detach().float() for key in LOSS_KEYS])
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return sums / len(batches)
+
+
+@torch.no_grad()
+def validation_loss(model: ASGModel, loader: DataLoader, device: torch.device, cfg: TrainConfig) -> dict[str, float]:
+    """Mean loss parts over the validation loader, model in eval mode (weighted by batch size)."""
+    was = model.training
+    model.eval()
+    total, n = torch.zeros(len(LOSS_KEYS), device=device), 0
+    for batch in loader:
+        b = to_device(batch, device)
+        with autocast_for(cfg, device):
+            parts = compute_losses(model(b), b, cfg.objective)
+        k = b["images"].shape[0]
+        total += k * torch.stack([parts[key].float() for key in LOSS_KEYS])
+        n += k
+    model.train(was)
+    return {f"val_{key}": v for key, v in zip(LOSS_KEYS, (total / max(n, 1)).tolist())}
 
 
 @torch.no_grad()
@@ -194,32 +202,6 @@ def retrieval_accuracy(model: ASGModel, loader: DataLoader, device: torch.device
     return res
 
 
-def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(path: Path, model: ASGModel, optimizer, scheduler, pos: dict, cfg: TrainConfig,
-                    rngs: list) -> None:
-    """Atomic torch.save of everything --resume needs."""
-    ckpt = {"version": 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "position": dict(pos), "rng": rngs,
-            "config": cfg.model_dump(mode="json")}
-    tmp = path.with_suffix(".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
-
-
 def _gather_rng(info: DistInfo) -> list:
     state = rng_state()
     if info.world == 1:
@@ -244,6 +226,14 @@ def _progress(enabled: bool, total: int, start: int):
     return prog, task
 
 
+def _broadcast(value: object, info: DistInfo) -> object:
+    if info.world == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def pretrain(cfg: TrainConfig, echo: Callable[[str], None] = print) -> Path:
     """Train ASG as configured (cfg.out is the run directory); returns the run directory."""
     cfg = cfg.resolved()
@@ -251,6 +241,20 @@ def pretrain(cfg: TrainConfig, echo: Callable[[str], None] = print) -> Path:
         raise TrainError("pretrain needs --triplets, --images and --out")
     with distributed() as info:
         return _train(cfg, echo, info)
+
+
+def _loaders(cfg: TrainConfig, data: Prepared, info: DistInfo, device: torch.device):
+    collate = Collator(data.tokens)
+    sampler = ResumableSampler(len(data.train_idx), cfg.batch_size, info.rank, info.world, cfg.seed)
+    workers = cfg.num_workers
+    extra = {"persistent_workers": True, "prefetch_factor": cfg.prefetch_factor} if workers > 0 else {}
+    loader = DataLoader(PretrainDataset(data.cache, data.train_idx, cfg.image_size, random=True, seed=cfg.seed),
+                        batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate, num_workers=workers,
+                        drop_last=True, pin_memory=device.type == "cuda",
+                        generator=torch.Generator().manual_seed(cfg.seed), **extra)  # own generator: keep global RNG
+    val_loader = DataLoader(PretrainDataset(data.cache, data.val_idx, cfg.image_size), batch_size=cfg.batch_size,
+                            shuffle=False, collate_fn=collate, num_workers=0) if len(data.val_idx) else None
+    return sampler, loader, val_loader
 
 
 def _train(cfg: TrainConfig, echo: Callable[[str], None], info: DistInfo) -> Path:
@@ -266,51 +270,40 @@ def _train(cfg: TrainConfig, echo: Callable[[str], None], info: DistInfo) -> Pat
         torch.backends.cudnn.allow_tf32 = True
 
     cache_root = Path(cfg.cache) if cfg.cache else run / "cache"
-    if info.main:
-        prepare(cfg.triplets, cfg.images, cfg.boxes, cache_root, cfg.image_size, cfg.ontology, cfg.prepare_workers, say)
+    if info.main:  # other ranks wait here; run `asg-train prepare` first so that this is a quick reuse
+        prepare_run(cfg, cache_root, say)
         if (cache_root / "skipped.csv").is_file() and cache_root != run:
             (run / "skipped.csv").write_bytes((cache_root / "skipped.csv").read_bytes())
     barrier(info)
-    cache_path = prepare(cfg.triplets, cfg.images, cfg.boxes, cache_root, cfg.image_size, cfg.ontology, 1,
-                         lambda _m: None)
-    cache = Cache.open(cache_path)
-    train_idx, val_idx = split_by_report(cache, cfg.val_fraction)
+    data = prepare_run(cfg.model_copy(update={"prepare_workers": 1}), cache_root, lambda _m: None)
     global_batch = cfg.batch_size * info.world
-    if len(train_idx) < global_batch * cfg.grad_accum:
-        raise TrainError(f"{len(train_idx)} training images is fewer than one step "
+    if len(data.train_idx) < global_batch * cfg.grad_accum:
+        raise TrainError(f"{len(data.train_idx)} training images is fewer than one step "
                          f"(batch {cfg.batch_size} x {info.world} processes x accumulation {cfg.grad_accum})")
-    if len(val_idx) < 2:
-        val_idx = val_idx[:0]
-
-    tokenizer = build_tokenizer(cfg, run, [cache.texts[i] for i in np.unique(cache.image_report[train_idx])],
-                                cache.tag_names, info)
-    model = build_model(cfg, tokenizer, cache.tag_names, device)
+    if len(data.val_idx) < 2:
+        data.val_idx = data.val_idx[:0]
+    if info.main:
+        save_tokenizer(data.tokenizer, run / "tokenizer")
+    model = build_model(cfg, data.tokenizer, data.cache.tag_names, device)
     if info.main:
         save_model_spec(model, cfg, run)
-    collate = Collator(tokenizer, cache.texts, cache.spans, len(cache.regions), cfg.max_text_len)
-    sampler = ResumableSampler(len(train_idx), cfg.batch_size, info.rank, info.world, cfg.seed)
-    loader = DataLoader(PretrainDataset(cache, train_idx), batch_size=cfg.batch_size, sampler=sampler,
-                        collate_fn=collate, num_workers=cfg.num_workers, drop_last=True,
-                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed),
-                        persistent_workers=False)  # own generator: iter() must not consume the global RNG
-    val_loader = DataLoader(PretrainDataset(cache, val_idx), batch_size=cfg.batch_size, shuffle=False,
-                            collate_fn=collate, num_workers=0) if len(val_idx) else None
+    sampler, loader, val_loader = _loaders(cfg, data, info, device)
 
     steps_per_epoch = sampler.batches_per_epoch // cfg.grad_accum
     max_steps = cfg.max_steps if cfg.max_steps is not None else max(1, math.ceil(cfg.epochs * steps_per_epoch))
-    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(1000, max_steps // 20)
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_fraction * max_steps)
     optimizer, scheduler = make_optimizer(model, cfg, max_steps, warmup)
-    pos = {"step": 0, "epoch": 0, "micro": 0}
+    pos = {"step": 0, "epoch": 0, "micro": 0, "best_val": math.inf, "bad_epochs": 0}
     rngs = None
     if cfg.resume:
         last = ckpt_dir / "last.pt"
         if not last.is_file():
             raise TrainError(f"--resume: no checkpoint at {last}")
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(last)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        pos, rngs = dict(ckpt["position"]), ckpt["rng"]
+        pos, rngs = {**pos, **ckpt["position"]}, ckpt["rng"]
         if len(rngs) != info.world:
             say(f"warning: checkpoint was written by {len(rngs)} processes, now {info.world}: RNG streams differ")
         if info.main:
@@ -322,71 +315,93 @@ def _train(cfg: TrainConfig, echo: Callable[[str], None], info: DistInfo) -> Pat
     if ddp:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        net = torch.compile(net)
     net.train()
     if rngs is not None:
         set_rng_state(rngs[min(info.rank, len(rngs) - 1)])
     else:
         random.seed(cfg.seed + info.rank), np.random.seed(cfg.seed + info.rank), torch.manual_seed(cfg.seed + info.rank)
 
-    say(f"training {max_steps} steps: {len(train_idx)} train / {len(val_idx)} val images, global batch "
-        f"{global_batch * cfg.grad_accum}, device {device}, {info.world} process(es)")
+    say(f"training {max_steps} steps ({steps_per_epoch} per epoch): {len(data.train_idx)} train / "
+        f"{len(data.val_idx)} val images, global batch {global_batch * cfg.grad_accum}, device {device}, "
+        f"{info.world} process(es)")
     metrics = (run / "metrics.jsonl").open("a", encoding="utf-8") if info.main else None
     prog, task = _progress(info.main and cfg.progress, max_steps, pos["step"])
+    config = cfg.model_dump(mode="json")
 
-    def validate() -> None:
+    def checkpoint(name: str, rng_all: list) -> None:
+        if info.main:
+            save_checkpoint(ckpt_dir / name, model, optimizer, scheduler, pos, config, rng_all)
+
+    def validate(epoch_end: bool) -> bool:
+        """Validation loss (+ retrieval) on rank 0; at an epoch end, keep best.pt and count patience. True: stop."""
         if val_loader is None:
-            return
+            return False
+        rng_all = _gather_rng(info) if epoch_end else []
+        stop = False
         if info.main:
-            res = retrieval_accuracy(model, val_loader, device, cfg)
+            res = {**validation_loss(model, val_loader, device, cfg), **retrieval_accuracy(model, val_loader, device, cfg)}
+            if epoch_end:
+                if res["val_loss"] < pos["best_val"]:
+                    pos["best_val"], pos["bad_epochs"] = res["val_loss"], 0
+                    checkpoint("best.pt", rng_all)
+                else:
+                    pos["bad_epochs"] += 1
+                stop = cfg.patience is not None and pos["bad_epochs"] >= cfg.patience
             with (run / "val.jsonl").open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"step": pos["step"], **res}) + "\n")
+                fh.write(json.dumps({"step": pos["step"], "epoch": pos["epoch"], **res}) + "\n")
             say(f"step {pos['step']} val " + " ".join(f"{k}={v:.3f}" for k, v in res.items()))
-        barrier(info)
+        pos.update(_broadcast({k: pos[k] for k in ("best_val", "bad_epochs")}, info))
+        return bool(_broadcast(stop, info))
 
-    def checkpoint(final: bool = False) -> None:
-        rng_all = _gather_rng(info)
-        if info.main:
-            save_checkpoint(ckpt_dir / "last.pt", model, optimizer, scheduler, pos, cfg, rng_all)
-            if cfg.save_every and pos["step"] % cfg.save_every == 0:
-                save_checkpoint(ckpt_dir / f"step_{pos['step']:07d}.pt", model, optimizer, scheduler, pos, cfg, rng_all)
-        barrier(info)
-
+    stopped = False
+    sums, since, t_log = torch.zeros(len(LOSS_KEYS), device=device), 0, time.perf_counter()
     with prog:
-        while pos["step"] < max_steps:
+        while pos["step"] < max_steps and not stopped:
             sampler.set_position(pos["epoch"], pos["micro"])
             it: Iterator[dict] = iter(loader)
             while pos["step"] < max_steps and pos["micro"] + cfg.grad_accum <= steps_per_epoch * cfg.grad_accum:
-                t0 = time.perf_counter()
                 batches = [next(it) for _ in range(cfg.grad_accum)]
                 lr = scheduler.get_last_lr()[0]
-                parts = train_step(net, batches, optimizer, scheduler, cfg, device, ddp)
+                sums += train_step(net, batches, optimizer, scheduler, cfg, device, ddp)
+                since += 1
                 pos["micro"] += cfg.grad_accum
                 pos["step"] += 1
                 if pos["step"] % cfg.log_every == 0 or pos["step"] == max_steps:
+                    parts = sums / since
                     if ddp:
                         dist.all_reduce(parts)
                         parts /= info.world
-                    vals = parts.tolist()
-                    dt = time.perf_counter() - t0
+                    vals = parts.tolist()  # the only host sync of the loop
+                    dt = time.perf_counter() - t_log
                     rec = {"step": pos["step"], **dict(zip(LOSS_KEYS, vals)), "lr": lr,
-                           "samples_per_s": global_batch * cfg.grad_accum / dt}
+                           "samples_per_s": since * global_batch * cfg.grad_accum / dt}
                     if metrics is not None:
                         metrics.write(json.dumps(rec) + "\n")
                         metrics.flush()
                     prog.update(task, completed=pos["step"], info=f"loss {vals[0]:.3f} {rec['samples_per_s']:.1f}/s")
+                    sums, since, t_log = torch.zeros_like(sums), 0, time.perf_counter()
                 else:
                     prog.update(task, completed=pos["step"])
                 if cfg.val_every and pos["step"] % cfg.val_every == 0:
-                    validate()
+                    validate(epoch_end=False)
                 if cfg.save_every and pos["step"] % cfg.save_every == 0 and pos["step"] != max_steps:
-                    checkpoint()
-            if pos["step"] < max_steps:
+                    rng_all = _gather_rng(info)
+                    checkpoint("last.pt", rng_all)
+                    checkpoint(f"step_{pos['step']:07d}.pt", rng_all)
+                    barrier(info)
+            if pos["micro"] + cfg.grad_accum > steps_per_epoch * cfg.grad_accum:  # a whole epoch is done
                 pos["epoch"] += 1
                 pos["micro"] = 0
+                stopped = validate(epoch_end=True)
+                if stopped:
+                    say(f"early stop after epoch {pos['epoch']}: no better validation loss in {cfg.patience} epochs")
     if metrics is not None:
         metrics.close()
-    checkpoint(final=True)
-    if not cfg.val_every or max_steps % cfg.val_every:
-        validate()
-    say(f"done: {run / 'checkpoints' / 'last.pt'}")
+    if pos["micro"] and val_loader is not None:  # ended inside an epoch: one more look at the validation set
+        validate(epoch_end=True)
+    checkpoint("last.pt", _gather_rng(info))
+    barrier(info)
+    say(f"done: {ckpt_dir / 'last.pt'}" + (f" (best: {ckpt_dir / 'best.pt'})" if (ckpt_dir / "best.pt").is_file() else ""))
     return run

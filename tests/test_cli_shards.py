@@ -106,8 +106,13 @@ def test_merge_names_a_missing_a_doubled_and_a_cut_off_shard(tmp_path, archive):
                             "`asg-parse --shard I/N` run (finish an interrupted one with --resume)\n")
 
 
-def test_a_killed_shard_resumes_and_merges_to_the_unsharded_bytes(tmp_path, archive):
-    src, ref = archive
+def test_a_killed_shard_resumes_and_merges_to_the_unsharded_bytes(tmp_path, asg_nlp):
+    # an archive large enough that the shard is still parsing (hundreds of chunks) when its first records land
+    src, ref_path = tmp_path / "big.csv", tmp_path / "ref.jsonl"
+    write_archive(src, 4000)
+    runner.set_pipeline(asg_nlp)
+    assert invoke(str(src), "-o", str(ref_path), "--workers", "1").exit_code == 0
+    ref = ref_path.read_bytes()
     outs = run_shards(src, tmp_path, 2)
     out = outs[1]
     out.unlink()

@@ -107,6 +107,25 @@ def test_probe_runs_on_a_tiny_phantom_set(tmp_path: Path) -> None:
     assert rows[0] == ["class", "25%", "100%"] and rows[-1][0] == "mean"
 
 
+def test_probe_seeds_draw_different_subsets_and_report_mean_and_std(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    feats = {k: rng.standard_normal((n, 6)).astype(np.float32) for k, n in (("train", 200), ("val", 60), ("test", 80))}
+    sets = {}
+    for k, x in feats.items():
+        y = np.stack([(x[:, 0] + 0.8 * rng.standard_normal(len(x)) > 0), (x[:, 1] > 0.5)], 1).astype(np.float32)
+        sets[k] = probe.LabelSet([Path(f"{i}.png") for i in range(len(y))], y, ["a", "b"], "multilabel", Path(k))
+    res = probe.linear_probe(sets["train"], sets["val"], sets["test"], feats, [0.1], "auc", seed=0, seeds=3)["0.1"]
+    singles = [probe.linear_probe(sets["train"], sets["val"], sets["test"], feats, [0.1], "auc", seed=s)["0.1"]
+               for s in range(3)]
+    assert res["seeds"] == [r["mean"] for r in singles]  # seed s probes subset s
+    assert len({tuple(probe.subset_indices(200, 0.1, s)) for s in range(3)}) == 3
+    assert res["mean"] == pytest.approx(np.mean(res["seeds"]))
+    assert res["std"] == pytest.approx(np.std(res["seeds"], ddof=1)) and res["std"] > 0
+    rows = probe.format_table({"results": {"0.1": res}, "classes": ["a", "b"], "mode": "multilabel", "metric": "auc"})
+    assert rows[-1][1] == f"{100 * res['mean']:.1f} ± {100 * res['std']:.1f}"
+
+
 def test_probe_multiclass_accuracy(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     rng = np.random.default_rng(0)

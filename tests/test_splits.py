@@ -127,13 +127,19 @@ def test_covidx_val_list_is_test_and_10pct_of_train_is_val(tmp_path: Path) -> No
     root = tmp_path / "covidx"
     root.mkdir()
     classes = ["normal", "pneumonia", "COVID-19"]
-    (root / "train.txt").write_text("".join(f"{i} t{i}.png {classes[i % 3]} cohen\n" for i in range(50)))
+    # 50 training images of 20 patients (patient i // 2 or i // 3 images each): val must take whole patients
+    (root / "train.txt").write_text("".join(f"{min(i // 2, 10 + i // 5)} t{i}.png {classes[i % 3]} cohen\n"
+                                            for i in range(50)))
     (root / "test.txt").write_text("".join(f"{i} x{i}.png normal rsna\n" for i in range(5)))
     (root / "val.txt").write_text("".join(f"{i} v{i}.png {classes[i % 3]} rsna\n" for i in range(9)))
     out = tmp_path / "out"
     rep = make_splits({"covidx": root}, out)["covidx"]
     c = rep["counts"]
-    assert (c["train"], c["val"], c["test"]) == (45, 5, 9) and "val.txt" in rep["notes"][0]
+    assert c["train"] + c["val"] == 50 and 5 <= c["val"] <= 9 and c["test"] == 9 and "val.txt" in rep["notes"][0]
+    patient = {f"t{i}.png": min(i // 2, 10 + i // 5) for i in range(50)}
+    train_p = {patient[Path(r["path"]).name] for r in _read(out / "covidx" / "train.csv")}
+    val_p = {patient[Path(r["path"]).name] for r in _read(out / "covidx" / "val.csv")}
+    assert val_p and not train_p & val_p  # no patient on both sides
     test = _read(out / "covidx" / "test.csv")
     assert list(test[0]) == ["path", "label"] and {r["label"] for r in test} == set(classes)
     assert all("/val/v" in r["path"] or r["path"].startswith("../../covidx/val/") for r in test)
@@ -147,10 +153,11 @@ def test_covidx_val_list_is_test_and_10pct_of_train_is_val(tmp_path: Path) -> No
 
 def test_nih_official_test_list_and_10pct_val(tmp_path: Path) -> None:
     root = tmp_path / "nih"
-    names = [f"{i:08d}_000.png" for i in range(60)]
-    rows = [["Image Index", "Finding Labels", "Follow-up #"]]
+    # 60 images of 30 patients, two follow-ups each (NIH names: <patient>_<follow-up>.png)
+    names = [f"{i // 2:08d}_{i % 2:03d}.png" for i in range(60)]
+    rows = [["Image Index", "Finding Labels", "Follow-up #", "Patient ID"]]
     for i, n in enumerate(names):
-        rows.append([n, "No Finding" if i % 2 else "Effusion|Pleural_Thickening", "0"])
+        rows.append([n, "No Finding" if i % 2 else "Effusion|Pleural_Thickening", str(i % 2), str(i // 2 + 1)])
     _csv(root / "Data_Entry_2017_v2020.csv", rows)
     (root / "train_val_list.txt").write_text("\n".join(names[:50]) + "\n")
     (root / "test_list.txt").write_text("\n".join(names[50:]) + "\n")
@@ -159,13 +166,16 @@ def test_nih_official_test_list_and_10pct_val(tmp_path: Path) -> None:
         (root / "images_001" / "images" / n).write_bytes(b"")
     out = tmp_path / "out"
     c = make_splits({"nih": root}, out)["nih"]["counts"]
-    assert (c["train"], c["val"], c["test"]) == (45, 5, 10)
+    assert (c["train"], c["val"], c["test"]) == (44, 6, 10)  # 5 images is 2.5 patients: 3 whole patients held out
+    val_p = {Path(r["path"]).name[:8] for r in _read(out / "nih" / "val.csv")}
+    train_p = {Path(r["path"]).name[:8] for r in _read(out / "nih" / "train.csv")}
+    assert len(val_p) == 3 and not val_p & train_p
     test = _read(out / "nih" / "test.csv")
     assert list(test[0]) == ["path", *NIH] and len(NIH) == 14
     assert {Path(r["path"]).name for r in test} == set(names[50:])
-    first = next(r for r in test if r["path"].endswith("00000050_000.png"))
+    first = next(r for r in test if r["path"].endswith("00000025_000.png"))
     assert first["Effusion"] == "1" and first["Pleural_Thickening"] == "1" and first["Hernia"] == "0"
-    assert (out / "nih" / first["path"]).resolve() == (root / "images_001/images/00000050_000.png").resolve()
+    assert (out / "nih" / first["path"]).resolve() == (root / "images_001/images/00000025_000.png").resolve()
     (root / "test_list.txt").write_text("missing.png\n")
     with pytest.raises(SplitError, match="1 image\\(s\\) not in Data_Entry_2017_v2020.csv"):
         make_splits({"nih": root}, out)

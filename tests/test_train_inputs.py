@@ -5,6 +5,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -33,7 +34,8 @@ def bad_inputs(tmp_path):
     with paths["boxes"].open("a", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["images/extra.png", "left lung", 10, 10, 30, 45])
-        w.writerow(["images/extra.png", "right lung", 5, 5, 90, 45])  # image is 40 wide
+        w.writerow(["images/extra.png", "right lung", 5, 5, 90, 45])  # image is 40 wide: clipped, kept
+        w.writerow(["images/extra.png", "mediastinum", 37, 5, 90, 9])  # 3 x 4 px left inside: dropped
         w.writerow(["images/extra.png", "left big toe", 1, 1, 5, 5])
     return paths
 
@@ -53,10 +55,12 @@ def test_validation_reports_every_problem_and_writes_skipped_csv(bad_inputs, tmp
     assert "5 reports, 5 images, boxes from csv" in summary
     assert "skipped 1 report: report without images" in summary
     assert "skipped 1 box: box outside image" in summary
-    # the box outside the image is dropped, the good one is kept
+    assert "boxes: " in summary and "1 dropped" in summary
+    # the overhanging box is clipped and kept, the sliver is dropped, the good one is kept as it is
     extra = next(i for i in inputs.images if i.id == "r_extra")
     regions = inputs.regions
-    assert np.isnan(extra.boxes[regions.index("right lung")]).all()
+    assert extra.boxes[regions.index("right lung")].tolist() == [5, 5, 40, 45]
+    assert np.isnan(extra.boxes[regions.index("mediastinum")]).all()
     assert extra.boxes[regions.index("left lung")].tolist() == [10, 10, 30, 45]
 
     cache = prepare(bad_inputs["triplets"], bad_inputs["images"], bad_inputs["boxes"], tmp_path / "c", 32,
@@ -64,7 +68,7 @@ def test_validation_reports_every_problem_and_writes_skipped_csv(bad_inputs, tmp
     rows = list(csv.DictReader((tmp_path / "c" / "skipped.csv").open()))
     assert len(rows) == len(inputs.skipped)
     by_reason = {r["reason"]: r for r in rows}
-    assert by_reason["box outside image"]["detail"].startswith("right lung [5.0, 5.0, 90.0, 45.0] in 40x50")
+    assert by_reason["box outside image"]["detail"].startswith("mediastinum [37.0, 5.0, 90.0, 9.0] in 40x50")
     assert by_reason["image without report"]["id"] == "no_such_report"
     assert by_reason["report without images"]["id"] == "lonely"
     assert Cache.open(cache).images.shape == (5, 32, 32)
@@ -111,6 +115,100 @@ def test_scene_graph_boxes(tmp_path):
     assert "unknown region" in reasons and "image has no boxes (its regions are unused)" in reasons
 
 
+def test_scene_graph_boxes_outside_a_non_square_image_are_clipped_and_counted(tmp_path):
+    from asg_train.inputs import MIN_BOX_AREA_PX
+
+    paths = write_toy_dataset(tmp_path, n=2, size=60)
+    Image.fromarray(np.full((50, 90), 120, np.uint8)).save(tmp_path / "images" / "r000.png")  # 90 wide, 50 high
+    sg = tmp_path / "sg"
+    sg.mkdir()
+
+    def obj(name, x1, y1, x2, y2):
+        return {"bbox_name": name, "original_x1": x1, "original_y1": y1, "original_x2": x2, "original_y2": y2}
+
+    objs = [obj("right clavicle", -25, 2, 30, 12),  # x1 < 0 (a real Chest ImaGenome pattern): clipped, kept
+            obj("left clavicle", 60, -4, 104, 12),  # beyond the width and above the top: clipped, kept
+            obj("left lung", 50, 10, 80, 45),  # inside: untouched
+            obj("right lung", 85, 20, 140, 60),  # 5 x 30 px left inside = 150 px: kept
+            obj("trachea", 88, 20, 120, 40),  # 2 x 20 = 40 px left inside, under the minimum: dropped
+            obj("spine", 100, 0, 130, 50)]  # entirely outside: dropped
+    (sg / "r000_SceneGraph.json").write_text(json.dumps({"image_id": "r000", "objects": objs}))
+    inputs = load_inputs(paths["triplets"], paths["images"], sg)
+    r = inputs.regions
+    boxes = next(i for i in inputs.images if i.id == "r000").boxes
+    assert boxes[r.index("right clavicle")].tolist() == [0, 2, 30, 12]
+    assert boxes[r.index("left clavicle")].tolist() == [60, 0, 90, 12]
+    assert boxes[r.index("left lung")].tolist() == [50, 10, 80, 45]
+    assert boxes[r.index("right lung")].tolist() == [85, 20, 90, 50]
+    assert np.isnan(boxes[r.index("trachea")]).all() and np.isnan(boxes[r.index("spine")]).all()
+    assert 2 * 20 < MIN_BOX_AREA_PX < 5 * 30
+    assert dict(inputs.box_counts) == {"kept": 4, "clipped": 3, "dropped": 2}
+    assert "boxes: 4 kept (3 clipped to the image), 2 dropped" in inputs.summary()
+    # in the cache the clipped boxes are letterboxed like the image: scale 45/90, (45 - 25) / 2 = 10 px padding on top
+    msgs = []
+    cache = Cache.open(prepare(paths["triplets"], paths["images"], sg, tmp_path / "c", 45, echo=msgs.append))
+    k = cache.report_ids.index("r000")
+    img = int(np.nonzero(cache.image_report == k)[0][0])
+    assert cache.boxes[img, r.index("right clavicle")].tolist() == pytest.approx([0, 11, 15, 16])
+    assert any("2 dropped" in m for m in msgs)
+
+
+def test_training_text_is_findings_and_impression_only(tmp_path):
+    paths = write_toy_dataset(tmp_path, n=2, size=60)
+    parts = [("examination", "CHEST PA AND LATERAL."), ("indication", "Cough and fever."),
+             ("findings", "There is a small left pleural effusion."), ("findings", "The heart is mildly enlarged."),
+             ("impression", "Left effusion."), ("impression", "FINAL REPORT")]
+    sentences, pos = [], 0
+    for section, text in parts:
+        pos += 10  # headers between sentences
+        sentences.append({"text": text, "start": pos, "end": pos + len(text), "section": section})
+        pos += len(text)
+    rec = {"id": "r000", "sentences": sentences, "triplets": [],
+           "region_sentences": {"left costophrenic angle": [2, 4], "cardiac silhouette": [3], "trachea": [1]},
+           "tags": {"pleural effusion": 1}, "warnings": []}
+    lines = paths["triplets"].read_text().splitlines()
+    lines[0] = json.dumps(rec)
+    paths["triplets"].write_text("\n".join(lines) + "\n")
+    inputs = load_inputs(paths["triplets"], paths["images"], paths["boxes"])
+    rep = next(r for r in inputs.reports if r.id == "r000")
+    assert rep.text == "There is a small left pleural effusion. The heart is mildly enlarged. Left effusion."
+    spans = {(inputs.regions[g], rep.text[a:b]) for g, a, b in rep.spans.tolist()}
+    assert spans == {("left costophrenic angle", "There is a small left pleural effusion."),
+                     ("left costophrenic angle", "Left effusion."),
+                     ("cardiac silhouette", "The heart is mildly enlarged.")}  # the trachea's INDICATION is out
+    every = load_inputs(paths["triplets"], paths["images"], paths["boxes"],
+                        sections=["examination", "indication", "findings", "impression"])
+    assert next(r for r in every.reports if r.id == "r000").text.startswith("CHEST PA AND LATERAL. Cough")
+
+
+def test_token_table_is_keyed_by_tokenizer_and_truncates(tmp_path):
+    from asg_train.dataset import Collator, PretrainDataset
+    from asg_train.encoders import train_wordpiece
+    from asg_train.tokens import tokenize_cache
+
+    paths = write_toy_dataset(tmp_path, n=4, size=60)
+    cache = Cache.open(prepare(paths["triplets"], paths["images"], paths["boxes"], tmp_path / "c", 32,
+                               echo=lambda m: None))
+    small, large = train_wordpiece(cache.texts, 60), train_wordpiece(cache.texts, 400)
+    a = tokenize_cache(cache, small, 112, echo=lambda m: None)
+    b = tokenize_cache(cache, large, 112, echo=lambda m: None)
+    c = tokenize_cache(cache, large, 8, echo=lambda m: None)
+    assert len({a.path, b.path, c.path}) == 3 and tokenize_cache(cache, large, 112).path == b.path
+    enc = large(cache.texts[1])
+    assert b.ids[1, :b.lengths[1]].tolist() == enc["input_ids"]
+    assert c.lengths.max() == 8 and c.ids[1, :8].tolist() == large(cache.texts[1], truncation=True, max_length=8)["input_ids"]
+    # the collate reads the table: every token of a region's sentence carries that region's bit
+    batch = Collator(b)([PretrainDataset(cache)[i] for i in range(4)])
+    g, start, end = cache.spans[1][0].tolist()
+    offsets = large(cache.texts[1], return_offsets_mapping=True)["offset_mapping"]
+    inside = [t for t, (s0, e0) in enumerate(offsets) if e0 > s0 and s0 < end and e0 > start]
+    row = int((batch["report"] == 1).nonzero()[0, 0])
+    assert sorted(batch["region_tokens"][row, g].nonzero()[:, 0].tolist()) == inside
+    rt = batch["region_tokens"]  # same_text: regions described by exactly the same tokens (both lungs, say)
+    assert torch.equal(batch["same_text"], (rt.unsqueeze(2) == rt.unsqueeze(1)).all(-1))
+    assert (batch["same_text"].sum((1, 2)) > 29).all()  # the toy reports give some regions shared sentences
+
+
 def test_cli_gives_one_line_errors(tmp_path):
     paths = write_toy_dataset(tmp_path, n=2, size=60)
     bad = tmp_path / "bad.csv"
@@ -127,3 +225,14 @@ def test_cli_gives_one_line_errors(tmp_path):
     cfg.write_text("batch_sise: 3\n")
     res = CliRunner().invoke(app, ["pretrain", "--config", str(cfg)])
     assert res.exit_code == 2 and "batch_sise" in res.output
+
+
+def test_asg_train_imports_only_the_schema_of_asg_parse():
+    import subprocess
+    import sys
+
+    code = ("import sys; import asg_train.cli, asg_train.train, asg_train.export, asg_train.probe, asg_train.zeroshot, "
+            "asg_train.splits, asg_train.synth; "
+            "print(sorted(m for m in sys.modules if m.startswith('asg_parse')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert eval(out) == ["asg_parse", "asg_parse.schema"]

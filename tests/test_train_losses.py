@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from asg_train.dataset import Collator
+from asg_train.cache import Cache
+from asg_train.dataset import Collator, PretrainDataset
 from asg_train.encoders import train_wordpiece
+from asg_train.tokens import build_table
 from asg_train.losses import arsa_loss, erl_loss, ira_loss, irl_loss
 from asg_train.pooling import roi_pool
 
@@ -23,11 +25,11 @@ def test_ira_by_hand():
     # image->text logits [[1, .6], [0, .8]]; text->image logits [[1, 0], [.6, .8]] (tau 1)
     i2t = (sp(0.6 - 1.0) + sp(0.0 - 0.8)) / 2
     t2i = (sp(0.0 - 1.0) + sp(0.6 - 0.8)) / 2
-    assert ira_loss(img, txt, tau=1.0).item() == pytest.approx(0.5 * (i2t + t2i), abs=1e-6)
+    assert ira_loss(img, txt, tau=1.0).item() == pytest.approx(i2t + t2i, abs=1e-6)  # official: the sum
     # tau scales the logits
     i2t = (sp((0.6 - 1.0) / 0.5) + sp(-0.8 / 0.5)) / 2
     t2i = (sp(-1.0 / 0.5) + sp((0.6 - 0.8) / 0.5)) / 2
-    assert ira_loss(img, txt, tau=0.5).item() == pytest.approx(0.5 * (i2t + t2i), abs=1e-6)
+    assert ira_loss(img, txt, tau=0.5).item() == pytest.approx(i2t + t2i, abs=1e-6)
 
 
 def test_arsa_by_hand_with_a_masked_slot():
@@ -37,7 +39,7 @@ def test_arsa_by_hand_with_a_masked_slot():
     same = torch.eye(3, dtype=torch.bool)[None]
     # valid logits [[1, 0], [.6, .8]]
     rows = sp(0 - 1) + sp(0.6 - 0.8) + sp(0.6 - 1) + sp(0 - 0.8)
-    assert arsa_loss(reg_img, reg_txt, valid, same, tau=1.0).item() == pytest.approx(0.5 * rows / 2, abs=1e-6)
+    assert arsa_loss(reg_img, reg_txt, valid, same, tau=1.0).item() == pytest.approx(rows / 2, abs=1e-6)
 
 
 def test_arsa_shared_sentences_use_a_soft_target():
@@ -51,7 +53,7 @@ def test_arsa_shared_sentences_use_a_soft_target():
     # rows are the same distribution p over the two images: -(log p0 + log p1)/2 each.
     logits = (reg_img[0] @ t) / 0.07
     p = torch.softmax(logits, 0)
-    expected = 0.5 * (2 * math.log(2) + 2 * (-(p.log().sum() / 2).item())) / 2
+    expected = (2 * math.log(2) + 2 * (-(p.log().sum() / 2).item())) / 2
     assert arsa_loss(reg_img, reg_txt, valid, same, tau=0.07).item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -80,13 +82,17 @@ def test_erl_by_hand():
     txt = torch.eye(2)
     tags = torch.tensor([[1.0, 0.0], [1.0, 1.0]])  # cos = 1/sqrt(2)
     c = 1 / math.sqrt(2)
-    target = np.array([1.0, 0.2 * c]) / (1.0 + 0.2 * c)  # row 0; row 1 is its mirror
+    target = np.array([1.0 + 1e-6, 0.2 * c + 1e-6])
+    target /= target.sum()  # row 0; row 1 is its mirror, and both directions are the same by symmetry
     p = np.array([math.e, 1.0]) / (math.e + 1.0)  # softmax of logits [1, 0]
-    kl = float((target * np.log(target / p)).sum())
-    assert erl_loss(img, txt, tags, tau=1.0, alpha=0.8).item() == pytest.approx(kl, abs=1e-6)
-    # samples without any tag only match themselves: target = I, the loss becomes plain InfoNCE
+    forward, backward = float((target * np.log(target / p)).sum()), float((p * np.log(p / target)).sum())
+    assert erl_loss(img, txt, tags, tau=1.0, alpha=0.8).item() == pytest.approx((forward + backward) / 2, abs=1e-6)
+    # samples without any tag only match themselves: the target is 0.8 I + 1e-6, row-normalised; the reverse KL is
+    # large but finite
     none = torch.zeros(2, 2)
-    assert erl_loss(img, txt, none, tau=1.0).item() == pytest.approx(sp(-1.0), abs=1e-6)
+    t = np.array([0.8 + 1e-6, 1e-6]) / (0.8 + 2e-6)
+    expected = (float((t * np.log(t / p)).sum()) + float((p * np.log(p / t)).sum())) / 2
+    assert erl_loss(img, txt, none, tau=1.0).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_roi_pool_matches_roialign_on_a_ramp():
@@ -112,7 +118,7 @@ def test_region_pooling_reads_its_own_image_after_shuffled_collate():
                       "box_valid": ~torch.isnan(boxes).any(-1), "report": k,
                       "tags": torch.zeros(40, dtype=torch.int8)})
     random.Random(3).shuffle(items)
-    batch = Collator(tok, texts, spans, 29, 64)(items)
+    batch = Collator(build_table(texts, spans, 29, tok, 64))(items)
     pooled = roi_pool(batch["images"].float(), batch["boxes"], 64)  # [B, R, 1]
     own = (batch["report"].float() + 1) * 10
     valid = batch["box_valid"]
@@ -122,6 +128,49 @@ def test_region_pooling_reads_its_own_image_after_shuffled_collate():
         n_tokens = len(tok(texts[int(batch["report"][b])], add_special_tokens=False)["input_ids"])
         assert int(batch["region_tokens"][b, 14].sum()) == n_tokens
         assert int(batch["region_tokens"][b].sum()) == n_tokens
+
+
+def test_a_pooled_region_reads_its_own_pixels_after_a_random_crop():
+    """Resize 256 -> crop 224 in miniature: boxes move with the crop, so a region still pools its own patch."""
+    size, crop, n = 48, 32, 6
+    rng = np.random.default_rng(1)
+    images = np.zeros((n, size, size), np.uint8)
+    boxes = np.full((n, 29, 4), np.nan, np.float32)
+    for i in range(n):
+        cells = rng.permutation(9)[:5]
+        for r in range(5):  # five constant patches per image in separate 16 px cells, value 40 * (r + 1) + i
+            cy, cx = divmod(int(cells[r]), 3)
+            x1, y1 = 16 * cx + rng.integers(1, 4), 16 * cy + rng.integers(1, 4)
+            w, h = rng.integers(8, 13, size=2)
+            images[i, y1:y1 + h, x1:x1 + w] = 40 * (r + 1) + i
+            boxes[i, r] = [x1, y1, x1 + w, y1 + h]
+    cache = Cache(None, images, boxes, np.arange(n, dtype=np.int32), [f"r{i}" for i in range(n)], [""] * n,
+                  [np.zeros((0, 3), np.int32)] * n, np.zeros((n, 40), np.int8), [f"g{k}" for k in range(29)],
+                  [f"t{k}" for k in range(40)], "csv")
+    ds = PretrainDataset(cache, crop=crop, random=True, seed=0)
+    offsets, kept = set(), 0
+    for epoch in range(4):
+        for i in range(n):
+            item = ds[(i, epoch)]
+            img, bx, valid = item["image"], item["boxes"], item["box_valid"]
+            assert img.shape == (crop, crop)
+            offsets.add(img.numpy().tobytes())
+            pooled = roi_pool(img[None, None].float(), bx[None], crop)[0, :, 0]
+            for r in range(5):
+                own = 40 * (r + 1) + i
+                if not valid[r]:
+                    continue
+                w, h = (bx[r, 2] - bx[r, 0]).item(), (bx[r, 3] - bx[r, 1]).item()
+                if min(w, h) >= 4:  # wide enough that no bilinear sample reaches past the box: exactly its patch
+                    kept += 1
+                    assert pooled[r].item() == pytest.approx(own, abs=1e-3), (epoch, i, r)
+                else:  # a sliver left by the crop: its own patch blended with the background gap, nothing else
+                    assert 0 < pooled[r].item() <= own + 1e-3
+            assert not valid[5:].any()
+    assert len(offsets) > 4 and kept > 3 * n  # crops differ and most regions survive them
+    assert ds[(2, 1)]["image"].equal(ds[(2, 1)]["image"])  # the same (image, epoch) always gives the same crop
+    centre = PretrainDataset(cache, crop=crop)[0]["image"].numpy()
+    assert np.array_equal(centre, images[0, 8:40, 8:40])
 
 
 def test_retrieval_accuracy_arithmetic():

@@ -62,3 +62,17 @@ def test_run_with_stand_in_encoders(tmp_path: Path) -> None:
     with pytest.raises(ProbeError, match="no prompts for class\\(es\\) Bright"):
         run_zeroshot("stand-in", tmp_path / "test.csv", tmp_path / "q.yaml",
                      encoders=(Image2D(), 16, None, text))
+
+
+def test_shipped_prompt_files_cover_their_datasets() -> None:
+    from asg_train.splits import load_config
+    from asg_train.synth import classes
+
+    data = Path(__file__).resolve().parents[1] / "asg_train" / "data"
+    nih = read_prompts(data / "prompts_nih.yaml")
+    assert list(nih) == load_config()["nih"]["classes"]  # the label columns `asg-train splits --nih` writes
+    assert list(read_prompts(data / "prompts_rsna.yaml")) == [load_config()["rsna"]["class"]]
+    assert set(read_prompts(data / "prompts_phantom.yaml")) == set(classes())
+    for table in (nih, read_prompts(data / "prompts_phantom.yaml")):
+        for pos, neg in table.values():
+            assert not set(pos) & set(neg)
