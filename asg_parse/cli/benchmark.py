@@ -13,7 +13,7 @@ from rich.table import Table
 from ..evaluation import bioscope as bioscope_eval
 from ..evaluation import chexpert as chexpert_eval
 from ..evaluation import openi
-from .common import (CONVENTION_HELP, EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, existence_options, fail,
+from .common import (CONVENTION_HELP, EXISTENCE_MODE_OPTION, EXISTENCE_MODEL_OPTION, existence_options, fail,
                      load)
 from .display import fmt as _f
 
@@ -145,10 +145,8 @@ def benchmark_openi(
                                              "texts) as JSONL, e.g. to evaluate against the OpenI standoff gold"),
     convention: Optional[str] = typer.Option(None, "--convention", metavar="NAME", show_default="asg",
                                              help=CONVENTION_HELP),
-    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
-                                                   help=EXISTENCE_MODEL_HELP),
-    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
-                                       help=EXISTENCE_MODE_HELP),
+    existence_model: Optional[Path] = EXISTENCE_MODEL_OPTION,
+    existence_mode: str = EXISTENCE_MODE_OPTION,
 ) -> None:
     """Score the OpenI report-level benchmark (README of the OpenI folder) for our parser or a predictions file."""
     existence = existence_options(existence_model, existence_mode)

@@ -34,6 +34,12 @@ EXISTENCE_MODE_HELP = ("Who decides present/absent/uncertain: rules (the cue rul
 EXISTENCE_MODES = ("rules", "model", "vote")
 
 
+# the pipeline options every parsing command takes (parse, show, benchmark openi), declared once
+EXISTENCE_MODEL_OPTION: Any = typer.Option(None, "--existence-model", metavar="DIR", help=EXISTENCE_MODEL_HELP)
+EXISTENCE_MODE_OPTION: Any = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
+                                          help=EXISTENCE_MODE_HELP)
+
+
 def existence_options(existence_model: Optional[Path], existence_mode: str) -> dict[str, Any]:
     """The pipeline's learned existence options, checked (one-line errors)."""
     if existence_mode not in EXISTENCE_MODES:

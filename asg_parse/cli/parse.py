@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import (CONVENTION_HELP, EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, ONTOLOGY_HELP, STARTED,
+from .common import (CONVENTION_HELP, EXISTENCE_MODE_OPTION, EXISTENCE_MODEL_OPTION, ONTOLOGY_HELP, STARTED,
                      default_workers, existence_options, fail, load)
 from .display import ParseStats, print_summary, progress_bar
 from .io import InputError, detect_layout, open_reports
@@ -45,10 +45,8 @@ def parse_command(
         help="Write a label CSV instead of JSONL: one row per report, the report text then one column per label, "
              "1.0 / 0.0 / -1.0 / blank. 'chexpert': the CheXpert labeler's 14 observations and layout; 'asg': the "
              "40 ASG tags; or a set of the --ontology directory's labels.yaml."),
-    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
-                                                   help=EXISTENCE_MODEL_HELP),
-    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
-                                       help=EXISTENCE_MODE_HELP),
+    existence_model: Optional[Path] = EXISTENCE_MODEL_OPTION,
+    existence_mode: str = EXISTENCE_MODE_OPTION,
     strict: bool = typer.Option(
         False, "--strict", help="Stop at the first report the parser fails on instead of recording the error."),
     resume: bool = typer.Option(

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from .common import (CONVENTION_HELP, EXISTENCE_MODE_HELP, EXISTENCE_MODEL_HELP, ONTOLOGY_HELP, existence_options,
-                     fail, load)
+from .common import (CONVENTION_HELP, EXISTENCE_MODE_OPTION, EXISTENCE_MODEL_OPTION, ONTOLOGY_HELP,
+                     existence_options, fail, load)
 
 
 def show_command(
@@ -20,10 +20,8 @@ def show_command(
     ontology: Optional[Path] = typer.Option(None, "--ontology", metavar="DIR", help=ONTOLOGY_HELP),
     convention: Optional[str] = typer.Option(None, "--convention", metavar="NAME", show_default="asg",
                                              help=CONVENTION_HELP),
-    existence_model: Optional[Path] = typer.Option(None, "--existence-model", metavar="DIR",
-                                                   help=EXISTENCE_MODEL_HELP),
-    existence_mode: str = typer.Option("rules", "--existence-mode", metavar="rules|model|vote",
-                                       help=EXISTENCE_MODE_HELP),
+    existence_model: Optional[Path] = EXISTENCE_MODEL_OPTION,
+    existence_mode: str = EXISTENCE_MODE_OPTION,
 ) -> None:
     """Show one report's sentences, sections, triplets and region map as tables (for reviewing the rules)."""
     from .. import api
