@@ -14,11 +14,11 @@ corpus's negation and speculation scopes, with negspacy run on the same mention 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
+from ..jsonl import json_records
 from . import SHARED_DATA, data_file
 
 DATA_ENV = "ASG_BIOSCOPE"
@@ -84,21 +84,13 @@ def read_sentences(path: Union[str, Path]) -> list[tuple[dict[str, Any], str]]:
     if not p.is_file():
         raise BioScopeError(f"{p}: BioScope file not found (pass --data or set ${DATA_ENV})")
     out = []
-    with p.open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BioScopeError(f"{p}: line {no}: invalid JSON ({exc.msg})") from None
-            missing = [k for k in ("doc_id", "part", "sent_id", "text", "cues", "scopes", "topic")
-                       if not isinstance(obj, dict) or k not in obj]
-            if missing:
-                raise BioScopeError(f"{p}: line {no}: missing field(s) {', '.join(missing)}")
-            if obj["part"] not in ("History", "Impression"):
-                raise BioScopeError(f"{p}: line {no}: field 'part' must be History or Impression, not {obj['part']!r}")
-            out.append((obj, obj["topic"]))
+    for no, obj in json_records(p, BioScopeError):
+        missing = [k for k in ("doc_id", "part", "sent_id", "text", "cues", "scopes", "topic") if k not in obj]
+        if missing:
+            raise BioScopeError(f"{p}: line {no}: missing field(s) {', '.join(missing)}")
+        if obj["part"] not in ("History", "Impression"):
+            raise BioScopeError(f"{p}: line {no}: field 'part' must be History or Impression, not {obj['part']!r}")
+        out.append((obj, obj["topic"]))
     return out
 
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from ..jsonl import json_records
 from .examples import LabelledReport, Mention
 
 TOPICS = ("chest-only", "both")
@@ -26,8 +27,6 @@ class BioScopeError(ValueError):
 
 def read_sentences(path: Path) -> list[dict[str, Any]]:
     """The sentences of the BioScope JSONL, validated."""
-    from .readers import json_records
-
     out = []
     for no, obj in json_records(path, BioScopeError):
         missing = [f for f in _FIELDS if f not in obj]

@@ -7,8 +7,9 @@ import csv
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
+from ..jsonl import json_records
 from .examples import LabelledReport, Mention
 
 EXISTENCE = ("present", "absent", "uncertain")
@@ -93,26 +94,10 @@ def _mentions_of(record: dict[str, Any], where: str) -> list[Mention]:
     return [Mention(s, e, ex, f) for (s, e, f), ex in seen.items()]
 
 
-def json_records(path: Path, error: type[ValueError] = DataError) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of each non-blank line of a JSONL file; a line that is not one JSON object raises
-    `error` naming the file and line."""
-    with path.open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise error(f"{path}:{no}: invalid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise error(f"{path}:{no}: a line must hold one JSON object")
-            yield no, obj
-
-
 def gold_reports(path: Path) -> list[LabelledReport]:
     """Our gold JSONL (GUIDELINES): one report per line with `text` and `triplets`."""
     out = []
-    for no, rec in json_records(path):
+    for no, rec in json_records(path, DataError):
         rid = str(rec.get("id", no))
         out.append(LabelledReport(rid, rec.get("text", ""), _mentions_of(rec, f"{path}:{no}"), group=rid,
                                   source=f"{path}:{no}"))
