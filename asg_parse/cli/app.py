@@ -16,8 +16,8 @@ from .common import STARTED
 from .usage import run
 
 _GROUP_OPTIONS = {"--help", "-h"}
-_EVALUATION_COMMANDS = {"evaluate", "benchmark", "train"}  # may run model-based parsers (torch)
-_EXTRA_COMMANDS = _EVALUATION_COMMANDS | {"review"}  # added by the register() of their modules
+_NEEDS_TORCH = {"evaluate", "benchmark", "train"}  # the commands that may run model-based parsers (torch)
+_EXTRA_COMMANDS = _NEEDS_TORCH | {"review"}  # added by the register() of their modules
 
 
 class _ParseGroup(TyperGroup):
@@ -78,9 +78,6 @@ app.command("parse")(parse.parse_command)
 app.command("show")(show.show_command)
 app.command("ontology")(ontology.ontology_command)
 app.command("merge")(merge.merge_command)
-
-_NEEDS_TORCH = _EVALUATION_COMMANDS  # the evaluation commands may run model-based parsers
-
 
 def _skip_torch(argv: list[str]) -> None:
     """thinc imports torch whenever it is installed (seconds of start-up); the rule pipeline never uses it.
