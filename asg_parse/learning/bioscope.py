@@ -12,12 +12,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+# the benchmark's document and mention rules (../shared/data/bioscope/README.md, steps 1-2) are defined there once
+from ..evaluation.bioscope import RESOLUTION_WORDS, STATE_WORDS, TOPICS
 from ..jsonl import json_records
 from .examples import LabelledReport, Mention
 
-TOPICS = ("chest-only", "both")
-_STATE_WORDS = ("normal", "clear", "unremarkable", "limits", "resol", "cleared", "stable")
-_RESOLVING = ("resol", "clearing", "cleared", "improved", "improving")
 _FIELDS = ("doc_id", "part", "sent_id", "text", "cues", "scopes")
 
 
@@ -95,10 +94,10 @@ def linguistic_existence(sentence: dict[str, Any], start: int, end: int) -> str:
 def scored(sentence_text: str, start: int, end: int) -> bool:
     """Whether a mention takes part in the benchmark (README step 2: state statements and resolving sentences out)."""
     own = sentence_text[start:end].lower()
-    if any(w in own for w in _STATE_WORDS):
+    if any(w in own for w in STATE_WORDS):
         return False
     before = sentence_text[:start].lower()
-    return not any(w in before for w in _RESOLVING)
+    return not any(w in before for w in RESOLUTION_WORDS)
 
 
 def read_bioscope(path: Path, nlp: Optional[Any] = None) -> list[LabelledReport]:
