@@ -149,3 +149,61 @@ def test_hedged_findings_count_as_uncertain_at_most():
     assert labeler.values(both)["Edema"] == 1.0
     none = {"triplets": [{"finding": "congestion", "existence": "absent", "text": "congestion"}]}
     assert labeler.values(none)["Edema"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def chexpert_parse():
+    """(labels of a report text) under the chexpert label set and convention."""
+    import asg_parse
+
+    nlp = asg_parse.load(spans=False, convention="chexpert")
+    labeler = ReportLabeler(label_set(get_ontology(None), "chexpert"))
+    return lambda text: labeler.values(asg_parse.parse(text, nlp=nlp))
+
+
+# a stable state is uncertain for the mediastinum only when it is said of the silhouette or contour; an enlargement
+# the sentence states stays positive however stable
+SILHOUETTE_STATES = [
+    ("Stable cardiomediastinal silhouette.", "Enlarged Cardiomediastinum", -1.0),
+    ("The mediastinal contours are unchanged.", "Enlarged Cardiomediastinum", -1.0),
+    ("Mediastinal drain in stable position.", "Enlarged Cardiomediastinum", None),
+    ("Dilated esophagus, unchanged from before.", "Enlarged Cardiomediastinum", None),
+    ("Mediastinal shift to the right, stable.", "Enlarged Cardiomediastinum", None),
+    ("The heart is enlarged, stable since last week.", "Cardiomegaly", 1.0),
+    ("The heart is enlarged, stable since last week.", "Enlarged Cardiomediastinum", None),
+    ("Cardiac silhouette unchanged from the prior film.", "Cardiomegaly", -1.0),
+]
+
+
+@pytest.mark.parametrize("text,column,expected", SILHOUETTE_STATES, ids=[f"{c[0][:40]}-{c[1]}" for c in SILHOUETTE_STATES])
+def test_silhouette_states(chexpert_parse, text, column, expected):
+    assert chexpert_parse(text)[column] == expected
+
+
+# a lesion of a bone is not a lung lesion; a callus is a (healing) fracture
+BONE_CLASSES = [
+    ("Lytic lesion in the left humeral head.", "Lung Lesion", None),
+    ("Small bony lesion of the right scapula, likely benign.", "Lung Lesion", None),
+    ("Spiculated lesion in the right upper lobe.", "Lung Lesion", 1.0),
+    ("Callus formation along the left seventh rib.", "Fracture", 1.0),
+    ("Bulge of the right sixth rib which could be a healing injury with callus.", "Fracture", -1.0),
+]
+
+
+@pytest.mark.parametrize("text,column,expected", BONE_CLASSES, ids=[c[0][:40] for c in BONE_CLASSES])
+def test_bone_classes(chexpert_parse, text, column, expected):
+    assert chexpert_parse(text)[column] == expected
+
+
+# hard-wrapped reports (a line break inside a form) read like unwrapped ones
+WRAPPED = [
+    ("Right paratracheal widening could be due to pleural\nthickening or nodes.", "Pleural Other", -1.0),
+    ("Small left effusion versus pleural \nthickening at the posterior angle.", "Pleural Other", -1.0),
+    ("Heart size at the upper limits of\nnormal.", "Cardiomegaly", 0.0),
+]
+
+
+@pytest.mark.parametrize("text,column,expected", WRAPPED, ids=[c[0][:40] for c in WRAPPED])
+def test_wrapped_forms(chexpert_parse, text, column, expected):
+    assert chexpert_parse(text)[column] == expected
+    assert chexpert_parse(" ".join(text.split()))[column] == expected

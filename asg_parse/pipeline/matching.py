@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from itertools import chain
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple, Optional, Sequence, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -157,18 +157,19 @@ class Matcher:
         self.label_of = {mid: label for mid, (_, label) in self.buckets.items()}
         self._walk: Optional[PhraseWalk] = None
 
-    def bucketed(self, lower: list[str]) -> list[list[Match]]:
-        """The lexicon's matches of the words `lower`, by bucket (each in the matcher's order)."""
+    def bucketed(self, lower: list[str], space: Optional[Sequence[int]] = None) -> list[list[Match]]:
+        """The lexicon's matches of the words `lower`, by bucket (each in the matcher's order); `space` flags the
+        whitespace tokens, which do not break a form (`PhraseWalk.find`)."""
         if self._walk is None:
             self._walk = PhraseWalk([self.lex.matcher], [self.route])
-        return self._walk.find(lower)
+        return self._walk.find(lower, space)
 
     def match(self, ctx: Context, buckets: Optional[list[list[Match]]] = None
               ) -> tuple[list[M], list[M], list[M], list[M]]:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping
         (`buckets`: the lexicon's matches by bucket, as `bucketed` gives them, when the caller has them)."""
         # the matcher's (match id, start, end) of each bucket; `found` holds all the findings
-        found, places, side_words, state_words, modifiers = self.bucketed(ctx.lower) if buckets is None else buckets
+        found, places, side_words, state_words, modifiers = self.bucketed(ctx.lower, ctx.tt.space) if buckets is None else buckets
         labels = self.label_of
         if modifiers:
             findings = self._drop_modifiers(ctx, _longest_ids(found, labels), places, side_words)

@@ -75,7 +75,8 @@ class Parser(OntologyComponent):
             matcher = self.mentions.linker.matcher
             walk = self._walk = PhraseWalk([self.sections.matcher, matcher.lex.matcher, self.existence.engine.matcher],
                                            [None, matcher.route])
-        return walk.find(tokens(doc).lower)
+        tt = tokens(doc)
+        return walk.find(tt.lower, tt.space)
 
     def __call__(self, doc: Doc) -> Doc:
         if self._missing_model is not None:
@@ -105,6 +106,9 @@ class Parser(OntologyComponent):
         # lean: the steps get the index, not the doc's
         index = set_sentence_starts(doc, layout.headers, store=spans, clauses=self.clauses)
         found = self.mentions.analyse(doc, index, mention_buckets)
+        if not index.inner_space and len(index.starts) > 2:  # whitespace only between sentences: no cue spans one
+            space = tokens(doc).space
+            cue_matches = [m for m in cue_matches if not any(space[m[1]:m[2]])]
         labels = self.existence.engine.label_all(doc, found.findings, index, cue_matches)
         model = self.existence_model
         model_input = model.input_of(doc, found, labels, index) if model is not None else None

@@ -73,9 +73,10 @@ class PhraseWalk:
         walk.size, walk.root = self.size, _rekeyed_nodes(self.root, key) or {}
         return walk
 
-    def find(self, lower: list[str]) -> list[list[Match]]:
+    def find(self, lower: list[str], space: Optional[Sequence[int]] = None) -> list[list[Match]]:
         """The (match id, start, end) matches of the words `lower` (a doc's `Token.lower_`): per source matcher its
-        list, or its routed lists."""
+        list, or its routed lists. With `space` (1 for a whitespace token), whitespace tokens inside a phrase do not
+        break it: a form wrapped over two lines ("pleural\nthickening") is found, as the cues are."""
         outs: list[list[Match]] = [[] for _ in range(self.size)]
         root = self.root
         n = len(lower)
@@ -90,7 +91,15 @@ class PhraseWalk:
                     break
                 node = children.get(lower[j])
                 if node is None:
-                    break
+                    if space is None or not space[j]:
+                        break
+                    while j < n and space[j]:  # a line break inside the phrase
+                        j += 1
+                    if j == n:
+                        break
+                    node = children.get(lower[j])
+                    if node is None:
+                        break
                 ends, children = node
                 j += 1
         return outs

@@ -67,8 +67,8 @@ class Sections(OntologyComponent):
         found: list[Part] = []
         last_end = -1
         for match_id, start, end in sorted(self.matcher(doc) if matches is None else matches, key=_match_order):
-            if start < last_end:
-                continue
+            if start < last_end or any(space[start:end]):
+                continue  # (a header is on one line: a form wrapped over two is no header)
             if start and not (space[start - 1] or newlines[start - 1] or text[start - 1] in _LINE_END):
                 continue  # not at a line start
             if end < n and text[end] in _HEADER_END:
