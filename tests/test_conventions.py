@@ -33,6 +33,12 @@ PROFILE_TABLE = [
     ("Aspiration is favored over atelectasis here.", "atelectasis", "uncertain", "uncertain", "absent"),
     ("No pneumothorax.", "pneumothorax", "absent", "absent", "absent"),
     ("Possible small left pleural effusion.", "pleural effusion", "uncertain", "uncertain", "uncertain"),
+    # a statement of no change: the finding is there (asg, chexpert); BioScope's "no" scopes over it (linguistic)
+    ("No significant change in the small left pleural effusion.", "pleural effusion", "present", "present", "absent"),
+    ("Stable appearance without interval change of the basilar atelectasis.", "atelectasis", "present", "present",
+     "absent"),
+    # a normal state is no linguistic negation cue (BioScope marks none)
+    ("The hilar markings are within normal limits.", "marking", "absent", "absent", "present"),
 ]
 
 

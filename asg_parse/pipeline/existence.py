@@ -286,12 +286,14 @@ def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Op
 
 
 def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:
-    """Our negation cues as a negspacy ``neg_termset`` (uncertainty and clause words have no negspacy slot)."""
+    """Our negation cues as a negspacy ``neg_termset`` (uncertainty and clause words have no negspacy slot); a
+    negation cue that the default profile reads as present ("no change in X") is a pseudo-negation."""
     cues = list(ontology.cues if isinstance(ontology, Ontology) else ontology)
+    default = ontology.convention(None) if isinstance(ontology, Ontology) else None
     ts: dict[str, list[str]] = {"pseudo_negations": [], "preceding_negations": [], "following_negations": [],
                                 "termination": []}
     for c in cues:
-        if c.kind == "pseudo":
+        if c.kind == "pseudo" or (c.kind == "negation" and default is not None and default.reading(c) == "present"):
             ts["pseudo_negations"].append(c.text)
         elif c.kind == "terminator":
             ts["termination"].append(c.text)
