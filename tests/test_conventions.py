@@ -39,6 +39,17 @@ PROFILE_TABLE = [
      "absent"),
     # a normal state is no linguistic negation cue (BioScope marks none)
     ("The hilar markings are within normal limits.", "marking", "absent", "absent", "present"),
+    # "with or without X": a hedge, except that BioScope's linguists read its "without"
+    ("Volume loss in the lingula with or without superimposed infection.", "pneumonia", "uncertain", "uncertain",
+     "absent"),
+    # a disjunction whose join holds a hedge or a list item that names no finding
+    ("Pulmonary edema or possible aspiration.", "edema", "present", "uncertain", "present"),
+    ("Worsening pulmonary edema, drug reaction, or infection.", "edema", "present", "uncertain", "present"),
+    ("Atelectasis or infectious consolidation at the left base.", "atelectasis", "present", "uncertain", "present"),
+    # not a disjunction: one finding named twice; a location before the second item; a clause after a comma
+    ("Mild fluid overload/edema.", "edema", "present", "present", "present"),
+    ("Stable effusions or left basilar airspace consolidation.", "consolidation", "present", "present", "present"),
+    ("Left effusion, with atelectasis or pneumonia.", "pleural effusion", "present", "present", "present"),
 ]
 
 

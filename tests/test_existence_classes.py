@@ -59,6 +59,20 @@ PSEUDO_NEGATIONS = [
     ("No new consolidation.", "consolidation", A),  # asg convention; chexpert reads it as uncertain
 ]
 
+# alternatives said after the finding or apart from it, the disfavoured reading, and hedges of what follows only
+ALTERNATIVES = [
+    ("The pattern favors atypical infection rather than interstitial edema.", "edema", U),
+    ("The pattern favors atypical infection rather than interstitial edema.", "pneumonia", P),
+    ("Early consolidation at the bases is an alternative possibility.", "consolidation", U),
+    ("Bibasilar atelectasis, or alternatively early pneumonia.", "pneumonia", U),
+    ("Bibasilar atelectasis, or alternatively early pneumonia.", "atelectasis", P),
+    ("In the right clinical setting, an early pneumonia is considered.", "pneumonia", U),
+    ("Volume loss in the lingula with or without superimposed infection.", "pneumonia", U),
+    ("Pulmonary edema with and without infection.", "pneumonia", U),
+    ("Left effusion with suspected underlying atelectasis.", "pleural effusion", P),
+    ("Left effusion with suspected underlying atelectasis.", "atelectasis", U),
+]
+
 # the negations around these classes keep working
 CONTROLS = [
     ("No pneumothorax is seen.", "pneumothorax", A),
@@ -85,6 +99,11 @@ def test_recommendations(nlp, text, finding, expected):
 
 @pytest.mark.parametrize("text,finding,expected", PSEUDO_NEGATIONS, ids=[c[0][:40] for c in PSEUDO_NEGATIONS])
 def test_pseudo_negations(nlp, text, finding, expected):
+    assert existence_of(nlp, text, finding) == expected
+
+
+@pytest.mark.parametrize("text,finding,expected", ALTERNATIVES, ids=[f"{c[0][:40]}-{c[1]}" for c in ALTERNATIVES])
+def test_alternatives_and_disfavoured_readings(nlp, text, finding, expected):
     assert existence_of(nlp, text, finding) == expected
 
 

@@ -181,17 +181,23 @@ def test_silhouette_states(chexpert_parse, text, column, expected):
 
 
 # a lesion of a bone is not a lung lesion; a callus is a (healing) fracture
-BONE_CLASSES = [
+LABEL_CLASSES = [
     ("Lytic lesion in the left humeral head.", "Lung Lesion", None),
     ("Small bony lesion of the right scapula, likely benign.", "Lung Lesion", None),
     ("Spiculated lesion in the right upper lobe.", "Lung Lesion", 1.0),
     ("Callus formation along the left seventh rib.", "Fracture", 1.0),
     ("Bulge of the right sixth rib which could be a healing injury with callus.", "Fracture", -1.0),
+    # an infectious consolidation and an aspiration pneumonia are pneumonias; a plain aspiration is not
+    ("Retrocardiac opacity, perhaps atelectasis or infectious consolidation.", "Pneumonia", -1.0),
+    ("Right lower lobe infectious consolidation.", "Consolidation", 1.0),
+    ("Right lower lobe infectious consolidation.", "Pneumonia", 1.0),
+    ("Findings may represent aspiration pneumonia.", "Pneumonia", -1.0),
+    ("Findings may represent aspiration.", "Pneumonia", None),
 ]
 
 
-@pytest.mark.parametrize("text,column,expected", BONE_CLASSES, ids=[c[0][:40] for c in BONE_CLASSES])
-def test_bone_classes(chexpert_parse, text, column, expected):
+@pytest.mark.parametrize("text,column,expected", LABEL_CLASSES, ids=[f"{c[0][:40]}-{c[1]}" for c in LABEL_CLASSES])
+def test_label_classes(chexpert_parse, text, column, expected):
     assert chexpert_parse(text)[column] == expected
 
 

@@ -136,6 +136,18 @@ class CueTable:
             matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.walk.find([lower[i] for i in keep])[0]]
         return matches
 
+    def cue_tokens(self, matches: list[Match]) -> tuple[set[int], set[int]]:
+        """The tokens of the `matches` (as `match` gives them) that are uncertainty triggers under this convention,
+        and those of every other cue but list words and boundaries."""
+        hedges: set[int] = set()
+        other: set[int] = set()
+        code, trigger = self._code, self._trigger
+        for mid, s, e in matches:
+            if code[mid] not in (_C_LIST, _C_BOUND):
+                t = trigger.get(mid)
+                (hedges if t is not None and not t[0] else other).update(range(s, e))
+        return hedges, other
+
     def triggered(self, doc: Doc) -> Optional[tuple[list[Match], SentenceIndex]]:
         """None when no trigger (negation or uncertainty cue) occurs in `doc`, whitespace tokens skipped (without a
         trigger every span is present); else the cue matches as the matcher gives them when the doc has no

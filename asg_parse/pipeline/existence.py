@@ -73,6 +73,7 @@ _trigger_start = itemgetter(0)  # of a trigger
 
 
 _PRESENT: tuple[str, None] = (PRESENT, None)
+_JOIN_WORDS = 4  # most words of a disjunction's join that are no mention ("edema, alveolar damage, or infection")
 
 
 class ExistenceEngine:
@@ -218,7 +219,9 @@ class ExistenceEngine:
                       bound: list[int], out: list[tuple[str, Optional[dict[str, Any]]]]) -> None:
         """Under a convention that reads disjunctions as uncertain: the present spans of a run of spans joined only by
         commas and disjunction words, with at least one disjunction ("atelectasis, aspiration, or pneumonia";
-        "atelectasis/consolidation"), become uncertain, the first disjunction as their cue."""
+        "atelectasis/consolidation"), become uncertain, the first disjunction as their cue. A join may also hold a
+        few words that are no mention, after a comma or a disjunction, when the join has a disjunction ("edema,
+        alveolar damage, or infection"; "effusion or possible atelectasis")."""
         joins: dict[int, tuple[int, int, str]] = {}  # token -> the disjunction cue over it (start, end, class)
         disjunction = self.table.disjunction
         for mid, s, e in matches:
@@ -237,25 +240,31 @@ class ExistenceEngine:
         if len(order) < 2:
             return
         run, cue = [order[0]], None
+        cue_words: Optional[tuple[set[int], set[int]]] = None  # the tokens of hedges and of the other cues
         for a, b in zip(order, order[1:]):
             a_end, b_start = spans[a].end, spans[b].start
             joined = sent_of[spans[a].start] == sent_of[b_start] and all(
                 i in joins or i in commas or space[i] for i in range(a_end, b_start))
+            if not joined and sent_of[spans[a].start] == sent_of[b_start] and b_start - a_end <= _JOIN_WORDS + 3 \
+                    and (a_end in joins or a_end in commas) and any(i in joins for i in range(a_end, b_start)):
+                if cue_words is None:
+                    cue_words = self.table.cue_tokens(matches)
+                joined = _loose_join(range(a_end, b_start), joins, commas, space, tt.alpha, bound, *cue_words)
             if joined:
                 run.append(b)
                 if cue is None:
                     cue = next((joins[i] for i in range(a_end, b_start) if i in joins), None)
                 continue
-            self._hedge_run(run, cue, tt, out)
+            self._hedge_run(run, cue, tt, out, spans)
             run, cue = [b], None
-        self._hedge_run(run, cue, tt, out)
+        self._hedge_run(run, cue, tt, out, spans)
 
     @staticmethod
     def _hedge_run(run: list[int], cue: Optional[tuple[int, int, str]], tt: Any,
-                   out: list[tuple[str, Optional[dict[str, Any]]]]) -> None:
+                   out: list[tuple[str, Optional[dict[str, Any]]]], spans: Sequence[Any]) -> None:
         """Make the present spans of `run` uncertain by the disjunction `cue` (None: not a disjunction)."""
-        if cue is None or len(run) < 2:
-            return
+        if cue is None or len(run) < 2 or len({_finding_of(spans[k]) for k in run}) < 2:
+            return  # (one finding named twice, "fluid overload/edema", is no alternative)
         start, end, cls = cue
         c0, c1 = tt.idx[start], tt.idx[end - 1] + len(tt.text[end - 1])
         for k in run:
@@ -267,6 +276,19 @@ class ExistenceEngine:
         return self.label_all(doc, [span])[0]
 
     # ------------------------------------------------------------------ internals
+def _loose_join(gap: range, joins: dict[int, Any], commas: set[int], space: Sequence[int], alpha: Sequence[int],
+                bound: list[int], hedges: set[int], cues: set[int]) -> bool:
+    """Whether the tokens `gap` between two mentions join them in a disjunction with words that are no mention: a
+    list item between two separators (commas or disjunctions: "edema, alveolar damage, or infection"; alphabetic
+    words, no cue), and after the last separator only a hedge ("effusion or possible atelectasis")."""
+    seps = [i for i in gap if i in joins or i in commas]
+    last = seps[-1]
+    words = [i for i in range(gap.start, last) if i not in joins and i not in commas and not space[i]]
+    if len(words) > _JOIN_WORDS or any(not alpha[i] or i in cues or i in hedges or i in bound for i in words):
+        return False
+    return all(space[i] or i in hedges for i in range(last + 1, gap.stop))
+
+
 def _finding_of(span: Any) -> Optional[str]:
     """The finding id of a span given to the engine: a (start, end, finding) mention or a Span labelled with it."""
     label = getattr(span, "label_", None)
