@@ -73,6 +73,14 @@ ALTERNATIVES = [
     ("Left effusion with suspected underlying atelectasis.", "atelectasis", U),
 ]
 
+# hard-wrapped reports: a line break inside a form or inside a cue's window changes nothing
+WRAPPED = [
+    ("Blunted left angle, possibly reflecting a\nsmall left pleural effusion.", "pleural effusion", U),
+    ("Blunted left angle, possibly reflecting a small left pleural effusion.", "pleural effusion", U),
+    ("Small left effusion versus pleural\nthickening.", "pleural thicken", U),
+    ("No focal\nconsolidation or large\npleural effusion.", "pleural effusion", A),
+]
+
 # the negations around these classes keep working
 CONTROLS = [
     ("No pneumothorax is seen.", "pneumothorax", A),
@@ -104,6 +112,11 @@ def test_pseudo_negations(nlp, text, finding, expected):
 
 @pytest.mark.parametrize("text,finding,expected", ALTERNATIVES, ids=[f"{c[0][:40]}-{c[1]}" for c in ALTERNATIVES])
 def test_alternatives_and_disfavoured_readings(nlp, text, finding, expected):
+    assert existence_of(nlp, text, finding) == expected
+
+
+@pytest.mark.parametrize("text,finding,expected", WRAPPED, ids=[c[0][:40] for c in WRAPPED])
+def test_wrapped_lines(nlp, text, finding, expected):
     assert existence_of(nlp, text, finding) == expected
 
 

@@ -45,7 +45,7 @@ from spacy.vocab import Vocab
 from anatomy_ontology import Convention, Cue, Ontology
 
 from .cues import ABSENT, BACK, FWD, PRESENT, UNCERTAIN, CueTable, Trigger, resolve_convention
-from .scopes import inside_trigger, negating, reaches_forward, reaches_backward
+from .scopes import inside_trigger, negating, reaches_forward, reaches_backward, spaced_windows
 
 
 if not Span.has_extension("asg_existence"):
@@ -130,6 +130,8 @@ class ExistenceEngine:
         sents = index if index is not None else _sentences(doc, None)
         matches = self.table.match(doc, sents.inner_space, matches)
         trig, cut_fwd, cut_back, bound, pred, lists, shadows = self.table.scan(doc, False, matches)
+        if sents.inner_space and trig:  # a window counts words, not the line breaks of a wrapped report
+            trig = spaced_windows(trig, tokens(doc).space)
         if self.table.disjunction and len(spans) > 1:
             out = self._label_spans(doc, spans, sents, trig, cut_fwd, cut_back, bound, pred, lists, shadows)
             self._disjunctions(doc, spans, sents, matches, bound, out)

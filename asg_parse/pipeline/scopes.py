@@ -95,6 +95,35 @@ def reaches_backward(t: Trigger, s1: int, cut_back: list[int], bound: list[int],
     return True
 
 
+def spaced_windows(trig: list[Trigger], space: Sequence[int]) -> list[Trigger]:
+    """The triggers with their windows widened by the whitespace tokens inside them, so that a window counts words
+    in a hard-wrapped report too ("possibly reflecting a\nsmall effusion")."""
+    n = len(space)
+    out = []
+    for t in trig:
+        start, end, neg, dirs, window, back, inner, cls = t
+        if window is not None:
+            i, left = end, window
+            while i < n and left > 0:
+                if not space[i]:
+                    left -= 1
+                i += 1
+            while i < n and space[i]:
+                i += 1
+            window = i - end
+        if back is not None:
+            i, left = start - 1, back
+            while i >= 0 and left > 0:
+                if not space[i]:
+                    left -= 1
+                i -= 1
+            while i >= 0 and space[i]:
+                i -= 1
+            back = start - 1 - i
+        out.append((start, end, neg, dirs, window, back, inner, cls))
+    return out
+
+
 def _first_last(positions: list[int], lo: int, hi: int) -> tuple[int, int]:
     """The first and last (in list order) of `positions` inside [lo, hi), or (-1, -1)."""
     first = last = -1
