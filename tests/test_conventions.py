@@ -37,6 +37,10 @@ PROFILE_TABLE = [
     ("No significant change in the small left pleural effusion.", "pleural effusion", "present", "present", "absent"),
     ("Stable appearance without interval change of the basilar atelectasis.", "atelectasis", "present", "present",
      "absent"),
+    # a modal possibility is a hedge under every profile; the reader's suggestion is present under chexpert
+    ("Reticular pattern, which can be seen with atypical infection.", "pneumonia", "uncertain", "uncertain",
+     "uncertain"),
+    ("Reticular pattern suggestive of atypical infection.", "pneumonia", "uncertain", "present", "uncertain"),
     # a normal state is no linguistic negation cue (BioScope marks none)
     ("The hilar markings are within normal limits.", "marking", "absent", "absent", "present"),
     # "with or without X": a hedge, except that BioScope's linguists read its "without"
