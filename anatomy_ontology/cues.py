@@ -5,7 +5,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# negation / uncertainty: triggers. pseudo: phrases that contain a trigger word but trigger nothing ("no change").
+# negation / uncertainty: triggers. pseudo: phrases that contain a trigger word but trigger nothing ("not only").
 # terminator: ends a trigger's scope ("but"). boundary: a soft separator ("," "and") that ends the scope only when a
 # new clause starts after it. predicate: a finite verb that marks such a new clause ("is", "has", "reports").
 # list: a coordinator that keeps a negated list together ("or", "nor").

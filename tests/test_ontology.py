@@ -116,10 +116,20 @@ def test_likely_is_documented_as_a_leaning(onto):
     ("resolved", "negation"), ("no evidence of", "negation"), ("clear of", "negation"),
     ("may", "uncertainty"), ("possible", "uncertainty"), ("cannot be excluded", "uncertainty"),
     ("suggestive of", "uncertainty"), ("versus", "uncertainty"),
-    ("no change", "pseudo"), ("not only", "pseudo"), ("no interval change", "pseudo"), ("but", "terminator"),
+    ("no change", "negation"), ("not only", "pseudo"), ("no interval change", "negation"), ("but", "terminator"),
 ])
 def test_issue_cues_listed(onto, cue: str, kind: str):
     assert {c.kind for c in onto.cues if c.text == cue} == {kind}
+
+
+def test_statements_of_no_change_read_by_profile(onto):
+    """'no change in X' is a negation cue of class unchanged: a pseudo-cue (present) under asg and chexpert, a
+    negation under linguistic, as BioScope marks it."""
+    cues = {c.text: c for c in onto.cues}
+    for text in ("no change", "no interval change", "no significant change in"):
+        assert cues[text].trigger_class == "unchanged"
+        assert [onto.convention(p).reading(cues[text]) for p in ("asg", "chexpert", "linguistic")] == \
+            ["present", "present", "absent"]
 
 
 # ------------------------------------------------------------------------------------------------ lexical variants
