@@ -197,7 +197,12 @@ def test_evaluate_rereads_predictions_by_cue_class(tmp_path: Path, pipelines):
 
 def test_five_components_and_the_parser_agree_under_a_profile(pipelines):
     components = asg_parse.load(spans=True, convention="chexpert")
-    texts = [t for t, *_ in PROFILE_TABLE] + ["Pacer/AICD in place. Atelectasis/consolidation at the left base."]
+    wrapped = ["Blunted left angle, possibly reflecting a\nsmall left pleural effusion.",
+               "IMPRESSION:\nSmall left effusion versus pleural\nthickening. No focal\nconsolidation.\n\n"
+               "CLINICAL\nHISTORY: cough.",
+               "Heart size at the upper limits of\nnormal. No new\npneumothorax."]
+    texts = [t for t, *_ in PROFILE_TABLE] + wrapped
+    texts.append("Pacer/AICD in place. Atelectasis/consolidation at the left base.")
     for text in texts:
         assert asg_parse.parse(text, nlp=components) == asg_parse.parse(text, nlp=pipelines["chexpert"]), text
     rep = asg_parse.parse(texts[-1], nlp=components)

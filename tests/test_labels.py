@@ -175,7 +175,8 @@ SILHOUETTE_STATES = [
 ]
 
 
-@pytest.mark.parametrize("text,column,expected", SILHOUETTE_STATES, ids=[f"{c[0][:40]}-{c[1]}" for c in SILHOUETTE_STATES])
+@pytest.mark.parametrize("text,column,expected", SILHOUETTE_STATES,
+                         ids=[f"{c[0][:40]}-{c[1]}" for c in SILHOUETTE_STATES])
 def test_silhouette_states(chexpert_parse, text, column, expected):
     assert chexpert_parse(text)[column] == expected
 

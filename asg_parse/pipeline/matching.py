@@ -169,7 +169,9 @@ class Matcher:
         """Findings (without pure modifiers), anatomy, free side words and state words, each non-overlapping
         (`buckets`: the lexicon's matches by bucket, as `bucketed` gives them, when the caller has them)."""
         # the matcher's (match id, start, end) of each bucket; `found` holds all the findings
-        found, places, side_words, state_words, modifiers = self.bucketed(ctx.lower, ctx.tt.space) if buckets is None else buckets
+        if buckets is None:
+            buckets = self.bucketed(ctx.lower, ctx.tt.space)
+        found, places, side_words, state_words, modifiers = buckets
         labels = self.label_of
         if modifiers:
             findings = self._drop_modifiers(ctx, _longest_ids(found, labels), places, side_words)
