@@ -9,13 +9,14 @@ from pydantic import BaseModel, ValidationError
 
 from .cues import Convention, Cue
 from .labels import LabelSet
-from .schema import Box, Finding, Region, RegionGroup, Section, SideWords, Zone
+from .schema import Box, Finding, Home, Region, RegionGroup, Section, SideWords, Zone
 
 DATA_DIR = Path(__file__).parent / "data"
 
 # file name -> list key -> (model, key field)
 _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
-    "regions.yaml": {"regions": (Region, "id"), "zones": (Zone, "id"), "groups": (RegionGroup, "id")},
+    "regions.yaml": {"regions": (Region, "id"), "zones": (Zone, "id"), "groups": (RegionGroup, "id"),
+                     "homes": (Home, "id")},
     "findings.yaml": {"findings": (Finding, "id")},
     "existence.yaml": {"cues": (Cue, "text"), "conventions": (Convention, "id")},
     "labels.yaml": {"label_sets": (LabelSet, "id")},
@@ -79,6 +80,7 @@ class RawOntology(BaseModel):
     regions: list[Region] = []
     zones: list[Zone] = []
     groups: list[RegionGroup] = []
+    homes: list[Home] = []
     sides: Optional[SideWords] = None
     name_words: list[str] = []
     clause_breaks: list[str] = []

@@ -1,4 +1,5 @@
-"""Pydantic models for the curated ontology: regions, zones, region groups, findings, sections, atlas boxes."""
+"""Pydantic models for the curated ontology: regions, zones, region groups, findings' homes, findings, sections, atlas
+boxes."""
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -47,6 +48,17 @@ class RegionGroup(Entry):
     regions: list[str]
     variants: list[str] = Field(default_factory=list)
     generic: bool = False  # a whole-organ phrase ("lung volumes"): adds no region a more specific word gives
+
+
+class Home(Entry):
+    """Where the findings of `findings` lie: the regions of `groups` and `regions`, with every part of them unless
+    `parts` is off. The benchmarks' region-map recall asks that a report with one of these observations maps its
+    home to a sentence."""
+
+    findings: list[str]
+    groups: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    parts: bool = True
 
 
 class SideWords(BaseModel):
