@@ -29,7 +29,8 @@ _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_break
                                                       "interpretation_words", "whole_lung_words", "part_words",
                                                       "side_gap_words", "extent_words", "level_words",
                                                       "level_regions", "interpreted_findings",
-                                                      "copulas", "predicate_words", "clause_openers"},
+                                                      "copulas", "predicate_words", "clause_openers",
+                                                      "anaphora_words", "adjacency_words", "absent_place_classes"},
                                      "existence.yaml": {"objects"}}
 
 
@@ -99,6 +100,9 @@ class RawOntology(BaseModel):
     copulas: list[str] = []
     predicate_words: list[str] = []
     clause_openers: list[str] = []
+    anaphora_words: list[str] = []
+    adjacency_words: list[str] = []
+    absent_place_classes: list[str] = []
     objects: list[str] = []  # findings that name objects (existence.yaml): a list of them is not a disjunction
     findings: list[Finding] = []
     cues: list[Cue] = []

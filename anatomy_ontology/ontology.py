@@ -41,6 +41,9 @@ class Ontology:
         self.copulas: frozenset[str] = frozenset(raw.copulas)
         self.predicate_words: frozenset[str] = frozenset(raw.predicate_words)
         self.clause_openers: frozenset[str] = frozenset(raw.clause_openers)
+        self.anaphora_words: frozenset[str] = frozenset(raw.anaphora_words)
+        self.adjacency_words: frozenset[str] = frozenset(raw.adjacency_words)
+        self.absent_place_classes: frozenset[str] = frozenset(raw.absent_place_classes)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.objects: frozenset[str] = frozenset(raw.objects)
         self.cues: list[Cue] = list(raw.cues)

@@ -78,6 +78,9 @@ class State(BaseModel):
     words: list[str]
     absent_words: list[str] = Field(default_factory=list)  # "heart size is normal": an absent mention
     uncertain_words: list[str] = Field(default_factory=list)  # "heart size is borderline": an uncertain mention
+    # when given, the anatomy said must hold one of these words ("the left pulmonary artery is enlarged"), and the
+    # statement is this finding's instead of that of a state without such words for the same regions
+    anatomy_words: list[str] = Field(default_factory=list)
 
 
 class Implication(BaseModel):

@@ -214,7 +214,8 @@ def _row(table: Table, name: str, d: Optional[dict[str, float]], keys: tuple[str
 def render_region_map(rm: region_map_eval.RegionMapRecall, console: Console) -> None:
     """The region-map recall table: per observation and kind, recall (recalled / items), then the totals."""
     kinds = list(rm.counts)
-    table = Table(title="Region-map recall: gold observations whose stating sentence the region map gives to their home")
+    table = Table(title="Region-map recall: gold observations whose stating sentence the region map gives to "
+                        "their home")
     for col in ("observation", *kinds):
         table.add_column(col, justify="left" if col == "observation" else "right")
 

@@ -473,8 +473,8 @@ def score_reports(reports: list[OpenIReport], predictions: Mapping[str, Any],
         region={"items": items, "localized": localized, "recall": localized / items if items else None,
                 "wrong_side": wrong_side, "detected": detected,
                 "recall_when_detected": localized / detected if detected else None},
-        region_misses=misses, region_map=region_map_eval.score(region_map_items(reports), predictions, stating_sentences,
-                                                                ("positive",)),
+        region_misses=misses,
+        region_map=region_map_eval.score(region_map_items(reports), predictions, stating_sentences, ("positive",)),
         fp_evidence=fp_evidence, fn_codes=fn_codes,
     )
 

@@ -52,10 +52,11 @@ def clause_rule(onto: Ontology) -> ClauseRule:
                       onto.phrase_breaks, frozenset(names))
 
 
-def _dictated_clauses(tt: TokenTable, rule: ClauseRule) -> list[int]:
-    """The clause starts of text dictated without punctuation ("heart size is normal lungs are clear no
-    effusion": "lungs", "no")."""
-    lower, alpha, copulas = tt.lower, tt.alpha, rule.copulas
+def dictated_clauses(lower: Sequence[str], alpha: Sequence[bool], rule: ClauseRule) -> list[int]:
+    """The clause starts (token indices) of text dictated without punctuation, from its lower-cased tokens and
+    whether each is alphabetic ("heart size is normal lungs are clear no effusion": "lungs", "no"). The gold's
+    sentence splitter (annotations/splitting.py) applies the same rule (GUIDELINES section 2)."""
+    copulas = rule.copulas
     n, out = len(lower), []
     for i in compress(range(n - 2), map(copulas.__contains__, lower)):
         k = i + 2
@@ -109,7 +110,7 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
             j += 1
         starts.add(j)
     if clauses is not None:
-        starts.update(_dictated_clauses(tt, clauses))
+        starts.update(dictated_clauses(tt.lower, tt.alpha, clauses))
     return mark_sentence_starts(doc, tt, starts, store)
 
 
