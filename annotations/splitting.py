@@ -36,6 +36,7 @@ def _clauses(start: int, chunk: str, rule: Any) -> Iterator[tuple[int, str]]:
 _BREAK = re.compile(r"(?<=[.?!])\s+")
 _ENUM_ONLY = re.compile(r"^\(?\d{1,2}[.)]$")
 _ENUM_LEAD = re.compile(r"^\(?\d{1,2}[.)]\s+")
+_ENUM_TRAIL = re.compile(r"\s+(\d{1,2})\.$")  # "1. Cardiomegaly 2. Small effusion": the "2." opens the next item
 _WORDY = re.compile(r"[A-Za-z0-9]")
 
 
@@ -67,6 +68,10 @@ def sentence_pieces(text: str, header_re: re.Pattern[str], clauses: Any = None
             m = _ENUM_LEAD.match(chunk)
             if m:
                 start, chunk = start + m.end(), chunk[m.end():]
+            m = _ENUM_TRAIL.search(chunk)
+            if m and int(m.group(1)) > 1 and re.search(rf"(?<![\d.]){int(m.group(1)) - 1}[.)]\s",
+                                                       text[:offset + start]):
+                chunk = chunk[:m.start()]  # the enumerator of the next item, not this sentence's end
             if clauses is None:
                 yield offset + start, offset + start + len(chunk), header
                 continue
