@@ -84,6 +84,19 @@ def render_openi_errors(result: openi.OpenIResult, console: Console, n: int, tex
             flag = " WRONG SIDE" if miss["wrong_side"] else ""
             console.print(f"  uid {miss['uid']}: {miss['code']} -> predicted {miss['predicted_regions'] or 'none'}"
                           f"{flag}", markup=False, highlight=False)
+    if result.region_map is not None and result.region_map.misses:
+        console.print(f"[bold]region-map misses[/bold]: {len(result.region_map.misses)} gold categories")
+        for miss in result.region_map.misses[:n]:
+            console.print(f"  uid {miss['report']}: {miss['observation']}: {_region_map_miss(miss)}"
+                          + (f"\n      {_snip(texts[miss['report']])}" if miss["report"] in texts else ""),
+                          markup=False, highlight=False)
+
+
+def _region_map_miss(miss: dict[str, Any]) -> str:
+    """Where a region-map miss stands: the stating sentences and their regions, or "not stated"."""
+    if not miss["sentences"]:
+        return "not stated"
+    return f"sentence(s) {miss['sentences']} mapped to {', '.join(miss['their_regions']) or 'no region'}"
 
 
 def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out: Optional[Path] = None,
@@ -350,9 +363,8 @@ def benchmark_chexpert(
                               markup=False, highlight=False)
         if result.region_map is not None:
             for miss in result.region_map.misses[:errors]:
-                where = (f"sentence(s) {miss['sentences']} mapped to {', '.join(miss['their_regions']) or 'no region'}"
-                         if miss["sentences"] else "not stated")
-                console.print(f"  region map: report {miss['report']} {miss['observation']} ({miss['kind']}): {where}"
+                console.print(f"  region map: report {miss['report']} {miss['observation']} ({miss['kind']}): "
+                              f"{_region_map_miss(miss)}"
                               f"\n      {_snip(texts.get(miss['report'], ''))}", markup=False, highlight=False)
     if speed:
         console.print(speed)
