@@ -9,13 +9,14 @@ from pydantic import BaseModel, ValidationError
 
 from .cues import Convention, Cue
 from .labels import LabelSet
-from .schema import Box, Finding, Region, RegionGroup, Section, SideWords, Zone
+from .schema import Box, Finding, Home, Region, RegionGroup, Section, SideWords, Zone
 
 DATA_DIR = Path(__file__).parent / "data"
 
 # file name -> list key -> (model, key field)
 _LISTS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
-    "regions.yaml": {"regions": (Region, "id"), "zones": (Zone, "id"), "groups": (RegionGroup, "id")},
+    "regions.yaml": {"regions": (Region, "id"), "zones": (Zone, "id"), "groups": (RegionGroup, "id"),
+                     "homes": (Home, "id")},
     "findings.yaml": {"findings": (Finding, "id")},
     "existence.yaml": {"cues": (Cue, "text"), "conventions": (Convention, "id")},
     "labels.yaml": {"label_sets": (LabelSet, "id")},
@@ -28,7 +29,8 @@ _WORD_LISTS: dict[str, set[str]] = {"regions.yaml": {"name_words", "clause_break
                                                       "interpretation_words", "whole_lung_words", "part_words",
                                                       "side_gap_words", "extent_words", "level_words",
                                                       "level_regions", "interpreted_findings",
-                                                      "copulas", "predicate_words", "clause_openers"},
+                                                      "copulas", "predicate_words", "clause_openers",
+                                                      "anaphora_words", "adjacency_words", "absent_place_classes"},
                                      "existence.yaml": {"objects"}}
 
 
@@ -79,6 +81,7 @@ class RawOntology(BaseModel):
     regions: list[Region] = []
     zones: list[Zone] = []
     groups: list[RegionGroup] = []
+    homes: list[Home] = []
     sides: Optional[SideWords] = None
     name_words: list[str] = []
     clause_breaks: list[str] = []
@@ -97,6 +100,9 @@ class RawOntology(BaseModel):
     copulas: list[str] = []
     predicate_words: list[str] = []
     clause_openers: list[str] = []
+    anaphora_words: list[str] = []
+    adjacency_words: list[str] = []
+    absent_place_classes: list[str] = []
     objects: list[str] = []  # findings that name objects (existence.yaml): a list of them is not a disjunction
     findings: list[Finding] = []
     cues: list[Cue] = []

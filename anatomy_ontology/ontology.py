@@ -7,7 +7,7 @@ from typing import Iterable, Optional
 from .cues import Convention, Cue
 from .labels import LabelSet
 from .loader import OntologyError, RawOntology
-from .schema import Finding, Region, RegionGroup, Section, SideWords, Zone
+from .schema import Finding, Home, Region, RegionGroup, Section, SideWords, Zone
 
 
 def _norm(text: str) -> str:
@@ -22,6 +22,7 @@ class Ontology:
         self.regions: dict[str, Region] = {r.id: r for r in raw.regions}
         self.zones: dict[str, Zone] = {z.id: z for z in raw.zones}
         self.groups: dict[str, RegionGroup] = {g.id: g for g in raw.groups}
+        self.homes: dict[str, Home] = {h.id: h for h in raw.homes}
         self.sides: SideWords = raw.sides or SideWords(left=["left"], right=["right"], both=["bilateral"])
         self.name_words: frozenset[str] = frozenset(raw.name_words)
         self.clause_breaks: frozenset[str] = frozenset(raw.clause_breaks or [";"])
@@ -40,6 +41,9 @@ class Ontology:
         self.copulas: frozenset[str] = frozenset(raw.copulas)
         self.predicate_words: frozenset[str] = frozenset(raw.predicate_words)
         self.clause_openers: frozenset[str] = frozenset(raw.clause_openers)
+        self.anaphora_words: frozenset[str] = frozenset(raw.anaphora_words)
+        self.adjacency_words: frozenset[str] = frozenset(raw.adjacency_words)
+        self.absent_place_classes: frozenset[str] = frozenset(raw.absent_place_classes)
         self.findings: dict[str, Finding] = {f.id: f for f in raw.findings}
         self.objects: frozenset[str] = frozenset(raw.objects)
         self.cues: list[Cue] = list(raw.cues)
@@ -86,11 +90,25 @@ class Ontology:
             for other in f.modifier_of + ([f.implies.finding, *f.implies.unless] if f.implies else []):
                 if other not in self.findings:
                     raise self._err("findings", f.id, f"unknown finding '{other}' in modifier_of/implies")
+        self._check_homes()
         for region in self.atlas:
             if region not in self.regions:
                 raise self._err("boxes", region, f"unknown region '{region}'")
         self._check_forms()
         self._check_conventions()
+
+    def _check_homes(self) -> None:
+        home_of: dict[str, str] = {}
+        for h in self.homes.values():
+            self._known_regions("homes", h.id, h.regions)
+            for g in h.groups:
+                if g not in self.groups:
+                    raise self._err("homes", h.id, f"groups: unknown region group '{g}'")
+            for f in h.findings:
+                if f not in self.findings:
+                    raise self._err("homes", h.id, f"findings: unknown finding '{f}'")
+                if home_of.setdefault(f, h.id) != h.id:
+                    raise self._err("homes", h.id, f"finding '{f}' is also in home '{home_of[f]}'")
 
     def _check_conventions(self) -> None:
         for f in sorted(self.objects - set(self.findings)):
@@ -213,6 +231,17 @@ class Ontology:
     def default_regions(self) -> dict[str, tuple[str, ...]]:
         """Finding id -> its default regions."""
         return {f.id: tuple(f.default_regions) for f in self.findings.values()}
+
+    @cached_property
+    def home_regions(self) -> dict[str, frozenset[str]]:
+        """Finding id -> the regions of its home (`homes` in regions.yaml), parts included unless the home says
+        otherwise; findings of no home are not keys."""
+        out: dict[str, frozenset[str]] = {}
+        for h in self.homes.values():
+            tops = [*h.regions, *(r for g in h.groups for r in self.groups[g].regions)]
+            regions = frozenset().union(*(self.descendants(r) for r in tops)) if h.parts else frozenset(tops)
+            out.update(dict.fromkeys(h.findings, regions))
+        return out
 
     @cached_property
     def _allowed(self) -> dict[str, Optional[frozenset[str]]]:

@@ -1,4 +1,5 @@
-"""Pydantic models for the curated ontology: regions, zones, region groups, findings, sections, atlas boxes."""
+"""Pydantic models for the curated ontology: regions, zones, region groups, findings' homes, findings, sections, atlas
+boxes."""
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -49,6 +50,17 @@ class RegionGroup(Entry):
     generic: bool = False  # a whole-organ phrase ("lung volumes"): adds no region a more specific word gives
 
 
+class Home(Entry):
+    """Where the findings of `findings` lie: the regions of `groups` and `regions`, with every part of them unless
+    `parts` is off. The benchmarks' region-map recall asks that a report with one of these observations maps its
+    home to a sentence."""
+
+    findings: list[str]
+    groups: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    parts: bool = True
+
+
 class SideWords(BaseModel):
     """Laterality vocabulary."""
 
@@ -66,6 +78,9 @@ class State(BaseModel):
     words: list[str]
     absent_words: list[str] = Field(default_factory=list)  # "heart size is normal": an absent mention
     uncertain_words: list[str] = Field(default_factory=list)  # "heart size is borderline": an uncertain mention
+    # when given, the anatomy said must hold one of these words ("the left pulmonary artery is enlarged"), and the
+    # statement is this finding's instead of that of a state without such words for the same regions
+    anatomy_words: list[str] = Field(default_factory=list)
 
 
 class Implication(BaseModel):

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
 
 from anatomy_ontology import Ontology, OntologyError, load_ontology  # noqa: E402
 from asg_parse.schema import ParsedReport  # noqa: E402
-from annotations.splitting import has_header, sentence_pieces  # noqa: E402
+from annotations.splitting import clause_rule, has_header, sentence_pieces  # noqa: E402
 
 SRC_DIR = Path(__file__).resolve().parent / "src"
 GOLD_DIR = Path(__file__).resolve().parent / "gold"
@@ -69,7 +69,7 @@ def split_sentences(text: str, onto: Ontology) -> list[dict[str, Any]]:
     by_header = onto.section_for_header()
     section: Optional[str] = None if has_header(text, header_re) else "findings"
     out: list[dict[str, Any]] = []
-    for start, end, header in sentence_pieces(text, header_re):
+    for start, end, header in sentence_pieces(text, header_re, clause_rule(onto)):
         if header is not None:
             section = by_header[" ".join(header.lower().split())]
         if start == end:

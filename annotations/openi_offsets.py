@@ -28,7 +28,8 @@ import random
 import re
 import sys
 from pathlib import Path
-from typing import Optional
+from functools import lru_cache
+from typing import Any, Optional
 
 import yaml
 
@@ -38,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from anatomy_ontology import Ontology, load_ontology  # noqa: E402
 from annotations.build_gold import in_whole_lungs  # noqa: E402
-from annotations.splitting import sentence_pieces  # noqa: E402
+from annotations.splitting import clause_rule, sentence_pieces  # noqa: E402
 
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "openi" / "openi_dev.csv"
 OUT = ROOT / "annotations" / "openi_standoff.jsonl"
@@ -125,9 +126,15 @@ def sample_uids(rows: dict[str, dict[str, str]]) -> list[str]:
 _HEADER = re.compile(r"(FINDINGS|IMPRESSION): ")
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=1)
+def _our_clause_rule() -> Any:
+    return clause_rule(load_ontology())
+
+
+def split_sentences(text: str, onto: Optional[Ontology] = None) -> list[tuple[int, int]]:
     """Sentence spans as in annotations/GUIDELINES.md section 2 (see annotations/splitting.py)."""
-    return [(start, end) for start, end, _ in sentence_pieces(text, _HEADER) if end > start]
+    rule = clause_rule(onto) if onto is not None else _our_clause_rule()
+    return [(start, end) for start, end, _ in sentence_pieces(text, _HEADER, rule) if end > start]
 
 
 def find_phrase(text: str, span: tuple[int, int], phrase: str, near: Optional[tuple[int, int]] = None) -> tuple[int, int]:

@@ -72,9 +72,12 @@ class ReportLabeler:
         self._finding_columns = [first + k for k, o in enumerate(labels.observations) if o.name not in ignored]
 
     def ranks(self, triplets: Iterable[Any], sentences: Sequence[Any] = (),
-              region_sentences: Optional[dict[str, list[int]]] = None) -> list[Optional[int]]:
+              region_sentences: Optional[dict[str, list[int]]] = None,
+              stated: Optional[set[tuple[int, int]]] = None) -> list[Optional[int]]:
         """Per column, the strongest rank among the mentions and region states (2 positive, 1 uncertain, 0
-        negative, None never mentioned); `triplets` and `sentences`: record dicts or rows (`Triplets.rows`)."""
+        negative, None never mentioned); `triplets` and `sentences`: record dicts or rows (`Triplets.rows`).
+        `stated` receives (column, sentence) of each sentence that states the column positive or uncertain (a
+        counted mention, or a region state)."""
         out: list[Optional[int]] = [None] * len(self.columns)
         columns_of = self._columns_of
         said: set[tuple[int, int]] = set()  # (column, sentence) of every mention counted
@@ -94,20 +97,23 @@ class ReportLabeler:
                     continue
                 said.add((c, sentence))
                 r = rank if rank <= top else top
+                if r and stated is not None:
+                    stated.add((c, sentence))
                 cur = out[c]
                 if cur is None or r > cur:
                     out[c] = r
         if self._region_states and region_sentences:
-            self._apply_region_states(out, sentences, region_sentences, said)
+            self._apply_region_states(out, sentences, region_sentences, said, stated)
         if self.labels.no_finding:
             if not any((out[c] or 0) >= 1 for c in self._finding_columns):
                 out[0] = 2
         return out
 
     def _apply_region_states(self, out: list[Optional[int]], sentences: Sequence[Any],
-                             region_sentences: dict[str, list[int]], said: set[tuple[int, int]]) -> None:
+                             region_sentences: dict[str, list[int]], said: set[tuple[int, int]],
+                             stated: Optional[set[tuple[int, int]]] = None) -> None:
         """Ranks from the sentences of a region that hold a state word and no mention of the column
-        (`region_states`)."""
+        (`region_states`); `stated` as in `ranks`."""
         for col, regions, words, with_, unless, rank in self._region_states:
             if out[col] is not None and out[col] >= rank:
                 continue
@@ -120,6 +126,8 @@ class ReportLabeler:
                     if words.search(text) and (with_ is None or with_.search(text)) \
                             and (unless is None or not unless.search(text)):
                         out[col] = rank if out[col] is None else max(out[col], rank)
+                        if rank and stated is not None:
+                            stated.add((col, k))
                         break
 
     def record_ranks(self, record: Any) -> list[Optional[int]]:
@@ -128,6 +136,18 @@ class ReportLabeler:
             record = record.model_dump()
         return self.ranks(record.get("triplets") or [], record.get("sentences") or [],
                           record.get("region_sentences") or {})
+
+    def stating_sentences(self, record: Any) -> dict[str, set[int]]:
+        """Column -> the sentences of a record (dict or ParsedReport) that state it positive or uncertain."""
+        if hasattr(record, "triplets"):
+            record = record.model_dump()
+        stated: set[tuple[int, int]] = set()
+        self.ranks(record.get("triplets") or [], record.get("sentences") or [], record.get("region_sentences") or {},
+                   stated)
+        out: dict[str, set[int]] = {}
+        for c, k in stated:
+            out.setdefault(self.columns[c], set()).add(k)
+        return out
 
     def values(self, record: Any) -> dict[str, Optional[float]]:
         """Column -> 1.0 / -1.0 / 0.0 / None (blank) of a record (dict or ParsedReport)."""

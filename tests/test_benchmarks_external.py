@@ -172,6 +172,11 @@ def test_chexpert_command_scores_our_labels(tmp_path: Path):
     assert per["Pleural Effusion"]["uncertain"]["f1"] == 1.0  # "probable" is uncertain under chexpert
     assert per["Pneumothorax"]["negation"]["f1"] == 1.0
     assert per["Cardiomegaly"]["positive"]["f1"] == 1.0 and per["Edema"]["negation"]["f1"] == 1.0
+    # the effusion's sentence maps to the left angle, the cardiomegaly's to the heart; the negative edema is no item
+    rm = d["region_map_recall"]
+    assert (rm["positive"]["recalled"], rm["positive"]["items"]) == (1, 1)
+    assert (rm["uncertain"]["recalled"], rm["uncertain"]["items"]) == (1, 1)
+    assert "Region-map recall" in res.output
 
 
 def test_chexpert_command_scores_a_label_csv(tmp_path: Path):
@@ -190,6 +195,7 @@ def test_chexpert_command_scores_a_label_csv(tmp_path: Path):
     assert res.exit_code == 0, res.output
     d = json.loads(out.read_text())
     assert d["macro"]["mention"]["f1"] == 1.0 and d["course_positive_11"]["f1"] == 1.0
+    assert "region_map_recall" not in d  # a label CSV has no region map
 
 
 def test_chexpert_bad_label_is_one_line(tmp_path: Path):

@@ -166,7 +166,9 @@ def test_parser_component_config():
     nlp = spacy.blank("en")
     nlp.add_pipe("asg_parser", config={"convention": "chexpert", "spans": False})
     rec = asg_parse.api.doc_to_record(nlp("No new consolidation."), "r")
-    assert [(t["existence"], t["cue_class"]) for t in rec["triplets"]] == [("uncertain", "temporal")]
+    # uncertain under chexpert, and placed as the project reads it (a negation: the defaults, both lungs)
+    assert [(t["region"], t["existence"], t["cue_class"]) for t in rec["triplets"]] == [
+        ("right lung", "uncertain", "temporal"), ("left lung", "uncertain", "temporal")]
 
 
 def test_evaluate_rereads_predictions_by_cue_class(tmp_path: Path, pipelines):

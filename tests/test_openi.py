@@ -213,3 +213,23 @@ def test_wrong_side_needs_the_opposite_side_only(tmp_path):
         "3": _pred(("opacity", "present", "left costophrenic angle")),                    # localized
     })
     assert (res.region["items"], res.region["localized"], res.region["wrong_side"]) == (3, 1, 1)
+
+
+def test_region_map_recall_of_the_categories(tmp_path):
+    path = write_csv(tmp_path / "o.csv", [("1", "Pulmonary Edema", "Mild edema.", ""),
+                                          ("2", "Pulmonary Edema;Medical Device", "A port. Mild edema.", ""),
+                                          ("3", "Cardiomegaly", "Big heart.", "")])
+
+    def pred(finding, region, sentence, rmap):
+        trip = [] if finding is None else [{"finding": finding, "existence": "present", "region": region,
+                                            "sentence": sentence}]
+        return {"triplets": trip, "region_sentences": rmap}
+
+    preds = {"1": pred("edema", "right lung", 0, {"right lung": [0]}),  # stated in 0, mapped: recalled
+             "2": pred("edema", None, 1, {"right lung": [0]}),  # stated in 1, which the map leaves out
+             "3": pred(None, None, 0, {"cardiac silhouette": [0]})}  # never stated
+    res = openi.score_openi(path, preds)
+    rm = res.region_map.recall("positive")
+    # the device category has no home: three items
+    assert (rm["recalled"], rm["stated"], rm["items"]) == (1, 2, 3)
+    assert res.to_dict()["region_map_recall"]["positive"]["recall"] == pytest.approx(1 / 3)

@@ -101,6 +101,51 @@ CASES = [
           {(LCP, "pleural effusion", P), (None, "pneumonia", U)}),
     _case("absent-is-not-an-interpretation", "Patchy opacity in the left lower lobe. No pneumothorax.",
           {(LLZ, "opacity", P)} | both("pneumothorax", A)),
+    # (a sentence with "and" or "the" in it has no side word for that: only one-word side phrases are side words)
+    _case("interpretation-sentence-with-and", "Streaky opacity in the lingula. It is unchanged and is probably "
+          "scarring or atelectasis.", {(LMZ, "opacity", P), (LMZ, "scar", P), (LMZ, "atelectasis", P)}),
+    _case("interpretation-sentence-differential", "Focal airspace opacity in the lingula. Pneumonia is in the "
+          "differential.", {(LMZ, "opacity", P), (LMZ, "pneumonia", U)}),
+    # (a sentence that opens by referring back to the observation, and what it names first or listed with it)
+    _case("interpretation-anaphora", "Streaky opacity in the lingula. This likely represents atelectasis.",
+          {(LMZ, "opacity", P), (LMZ, "atelectasis", P)}),
+    _case("interpretation-appearance", "Bandlike opacities at the right base. The appearance suggests scarring or "
+          "atelectasis.", {(RLZ, "opacity", P), (RLZ, "scar", U), (RLZ, "atelectasis", U)}),
+    _case("anaphora-later-finding-is-not-interpreted", "Two nodular opacities in the left lung. These lesions are "
+          "new and should be rechecked after the edema is treated.",
+          {(LL, "opacity", P), (LL, "lesion", P), (None, "edema", P)}),
+    # (pleural thickening and blunting are observations a next sentence may interpret)
+    _case("interpreted-pleural-thickening", "Focal pleural thickening along the left lateral chest wall. "
+          "Alternatively this could be a small loculated effusion.",
+          {(LL, "pleural thicken", P), (LL, "pleural effusion", U)}),
+    # --- an interpretation inherits a host placed in both lungs by a whole-lung word
+    _case("interpretation-of-whole-lung-host", "Diffuse interstitial opacities, likely edema.",
+          both("opacity", P) | both("edema", P)),
+    _case("which-interpretation-of-whole-lung-host", "Mild interstitial prominence which may reflect early edema.",
+          both("interstitial change", P) | both("edema", U)),
+    _case("whole-lung-host-gives-no-side-to-a-companion", "Pulmonary edema with small effusions.",
+          both("edema", P) | {(None, "pleural effusion", P)}),
+    # --- adjacent: on the side of the finding before it
+    _case("adjacent-zone-takes-the-side", "Small left pleural effusion with adjacent basilar atelectasis.",
+          {(LCP, "pleural effusion", P), (LLZ, "atelectasis", P)}),
+    _case("adjacent-next-sentence", "Moderate right pleural effusion. There is adjacent compressive atelectasis.",
+          {(RCP, "pleural effusion", P), (RCP, "atelectasis", P)}),
+    _case("adjacent-own-place", "Right effusion. Adjacent atelectasis is present in the right lower lobe.",
+          {(RCP, "pleural effusion", P), (RLZ, "atelectasis", P)}),
+    # --- a named pulmonary artery said to be enlarged is dilated, not a hilar lymphadenopathy
+    _case("named-pulmonary-artery-enlarged", "The left pulmonary artery is enlarged.", {(LHI, "dilation", P)}),
+    _case("named-pulmonary-artery-prominent", "The right pulmonary artery appears prominent.",
+          {(RHI, "dilation", P)}),
+    _case("hilum-enlarged-stays-lymphadenopathy", "The right hilum is enlarged.", {(RHI, "lymphadenopathy", P)}),
+    # --- "infectious consolidation" is a consolidation and a pneumonia
+    _case("infectious-consolidation", "Right lower lobe infectious consolidation.",
+          {(RLZ, "consolidation", P), (RLZ, "pneumonia", P)}),
+    _case("infectious-consolidation-absent", "No infectious consolidation.",
+          both("consolidation", A) | both("pneumonia", A)),
+    # --- a telephone line in a report's contact footer is no device
+    _case("consult-line-footer", "Physician consult line: (555) 555-0100.", set()),
+    _case("phone-line-and-a-real-line", "PICC line tip in the SVC. Questions to the reading room line at 4-0000.",
+          {("svc", "line", P), ("svc", "tip", P)}),
     # --- dictation without punctuation: a state word after a copula describes that copula's subject
     _case("dictation-normal", "heart size is normal lungs are clear no effusion",
           {(CS, "cardiomegaly", A), (RCP, "pleural effusion", A), (LCP, "pleural effusion", A)}),
@@ -131,7 +176,25 @@ REGION_SENTENCES = [
     pytest.param("Small left effusion. Mild pulmonary edema.", {RL: [1], LL: [1], LCP: [0]}, id="two-sentences"),
     # an unsided zone word locating a sided finding names that side only
     pytest.param("Left effusion tracking up to the apex.", {LAP: [0], LCP: [0]}, id="extent-map-side"),
+    # the zone word said with "adjacent" names the host's side only
+    pytest.param("Small left pleural effusion with adjacent basilar atelectasis.", {LLZ: [0], LCP: [0]},
+                 id="adjacent-map-side"),
 ]
+
+CHEXPERT_PLACEMENT = [
+    # "no new X" is uncertain under the chexpert convention, and placed as the project reads it (a negation): the
+    # defaults, as under asg, so the region map does not change with the convention
+    _case("no-new-keeps-defaults", "No new focal consolidation or effusion.",
+          both("consolidation", U) | both("pleural effusion", U, (RCP, LCP))),
+]
+
+
+@pytest.mark.parametrize("text, expected", CHEXPERT_PLACEMENT)
+def test_placement_under_chexpert(text: str, expected: set[tuple]):
+    nlp = asg_parse.load(spans=False, convention="chexpert")
+    report = asg_parse.parse(text, nlp=nlp)
+    assert triples(report) == expected
+    assert report.region_sentences == asg_parse.parse(text, nlp=asg_parse.load(spans=False)).region_sentences
 
 
 @pytest.mark.parametrize("text, expected", REGION_SENTENCES)

@@ -204,6 +204,23 @@ def test_numbered_items_split_into_two_sentences(nlp, text: str):
     assert sents[0].text.endswith("Small effusion.") and sents[1].text.endswith("No pneumothorax.")
 
 
+@pytest.mark.parametrize("text, expected", [
+    # impressions written all in lower case, each number glued to its item on its own line
+    ("\n \n1.no pneumothorax.\n \n2.small left effusion.", ["no pneumothorax.", "small left effusion."]),
+    ("1.no pneumothorax. 2.small left effusion.", ["no pneumothorax.", "small left effusion."]),
+    # items without a period of their own: a "2." goes on the list its "1." opened
+    ("IMPRESSION: 1. Cardiomegaly without failure 2. Small effusion", ["Cardiomegaly without failure",
+                                                                        "Small effusion"]),
+    # a number that ends a sentence after a word, in no list, is no item
+    ("Status post sternotomy, postoperative day 2. Lungs are clear.", ["Status post sternotomy, postoperative day 2.",
+                                                                        "Lungs are clear."]),
+], ids=["lower-case-lines", "lower-case-inline", "items-without-periods", "day-number"])
+def test_enumerators_by_their_place(nlp, text: str, expected: list[str]):
+    """GUIDELINES section 2: an enumerator is never a sentence of its own, and a number ending a sentence is no
+    enumerator."""
+    assert sentence_texts(nlp, text) == expected
+
+
 def test_numbers_inside_sentences_are_not_items(nlp):
     text = "Tube tip is 4 cm above the carina. There are 2 nodules."
     assert sentence_texts(nlp, text) == ["Tube tip is 4 cm above the carina.", "There are 2 nodules."]

@@ -13,6 +13,7 @@ from rich.table import Table
 from ..evaluation import bioscope as bioscope_eval
 from ..evaluation import chexpert as chexpert_eval
 from ..evaluation import openi
+from ..evaluation import region_map as region_map_eval
 from .common import (CONVENTION_HELP, EXISTENCE_MODE_OPTION, EXISTENCE_MODEL_OPTION, existence_options, fail,
                      load)
 from .display import fmt as _f
@@ -41,6 +42,11 @@ def render_openi(result: openi.OpenIResult, console: Console, errors: int = 0,
     summary.add_row("region recall", _f(rg["recall"]), f"{rg['localized']}/{rg['items']} localizable codes; "
                     f"{_f(rg['recall_when_detected'])} of the {rg['detected']} whose category was predicted")
     summary.add_row("wrong side", str(rg["wrong_side"]), "codes predicted only on the other side")
+    if result.region_map is not None:
+        rm = result.region_map.recall("positive")
+        summary.add_row("region-map recall", _f(rm["recall"]), f"{rm['recalled']}/{rm['items']} gold categories "
+                        "whose stating sentence the region map gives to their home (regions.yaml); "
+                        f"{_f(rm['recall_when_stated'])} of the {rm['stated']} stated")
     console.print(summary)
     table = Table(title="Per category")
     for col in ("category", "support", "tp", "fp", "fn", "P", "R", "F1", "macro"):
@@ -78,6 +84,19 @@ def render_openi_errors(result: openi.OpenIResult, console: Console, n: int, tex
             flag = " WRONG SIDE" if miss["wrong_side"] else ""
             console.print(f"  uid {miss['uid']}: {miss['code']} -> predicted {miss['predicted_regions'] or 'none'}"
                           f"{flag}", markup=False, highlight=False)
+    if result.region_map is not None and result.region_map.misses:
+        console.print(f"[bold]region-map misses[/bold]: {len(result.region_map.misses)} gold categories")
+        for miss in result.region_map.misses[:n]:
+            console.print(f"  uid {miss['report']}: {miss['observation']}: {_region_map_miss(miss)}"
+                          + (f"\n      {_snip(texts[miss['report']])}" if miss["report"] in texts else ""),
+                          markup=False, highlight=False)
+
+
+def _region_map_miss(miss: dict[str, Any]) -> str:
+    """Where a region-map miss stands: the stating sentences and their regions, or "not stated"."""
+    if not miss["sentences"]:
+        return "not stated"
+    return f"sentence(s) {miss['sentences']} mapped to {', '.join(miss['their_regions']) or 'no region'}"
 
 
 def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out: Optional[Path] = None,
@@ -205,6 +224,26 @@ def _row(table: Table, name: str, d: Optional[dict[str, float]], keys: tuple[str
     table.add_row(name, *(("-" if d is None else _f(d[k])) for k in keys))
 
 
+def render_region_map(rm: region_map_eval.RegionMapRecall, console: Console) -> None:
+    """The region-map recall table: per observation and kind, recall (recalled / items), then the totals."""
+    kinds = list(rm.counts)
+    table = Table(title="Region-map recall: gold observations whose stating sentence the region map gives to "
+                        "their home")
+    for col in ("observation", *kinds):
+        table.add_column(col, justify="left" if col == "observation" else "right")
+
+    def cell(h: int, n: int) -> str:
+        return f"{_f(h / n)} ({h}/{n})" if n else "-"
+
+    names = list(dict.fromkeys(o for per in rm.counts.values() for o in per))
+    for o in names:
+        table.add_row(o, *(cell(*rm.counts[k].get(o, (0, 0, 0))[::2]) for k in kinds))
+    totals = {k: rm.recall(k) for k in kinds}
+    table.add_row("all", *(cell(t["recalled"], t["items"]) for t in totals.values()))
+    table.add_row("all the parse states", *(cell(t["recalled"], t["stated"]) for t in totals.values()))
+    console.print(table)
+
+
 # ---------------------------------------------------------------- BioScope
 def benchmark_bioscope(
     data: Optional[Path] = typer.Option(None, "--data", help="BioScope JSONL (default: $ASG_BIOSCOPE or "
@@ -277,8 +316,11 @@ def benchmark_chexpert(
     from ..pipeline.resources import get_ontology
 
     console = Console(soft_wrap=True)
-    labeler = ReportLabeler(label_set(get_ontology(None), chexpert_eval.LABEL_SET))
+    ontology = get_ontology(None)
+    labels = label_set(ontology, chexpert_eval.LABEL_SET)
+    labeler = ReportLabeler(labels)
     observations = labeler.columns
+    records: Optional[dict[str, Any]] = None  # a label CSV has no region map
     try:
         reports = chexpert_eval.load_reports(data, observations)
         speed = ""
@@ -292,7 +334,8 @@ def benchmark_chexpert(
             predictions = chexpert_eval.labels_from_records(records, labeler)
     except chexpert_eval.ChexpertError as exc:
         raise fail(str(exc)) from None
-    result = chexpert_eval.score(reports, predictions, observations)
+    result = chexpert_eval.score(reports, predictions, observations, records, labeler,
+                                 region_map_eval.observation_homes(labels, ontology))
     d = result.to_dict(errors=True)
     console.print(f"[bold]Stanford CheXpert-label benchmark[/bold]: {result.n_reports} reports")
     if result.missing_predictions:
@@ -310,12 +353,19 @@ def benchmark_chexpert(
     cp = result.course_positive()
     console.print(f"positive F1 over the course's 11 observations: {_f(cp['f1'])} "
                   f"(P {_f(cp['precision'])} R {_f(cp['recall'])})")
+    if result.region_map is not None:
+        render_region_map(result.region_map, console)
     if errors > 0:
         texts = {r.id: r.text for r in reports}
         for o in observations:
             for rid, g, p in result.errors(o)[:errors]:
                 console.print(f"  {o}: report {rid} gold {g} predicted {p}\n      {_snip(texts.get(rid, ''))}",
                               markup=False, highlight=False)
+        if result.region_map is not None:
+            for miss in result.region_map.misses[:errors]:
+                console.print(f"  region map: report {miss['report']} {miss['observation']} ({miss['kind']}): "
+                              f"{_region_map_miss(miss)}"
+                              f"\n      {_snip(texts.get(miss['report'], ''))}", markup=False, highlight=False)
     if speed:
         console.print(speed)
     _write_json(json_out, d, console)

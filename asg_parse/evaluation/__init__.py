@@ -5,6 +5,7 @@
     openi.py    the OpenI report-level benchmark (MeSH codes), implemented literally from its data README
     bioscope.py the BioScope clinical benchmark (negation and hedges of our mentions; negspacy alongside)
     chexpert.py the Stanford CheXpert-label benchmark (14 observations, report level)
+    region_map.py region-map recall: does the region map give each gold observation's sentence to its home
 
 The command-line faces are asg_parse/cli/evaluate.py and asg_parse/cli/benchmark.py.
 """

@@ -8,7 +8,8 @@ Per observation, report level, as the CheXpert paper scores its labeler:
 - positive F1: gold 1 vs predicted 1 ("No Finding" has positive F1 only).
 Macro averages run over the 13 observations other than No Finding that have at least one gold case of that kind;
 "positive F1 over 11" pools the 11 observations the course material scores (all but No Finding, Enlarged
-Cardiomediastinum and Support Devices) as one micro-averaged F1 of 1 vs not 1.
+Cardiomediastinum and Support Devices) as one micro-averaged F1 of 1 vs not 1. With the parser's records, the
+region-map recall of the positive and uncertain observations is scored too (region_map.py).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from . import SHARED_DATA, data_file
+from . import region_map as region_map_eval
 
 DATA_ENV = "ASG_CHEXPERT_REPORTS"
 DEFAULT_DATA = SHARED_DATA / "chexpert_reports" / "chexpert_reports_dev.csv"
@@ -147,6 +149,7 @@ class ChexpertResult:
     per: dict[str, dict[str, dict[str, float]]]  # observation -> kind -> figures
     pairs: dict[str, list[tuple[str, Label, Label]]] = field(default_factory=dict)  # observation -> (id, gold, pred)
     missing_predictions: list[str] = field(default_factory=list)
+    region_map: Optional[region_map_eval.RegionMapRecall] = None  # with records: the region-map recall
 
     def macro(self, kind: str) -> dict[str, Any]:
         """The mean F1 of `kind` over the observations other than No Finding with at least one gold case."""
@@ -174,14 +177,19 @@ class ChexpertResult:
                              "macro": {k: self.macro(k) for k in KINDS},
                              "course_positive_11": self.course_positive(),
                              "missing_predictions": self.missing_predictions}
+        if self.region_map is not None:
+            d["region_map_recall"] = self.region_map.to_dict(errors)
         if errors:
             d["errors"] = {o: self.errors(o) for o in self.observations}
         return d
 
 
-def score(reports: list[Report], predictions: Mapping[str, dict[str, Label]], observations: list[str]
-          ) -> ChexpertResult:
-    """Score predicted labels (report id -> observation -> label; a missing report counts as all blank)."""
+def score(reports: list[Report], predictions: Mapping[str, dict[str, Label]], observations: list[str],
+          records: Optional[Mapping[str, Any]] = None, labeler: Any = None,
+          homes: Optional[Mapping[str, frozenset[str]]] = None) -> ChexpertResult:
+    """Score predicted labels (report id -> observation -> label; a missing report counts as all blank); with the
+    `records` the labels came from, their `labeler` (labels.ReportLabeler) and the observations' `homes`
+    (region_map.observation_homes), the region-map recall too."""
     per: dict[str, dict[str, dict[str, float]]] = {}
     pairs: dict[str, list[tuple[str, Label, Label]]] = {}
     for o in observations:
@@ -190,7 +198,11 @@ def score(reports: list[Report], predictions: Mapping[str, dict[str, Label]], ob
         kinds = ("positive",) if o == NO_FINDING else KINDS
         per[o] = {k: f1_of([_TESTS[k](g) for _, g, _ in rows], [_TESTS[k](p) for _, _, p in rows]) for k in kinds}
     missing = [r.id for r in reports if r.id not in predictions]
-    return ChexpertResult(len(reports), observations, per, pairs, missing)
+    rmap = None
+    if records is not None and labeler is not None and homes is not None:
+        items = region_map_eval.label_items(((r.id, r.labels) for r in reports), homes)
+        rmap = region_map_eval.score(items, records, labeler.stating_sentences)
+    return ChexpertResult(len(reports), observations, per, pairs, missing, rmap)
 
 
 def labels_from_records(records: Mapping[str, Any], labeler: Any) -> dict[str, dict[str, Label]]:

@@ -1,7 +1,8 @@
 """The OpenI report-level benchmark, implemented literally from ../shared/data/openi/README.md.
 
 Pipeline: read the CSV, build each report's text, apply the skip rules, map MeSH codes to gold categories,
-then score any predictions (ParsedReport objects or plain dicts in that schema, keyed by uid).
+then score any predictions (ParsedReport objects or plain dicts in that schema, keyed by uid). Besides the README's
+figures: the region-map recall of the gold categories (region_map.py), for comparison with other sets.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Iterable, Mapping, Optional, Union
 from anatomy_ontology import load_ontology
 
 from . import SHARED_DATA, data_file
+from . import region_map as region_map_eval
 
 DEFAULT_CSV = SHARED_DATA / "openi" / "openi_dev.csv"
 CSV_ENV = "ASG_OPENI_CSV"
@@ -360,6 +362,7 @@ class OpenIResult:
     normal_specificity: dict[str, Any]
     region: dict[str, Any]
     region_misses: list[dict[str, Any]] = field(default_factory=list)
+    region_map: Optional[region_map_eval.RegionMapRecall] = None
     fp_evidence: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     fn_codes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
@@ -371,6 +374,8 @@ class OpenIResult:
             "normal_specificity": self.normal_specificity, "region": self.region,
             "per_category": {c: s.as_dict() for c, s in self.categories.items()},
         }
+        if self.region_map is not None:
+            out["region_map_recall"] = self.region_map.to_dict(errors)
         if errors:
             out["errors"] = {
                 c: {"false_positives": [{"uid": u, "evidence": self.fp_evidence.get((u, c), [])} for u in s.fp_uids],
@@ -378,6 +383,27 @@ class OpenIResult:
                 for c, s in self.categories.items() if s.fp_uids or s.fn_uids}
             out["region_misses"] = self.region_misses
         return out
+
+
+def region_map_items(reports: Iterable[OpenIReport]) -> list[region_map_eval.Item]:
+    """The region-map recall items: each report's gold categories whose finding has a home (regions.yaml)."""
+    homes = load_ontology().home_regions
+    return [region_map_eval.Item(r.uid, c, "positive", homes[c]) for r in reports for c in sorted(r.categories)
+            if c in homes]
+
+
+def stating_sentences(pred: Any) -> dict[str, set[int]]:
+    """Category -> the sentences of a prediction that state it (a present or uncertain triplet of its findings)."""
+    trips = pred.get("triplets", []) if isinstance(pred, Mapping) else getattr(pred, "triplets", [])
+    out: dict[str, set[int]] = {}
+    for t in trips or []:
+        get = t.get if isinstance(t, Mapping) else (lambda k, d=None, _t=t: getattr(_t, k, d))
+        if get("existence") == "absent" or get("sentence") is None:
+            continue
+        for cat, ids in PREDICTING_FINDINGS.items():
+            if get("finding") in ids:
+                out.setdefault(cat, set()).add(get("sentence"))
+    return out
 
 
 def score_reports(reports: list[OpenIReport], predictions: Mapping[str, Any],
@@ -447,7 +473,9 @@ def score_reports(reports: list[OpenIReport], predictions: Mapping[str, Any],
         region={"items": items, "localized": localized, "recall": localized / items if items else None,
                 "wrong_side": wrong_side, "detected": detected,
                 "recall_when_detected": localized / detected if detected else None},
-        region_misses=misses, fp_evidence=fp_evidence, fn_codes=fn_codes,
+        region_misses=misses,
+        region_map=region_map_eval.score(region_map_items(reports), predictions, stating_sentences, ("positive",)),
+        fp_evidence=fp_evidence, fn_codes=fn_codes,
     )
 
 

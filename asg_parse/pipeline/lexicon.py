@@ -31,6 +31,7 @@ class StateRule:
     finding: str
     regions: frozenset[str]
     existence: Optional[str]  # forced existence of a statement word: "absent" (normal), "uncertain" (borderline)
+    anatomy_words: frozenset[str] = frozenset()  # the anatomy said must hold one; it then wins over the rules without
 
 
 @dataclass
@@ -78,7 +79,8 @@ def compile_lexicon(nlp: Language, onto: Ontology) -> Lexicon:
         for st in f.states:
             for words, existence in ((st.words, None), (st.absent_words, "absent"), (st.uncertain_words, "uncertain")):
                 for w in words:
-                    lex.states.setdefault(norm(w), []).append(StateRule(f.id, frozenset(st.regions), existence))
+                    lex.states.setdefault(norm(w), []).append(
+                        StateRule(f.id, frozenset(st.regions), existence, frozenset(map(norm, st.anatomy_words))))
     for w in lex.states:
         _add(lex, nlp, "W", w, {w})
     lex.boundaries = boundary_words(onto)

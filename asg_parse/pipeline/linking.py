@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from operator import itemgetter
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 from anatomy_ontology import Ontology
 
 from .anatomy import SIDE_WINDOW, Anatomy, AnatomyReader, trailing_comparison
+from .lexicon import StateRule
 from .matching import Context, M, Matcher, new_m, tokens_of
 from .memo import Memo
 from .phrases import Match
@@ -75,6 +76,7 @@ class Linker:
         self.copulas = onto.copulas
         self.level_words, self.level_regions = onto.level_words, onto.level_regions
         self.placement = Placement(onto)
+        self.worded_states = {w for w, rules in self.lex.states.items() if any(r.anatomy_words for r in rules)}
         words = onto.measure_words  # a number ("5", "2.5") or a unit, per lower-cased word (digits have no case)
         self.measure_word = Memo(lambda w: w in words or w.replace(".", "", 1).isdigit(), 200_000)
         # finding -> the forms that a side word locates although the finding has no laterality (those with any)
@@ -268,7 +270,10 @@ class Linker:
             # "heart size and mediastinal contours are normal": coordinated anatomy shares the statement
             coordinated = self.anatomy_reader.coordinated(an, near[1]) if coordination else near[1:]
             cue = None
-            for rule in self.lex.states[w.label]:
+            rules = self.lex.states[w.label]
+            if w.label in self.worded_states:
+                rules = self._worded(ctx, an, coordinated, rules)
+            for rule in rules:
                 for ai in coordinated:
                     if not rule.regions.isdisjoint(an.span_regions[ai]):
                         regions = [r for r in an.span_regions[ai] if r in rule.regions]
@@ -290,6 +295,16 @@ class Linker:
                     forced = None
                 out.append((span, regions, forced, ai))
         return out
+
+    @staticmethod
+    def _worded(ctx: Context, an: Anatomy, coordinated: Sequence[int], rules: list[StateRule]) -> list[StateRule]:
+        """The state rules for the anatomy `coordinated`: a rule with `anatomy_words` only when the anatomy holds
+        one, and then in place of the rules without for its regions ("the left pulmonary artery is enlarged": a
+        dilation, not a hilar lymphadenopathy)."""
+        words = {w for ai in coordinated for w in ctx.lower[an.spans[ai][0]:an.spans[ai][1]]}
+        worded = [r for r in rules if r.anatomy_words and not r.anatomy_words.isdisjoint(words)]
+        taken = frozenset().union(*(r.regions for r in worded))
+        return worded + [r for r in rules if not r.anatomy_words and r.regions.isdisjoint(taken)]
 
     def _best_finding(self, ctx: Context, an: Anatomy, ai: int, findings: list[M], candidates: list[int],
                       finding_side: dict[int, str]) -> Optional[tuple[int, int, list[str]]]:

@@ -46,7 +46,13 @@ class Locator:
         self.interpretation = ontology.interpretation_words
         self.interpreted = ontology.interpreted_findings
         sides = ontology.sides
-        self.side_words = {w for phrase in (*sides.left, *sides.right, *sides.both) for w in phrase.lower().split()}
+        # the one-word side phrases ("left", "bilateral"): the words of the longer ones ("left and right", "left
+        # greater than the right") are these or words of any sentence ("and", "than", "the")
+        self.side_words = {p.lower() for p in (*sides.left, *sides.right, *sides.both) if " " not in p.strip()}
+        self.anaphora = ontology.anaphora_words
+        self.adjacency = ontology.adjacency_words
+        self.phrase_breaks = ontology.phrase_breaks
+        self.absent_classes = ontology.absent_place_classes
         self.side_of = ontology.side_of
         self.laterality = ontology.laterality
         self.allowed_part = ontology.allowed_part  # the regions where a finding may be located
@@ -78,6 +84,68 @@ class Locator:
                 return sided
         return self.allowed_part(finding, regions)
 
+    def placed_as_absent(self, cue: Optional[dict]) -> bool:
+        """Whether a mention with `cue` is placed as an absent one whatever its existence: its cue class is one the
+        project's reading takes as a negation (`absent_place_classes`: "no new consolidation")."""
+        return cue is not None and cue.get("class") in self.absent_classes
+
+    def adjacent(self, tt: TokenTable, mentions: list[Mention], sid: list[int],
+                 anatomy_regions: dict[tuple[int, int], list[str]]) -> tuple[bool, dict[tuple[int, int], list[str]]]:
+        """Place the mentions said to be adjacent to the finding before them (`adjacency_words` in their noun
+        phrase): one located by an unsided zone word keeps that zone on the host's side only ("left effusion with
+        adjacent basilar atelectasis": the left base); one without a place lies where the host does ("Right
+        effusion. There is adjacent atelectasis."). The host is the nearest located mention before it in its
+        sentence, else the first located mention of the sentence before. Returns whether any mention is still
+        unlocated, and the narrowed regions of the zone words so sided (span -> regions, for the region map)."""
+        lower, adjacency, breaks = tt.lower, self.adjacency, self.phrase_breaks
+        unlocated = False
+        narrowed: dict[tuple[int, int], list[str]] = {}
+        for k, m in enumerate(mentions):
+            f = m[0]
+            i, said = f.start - 1, False
+            while i >= 0 and f.start - i <= 4 and sid[i] == sid[f.start] and lower[i].isalpha() \
+                    and lower[i] not in breaks:
+                if lower[i] in adjacency:
+                    said = True
+                    break
+                i -= 1
+            if said:
+                host = next((o for o in reversed(mentions[:k]) if o[2] == m[2] and o[4] and o[0].start < f.start),
+                            None)
+                if host is None and not m[4]:  # a sentence that names nothing but it: next to the one before
+                    host = next((o for o in mentions if o[2] == m[2] - 1 and o[4]), None)
+                    if host is not None and any(sid[a] == sid[f.start] for a, _ in anatomy_regions):
+                        host = None  # (its own anatomy places it: the rules of `locate`)
+                elif host is not None and not m[4]:
+                    host = None  # in its host's sentence the rules of `locate` place it
+                if host is not None:
+                    sides = self._next_to(m, host)
+                    if sides:  # the zone words between the adjacency word and the finding: on that side too
+                        for (a_start, a_end), regions in anatomy_regions.items():
+                            if i < a_start and a_end <= f.start:
+                                narrowed[(a_start, a_end)] = [r for r in regions if self.side_of[r] in sides]
+            if not m[4]:
+                unlocated = True
+        return unlocated, narrowed
+
+    def _next_to(self, m: Mention, host: Mention) -> set[str]:
+        """Place mention `m` next to `host` (see `adjacent`); the sides kept when a located mention is narrowed."""
+        side_of = self.side_of
+        sides = {side_of[r] for r in host[REGIONS]} - {"none"}
+        if m[4]:
+            if len(sides) == 1 and {side_of[r] for r in m[REGIONS]} >= _BOTH_SIDES:
+                kept = [r for r in m[REGIONS] if side_of[r] in sides or side_of[r] == "none"]
+                if kept:
+                    m[REGIONS] = kept
+                    return sides | {"none"}
+            return set()
+        regions = self.allowed_part(m[1], host[REGIONS])
+        if not regions and len(sides) == 1:
+            regions = self._sided_defaults(m[1], host[REGIONS], own=True)
+        if regions:
+            m[REGIONS], m[4] = regions, True
+        return set()
+
     def locate(self, tt: TokenTable, found: Found, mentions: list[Mention], sid: list[int]) -> None:
         """Give mentions without anatomy the location the text implies.
 
@@ -97,7 +165,9 @@ class Locator:
         4. Otherwise a present/uncertain mention whose default regions cover both sides gets no region: asserting
            both lungs would invent a location. Absent mentions keep their defaults ("no pneumothorax": both lungs),
            and so does a mention whose defaults are both lungs and whose own words say it lies in the lungs as a
-           whole (`whole_lung_words`: "pulmonary edema", "interstitial edema").
+           whole (`whole_lung_words`: "pulmonary edema", "interstitial edema"); placed there, it is a host of rule
+           1 for an interpretation after it ("interstitial opacities, likely edema") and of the sentence after.
+        A mention whose cue the project reads as a negation is placed as an absent one (`placed_as_absent`).
         """
         located = [m for m in mentions if m[4]]
         hosts: dict[int, list[Mention]] = {}  # sentence -> its located mentions, in order
@@ -108,6 +178,10 @@ class Locator:
             else:
                 same.append(m)
         placed = list(located)  # located by the text or by the rules below, for restatements
+        # mentions placed as absent whatever their existence ("no new X" under a convention that reads it uncertain)
+        as_absent = {id(m) for m in mentions if m[6] is not None and self.placed_as_absent(m[6])} \
+            if self.absent_classes else ()
+        wide: set[int] = set()  # hosts placed in both lungs by a whole-lung word: they host interpretations only
         lower = tt.lower
         laterality = self.laterality
         boundaries = self.boundaries
@@ -117,9 +191,14 @@ class Locator:
             f, finding, sentence, own_regions, is_located, existence, _ = m
             if is_located:
                 continue
+            if as_absent and id(m) in as_absent:
+                existence = "absent"
             lateral = laterality[finding]
             best = None
-            for g, o_finding, _, o_regions, _, o_existence, _ in hosts.get(sentence, ()):
+            for o in hosts.get(sentence, ()):
+                g, o_finding, _, o_regions, _, o_existence, _ = o
+                if as_absent and id(o) in as_absent:
+                    o_existence = "absent"
                 if o_existence != existence and (o_existence == "absent" or existence == "absent"):
                     continue  # neither absent unless both are
                 o_lateral = laterality[o_finding]
@@ -134,6 +213,8 @@ class Locator:
                     continue  # from its host, said before it; a device from a later device ("line with tip in the SVC")
                 if not boundaries.isdisjoint(lower[lo:hi]):
                     continue
+                if wide and id(o) in wide and interpretation.isdisjoint(lower[lo:hi]):
+                    continue  # a whole-lung host gives its place to an interpretation only
                 # an interpretation lies where its host does; an accompanying finding in its own zone on the host's
                 # side ("left lower lobe pneumonia with parapneumonic effusion")
                 # (a host placed only by a side word, in its own default zone, gives only that side: "right pleural
@@ -165,6 +246,9 @@ class Locator:
                 whole_lungs = finding in self.lung_wide and not self.whole_lung_words.isdisjoint(lower[f.start:f.end])
                 if not whole_lungs and _BOTH_SIDES.issubset(map(self.side_of.get, own_regions)):
                     m[REGIONS] = []  # ("pulmonary edema", "interstitial edema" say where: both lungs)
+                elif whole_lungs:  # a host for what interprets it
+                    wide.add(id(m))
+                    hosts.setdefault(sentence, []).append(m)
 
     def _interpreted(self, lower: list[str], sid: list[int], m: Mention, mentions: list[Mention],
                      before: list[Mention]) -> Optional[tuple[int, list[str]]]:
@@ -182,8 +266,13 @@ class Locator:
         while i > 0 and sid[i - 1] == sid[first]:
             i -= 1
         opens = [w for w in lower[i:first] if w.isalpha()]
+        if opens and opens[0] == "the":
+            opens = opens[1:]
         if not all(o[5] == "uncertain" for o in own) and not (opens and opens[0] in self.interpretation):
-            return None
+            # or it opens with words that refer back ("This likely represents atelectasis."), and the mention is
+            # what they say it is: the first, or in a list with it ("The appearance suggests scar or atelectasis.")
+            if not (opens and opens[0] in self.anaphora and self._listed(lower, own, m)):
+                return None
         j = first
         while j < len(sid) and sid[j] == sid[first]:
             j += 1
@@ -191,6 +280,20 @@ class Locator:
             return None  # a side of its own ("deep sulcus sign on the right, concerning for pneumothorax")
         regions = self.allowed_part(m[1], hosts[0][REGIONS])
         return (0, regions) if regions else None
+
+    @staticmethod
+    def _listed(lower: list[str], own: list[Mention], m: Mention) -> bool:
+        """Whether mention `m` is the first of its sentence's mentions `own` or in one list with it (only
+        coordinating words and other mentions between)."""
+        spans = sorted(o[0] for o in own)
+        i = spans[0].end
+        for g in spans[1:]:
+            if g.start > m[0].start:
+                break
+            if any(w not in _COORD for w in lower[i:g.start]):
+                return False
+            i = max(i, g.end)
+        return True
 
     def _nearest_anatomy(self, lower: list[str], m: Mention, anatomy: list[tuple[M, list[str]]],
                          mentions: list[Mention], sid: list[int]) -> Optional[tuple[int, list[str]]]:

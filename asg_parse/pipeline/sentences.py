@@ -19,13 +19,27 @@ _MARKER_PUNCT = {".", ")"}
 _CLOSERS = {'"', "'", ")"}
 
 
+_ITEM_AFTER = {".", "!", "?", ":", ";"}  # what may come before a "1." that starts an item, besides a line break
+
+
 def _list_number(tt: TokenTable, i: int) -> bool:
     """Whether token i, followed by "." or ")", is a list number ("1." / "2)") that starts an item: a small number,
-    then that punctuation, then a word."""
+    then that punctuation, then a word. A "2." opens its line, follows the end of a sentence or a colon
+    ("...no change. 2.stable heart size", "IMPRESSION: 1. ..."), or goes on a list whose "1." came before
+    ("1. Cardiomegaly 2. Small effusion"), so that "postoperative day 2." stays a sentence's end; the item may begin
+    in lower case (impressions written all in lower case)."""
     t, text = tt.text[i], tt.text
-    if len(t) > 2 or not t.isdigit():
+    if len(t) > 2 or not t.isdigit() or not (tt.alpha[i + 2] or tt.space[i + 2]):
         return False
-    if not (tt.alpha[i + 2] or tt.space[i + 2]) or (tt.alpha[i + 2] and text[i + 2][0].islower()):
+    if text[i + 1] == ".":
+        j = i - 1
+        while j >= 0 and tt.space[j] and not tt.newlines[j]:
+            j -= 1
+        if j < 0 or tt.newlines[j] or text[j] in _ITEM_AFTER or not text[j].strip(".!?"):
+            return True
+        before = str(int(t) - 1)
+        return any(text[k] == before and text[k + 1] in _MARKER_PUNCT for k in range(i - 1))
+    if tt.alpha[i + 2] and text[i + 2][0].islower():
         return False
     return i == 0 or tt.space[i - 1] or tt.newlines[i - 1] or tt.alpha[i - 1] or tt.punct[i - 1]
 
@@ -52,10 +66,11 @@ def clause_rule(onto: Ontology) -> ClauseRule:
                       onto.phrase_breaks, frozenset(names))
 
 
-def _dictated_clauses(tt: TokenTable, rule: ClauseRule) -> list[int]:
-    """The clause starts of text dictated without punctuation ("heart size is normal lungs are clear no
-    effusion": "lungs", "no")."""
-    lower, alpha, copulas = tt.lower, tt.alpha, rule.copulas
+def dictated_clauses(lower: Sequence[str], alpha: Sequence[bool], rule: ClauseRule) -> list[int]:
+    """The clause starts (token indices) of text dictated without punctuation, from its lower-cased tokens and
+    whether each is alphabetic ("heart size is normal lungs are clear no effusion": "lungs", "no"). The gold's
+    sentence splitter (annotations/splitting.py) applies the same rule (GUIDELINES section 2)."""
+    copulas = rule.copulas
     n, out = len(lower), []
     for i in compress(range(n - 2), map(copulas.__contains__, lower)):
         k = i + 2
@@ -109,7 +124,7 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
             j += 1
         starts.add(j)
     if clauses is not None:
-        starts.update(_dictated_clauses(tt, clauses))
+        starts.update(dictated_clauses(tt.lower, tt.alpha, clauses))
     return mark_sentence_starts(doc, tt, starts, store)
 
 

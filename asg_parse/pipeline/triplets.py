@@ -52,6 +52,7 @@ class Triplets(OntologyComponent):
                         for f in self.ontology.findings.values() if f.implies is not None}
         self.defaults = self.ontology.default_regions
         self.locator = Locator(self.ontology)
+        self.adjacency = self.ontology.adjacency_words
         self.tag_order = list(self.ontology.asg_tags)
         self.tag_index = {t: i for i, t in enumerate(self.tag_order)}
 
@@ -74,8 +75,8 @@ class Triplets(OntologyComponent):
                 regions, forced, located, generic = link  # unpacked: cheaper than four NamedTuple attributes
                 if forced is not None:
                     existence, cue = forced["existence"], forced
-                if generic and existence == "absent":  # "the lungs are clear without effusion": its defaults
-                    regions, located = defaults[finding], False
+                if generic and (existence == "absent" or self.locator.placed_as_absent(cue)):
+                    regions, located = defaults[finding], False  # "the lungs are clear without effusion"
             out.append([f, finding, sentence, regions, located, existence or "present", cue])
             if not located:
                 all_located = False
@@ -111,6 +112,12 @@ class Triplets(OntologyComponent):
             return self._assembled(sentences, [], {}, {}, found.warnings)
 
         mentions, all_located = self._mentions(found, labels, parsed, sid)
+        anatomy_regions = found.anatomy_regions
+        if self.adjacency and not self.adjacency.isdisjoint(tt.lower):
+            unlocated, narrowed = self.locator.adjacent(tt, mentions, sid, anatomy_regions)
+            all_located = not unlocated
+            if narrowed:
+                anatomy_regions = {**anatomy_regions, **narrowed}
         if not all_located:
             self.locator.locate(tt, found, mentions, sid)
         text, idx, words = tt.doc_text(), tt.idx, tt.text
@@ -148,7 +155,7 @@ class Triplets(OntologyComponent):
                 rank = _EXISTENCE_RANK[existence]
                 if rank > ranks.get(finding, -1):
                     ranks[finding] = rank
-        for (a_start, _), regions in found.anatomy_regions.items():
+        for (a_start, _), regions in anatomy_regions.items():
             sent = parsed.get(sid[a_start])
             if sent is not None:
                 for region in regions:
