@@ -83,8 +83,8 @@ class Parser(OntologyComponent):
         return self._finish(self._analyse(doc))
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
-        """Docs in order; with a learned existence model, the mentions of `batch_size` docs go through it at once
-        (one model call per batch rather than per doc)."""
+        """Docs in order; with a learned existence model, the mentions of `batch_size` docs are decided at once: the
+        contexts it has not seen go through it in one call, the decision is made for all the mentions together."""
         model = self.existence_model
         if model is None or model.mode == "rules" or self._missing_model is not None:
             for doc in docs:
