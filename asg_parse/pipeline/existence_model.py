@@ -142,8 +142,9 @@ class ExistenceModel(TrainablePipe):
             return []
         table = numpy.asarray(probs)
         best = table.argmax(axis=1)
-        rule = numpy.fromiter(map(LABEL_INDEX.__getitem__, (label or "present" for label in rule_labels)),
-                              dtype=best.dtype, count=len(rule_labels))
+        index = LABEL_INDEX.get
+        rule = numpy.fromiter((index(label or "present", -1) for label in rule_labels), dtype=best.dtype,
+                              count=len(rule_labels))
         take = best != rule
         if fixed is not None:
             take &= ~numpy.asarray(fixed, dtype=bool)
