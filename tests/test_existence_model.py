@@ -237,3 +237,53 @@ def test_parser_component_saves_its_model(site_model, tmp_path):
     again = spacy.load(tmp_path / "pipe")
     assert asg_parse.doc_to_record(again(text), "r") == before
     assert any(t["decided_by"] == "model" for t in before["triplets"])
+
+
+_BATCH = ["FINDINGS: Likely pneumonia in the right lower lobe. No pleural effusion.",
+          "FINDINGS: Possible small effusion. There is atelectasis at the left base. Heart size is normal.",
+          "IMPRESSION: Findings most likely represent edema. No pneumothorax.",
+          "FINDINGS: Likely pneumonia in the right lower lobe. No pleural effusion."]  # a repeated report
+
+
+def test_contexts_give_the_features_and_the_probabilities_of_the_mentions(site_model):
+    from asg_parse.pipeline.existence_features import context_features, doc_contexts, doc_features
+
+    nlp = asg_parse.load(spans=False, existence_model=site_model, existence_mode="vote")
+    parser = nlp.get_pipe("asg_parser")
+    model = parser.existence_model
+    for text in _BATCH:
+        state = parser._analyse(nlp.make_doc(text))
+        contexts, base, _ = state.model_input
+        feats = doc_features(state.doc, state.found.findings, base, state.index, [f[2] for f in state.found.findings])
+        assert contexts and [context_features(c) for c in contexts] == feats
+        assert any(f[2].startswith("[ ") or " [ " in f[2] for f in feats)  # the mention is bracketed in its window
+        fresh = trainer.load(site_model)  # an empty cache: the probabilities are the model's, not a cached row
+        assert numpy.array_equal(numpy.array(model.context_probabilities(contexts)),
+                                 numpy.array(fresh.probabilities(feats)))
+
+
+def test_the_decision_over_a_batch_is_the_decision_per_mention(site_model):
+    model = trainer.load(site_model, mode="vote", threshold=0.7)
+    probs = [numpy.array(p, dtype="float32") for p in
+             ([0.1, 0.2, 0.7], [0.1, 0.25, 0.65], [0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.2, 0.1, 0.7])]
+    rules = ["present", "present", "absent", None, "present"]  # None: no cue, present
+    fixed = [False, False, False, False, True]  # the last is a normal statement's forced label
+    # the second: the model's 0.65 is under the threshold; the last: forced
+    assert model.overrides(probs, rules, fixed) == [(0, "uncertain"), (2, "present"), (3, "absent")]
+    labels = [(label, {"text": "cue"} if label else None) for label in rules]
+    out, by = model.decide_by(probs, labels, fixed)
+    assert by == ["model", "rules", "model", "model", "rules"]
+    assert out[0] == ("uncertain", {"text": "cue"}) and out[2] == ("present", None) and out[4] == labels[4]
+    model.mode = "model"  # no threshold: the second one is overridden too
+    assert [i for i, _ in model.overrides(probs, rules, fixed)] == [0, 1, 2, 3]
+    model.mode = "rules"
+    assert model.overrides(probs, rules, fixed) == [] and model.decide_by(probs, labels, fixed)[1] == ["rules"] * 5
+
+
+def test_a_batch_of_reports_is_labelled_as_each_report_alone_with_a_warm_cache(site_model):
+    # the batch's decisions, made over all its mentions at once, go back to the right reports and mentions
+    nlp = asg_parse.load(spans=False, existence_model=site_model, existence_mode="model")
+    alone = [asg_parse.doc_to_record(nlp(text), str(i)) for i, text in enumerate(_BATCH)]  # fills the cache
+    batch = [asg_parse.doc_to_record(doc, str(i)) for i, doc in enumerate(nlp.pipe(_BATCH, batch_size=3))]
+    assert batch == alone
+    assert any(t["decided_by"] == "model" for rec in batch for t in rec["triplets"])

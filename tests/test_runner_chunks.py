@@ -130,6 +130,10 @@ def test_record_line_is_the_bytes_of_json_dumps(s):
     rows = {**rec, "sentences": [tuple(x.values()) for x in rec["sentences"]],
             "triplets": [tuple(x.values()) for x in rec["triplets"]]}  # rows: tuples of the fields, in order
     assert runner.record_line(rows) == _compact(rec)
+    decided = {**rec, "triplets": [{**t, "decided_by": by} for t, by in zip(rec["triplets"], ("rules", "model"))]}
+    assert runner.record_line(decided) == _compact(decided)  # with a learned existence model: one more field
+    mixed = {**decided, "sentences": rows["sentences"]}
+    assert runner.record_line(mixed) == _compact(decided)
     empty = {"id": s, "sentences": [], "triplets": [], "region_sentences": {}, "tags": {}, "warnings": []}
     assert runner.record_line(empty) == _compact(empty)
     for other in ({**rec, "error": s}, {**rec, "id": 7}, {"warnings": [s], **rec}):  # outside the schema's layout

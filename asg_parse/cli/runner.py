@@ -104,6 +104,7 @@ _C_ENCODE = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
 _TRIPLET_HEAD = '{"region":%s,"finding":%s,"existence":%s,"sentence":'
 _RECORD_KEYS = ("id", "sentences", "triplets", "region_sentences", "tags", "warnings")
 _SENTENCE_ROW, _TRIPLET_ROW = itemgetter(*SENTENCE_FIELDS), itemgetter(*TRIPLET_FIELDS)  # a dict's row
+_DECIDED_ROW = itemgetter(*TRIPLET_FIELDS, "decided_by")  # a triplet dict's row, with a learned existence model
 
 
 def _dumps(obj: Any) -> str:
@@ -127,17 +128,22 @@ def record_line(rec: dict) -> str:
     sentences, triplets = rec["sentences"], rec["triplets"]
     if sentences and type(sentences[0]) is not tuple:  # dicts (a pipeline other than `load_pipeline`'s): as rows
         sentences = list(map(_SENTENCE_ROW, sentences))
+    decided = False  # a learned existence model is loaded: each triplet has one more field, `decided_by`
     if triplets and type(triplets[0]) is not tuple:
-        if "decided_by" in triplets[0]:  # a learned existence model is loaded: dicts with one more field
-            return _dumps({**rec, "sentences": [s if type(s) is not tuple else dict(zip(SENTENCE_FIELDS, s))
-                                                for s in rec["sentences"]]}) + "\n"
-        triplets = list(map(_TRIPLET_ROW, triplets))
+        decided = "decided_by" in triplets[0]
+        triplets = list(map(_DECIDED_ROW if decided else _TRIPLET_ROW, triplets))
     names, text, heads = _NAMES, _STR, _TRIPLET_HEADS
     sentences = ",".join([f'{{"text":{text(t)},"start":{start},"end":{end},"section":{names[section]}}}'
                           for t, start, end, section in sentences])
-    triplets = ",".join([f'{heads[region, finding, existence]}{sentence},"start":{start},"end":{end},'
-                         f'"text":{text(t)},"cue":{names[cue]},"cue_class":{names[cue_class]}}}'
-                         for region, finding, existence, sentence, start, end, t, cue, cue_class in triplets])
+    if decided:
+        triplets = ",".join([f'{heads[region, finding, existence]}{sentence},"start":{start},"end":{end},'
+                             f'"text":{text(t)},"cue":{names[cue]},"cue_class":{names[cue_class]},'
+                             f'"decided_by":{names[by]}}}'
+                             for region, finding, existence, sentence, start, end, t, cue, cue_class, by in triplets])
+    else:
+        triplets = ",".join([f'{heads[region, finding, existence]}{sentence},"start":{start},"end":{end},'
+                             f'"text":{text(t)},"cue":{names[cue]},"cue_class":{names[cue_class]}}}'
+                             for region, finding, existence, sentence, start, end, t, cue, cue_class in triplets])
     tags = ",".join(map(_TAGS.__getitem__, rec["tags"].items()))
     warnings = ",".join(map(text, rec["warnings"]))
     return (f'{{"id":{text(rec["id"])},"sentences":[{sentences}],"triplets":[{triplets}],'

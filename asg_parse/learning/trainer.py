@@ -106,7 +106,7 @@ def train(train_data: Featurised, dev: Optional[Featurised] = None, *, epochs: i
         history.append(row)
     if best[2] is not None:
         comp.model.from_bytes(best[2])
-        comp._cache.clear()
+        comp.clear_cache()
     metrics: dict[str, Any] = {"epochs": epochs, "best_epoch": best[1] if best[2] is not None else epochs,
                                "seed": seed, "threshold": threshold, "train_mentions": n, "history": history}
     if dev is not None and dev.feats:
@@ -117,7 +117,7 @@ def train(train_data: Featurised, dev: Optional[Featurised] = None, *, epochs: i
 def dev_loss(comp: ExistenceModel, dev: Featurised) -> float:
     """Mean cross-entropy of the model on `dev`."""
     probs = numpy.array(comp.probabilities(dev.feats))
-    comp._cache.clear()  # the weights change after every epoch
+    comp.clear_cache()  # the weights change after every epoch
     return float(-numpy.log(numpy.clip(probs[numpy.arange(len(dev.golds)), dev.golds], 1e-8, 1)).mean())
 
 

@@ -29,47 +29,76 @@ def cue_position(cue: Optional[dict[str, Any]], start_char: int, end_char: int) 
     return "inside"
 
 
+# What a mention's features are made from (`mention_context`): the window's lower-case tokens, where the mention
+# starts and ends in them, the rule label, the cue's text / kind / class, where the cue stands, the finding. Cheap to
+# build and to hash: the model's probabilities are kept per context, so a repeated one costs no featurisation.
+Context = tuple[tuple[str, ...], int, int, Optional[str], Optional[str], Optional[str], Optional[str], str, str]
+
+
+def mention_context(lower: Sequence[str], sent: tuple[int, int], span: tuple[int, int], chars: tuple[int, int],
+                    label: Optional[str], cue: Optional[dict[str, Any]], finding: str = "") -> Context:
+    """The context of the mention of tokens `span` (characters `chars`) in the sentence of tokens `sent`, with the
+    rule engine's `label` and `cue`: everything `context_features` reads."""
+    s0, s1 = span
+    lo = s0 - WINDOW if s0 - WINDOW > sent[0] else sent[0]
+    hi = s1 + WINDOW if s1 + WINDOW < sent[1] else sent[1]
+    if cue:
+        return (tuple(lower[lo:hi]), s0 - lo, s1 - lo, label, cue["text"], cue.get("kind"), cue.get("class"),
+                cue_position(cue, *chars), finding)
+    return tuple(lower[lo:hi]), s0 - lo, s1 - lo, label, None, None, None, "none", finding
+
+
+def context_features(context: Context) -> Features:
+    """The model's input for a mention context: its window words (each with side and distance) and the rule
+    engine's verdict (label, cue text, `kind` / `class` when the cue has them, cue position, finding)."""
+    window, m0, m1, label, cue_text, kind, cls, position, finding = context
+    h = _HASH
+    words = []
+    text = []
+    for i, w in enumerate(window):
+        if not w.strip():
+            continue
+        side, dist = ("L", m0 - i) if i < m0 else ("R", i - m1 + 1) if i >= m1 else ("M", 0)
+        words.append((h[w], h[f"{side}{dist}"], h[f"{side}:{w}"]))
+        text.append(f"[ {w}" if i == m0 else w)
+        if i == m1 - 1:
+            text.append("]")
+    if not words:
+        words.append((h[""], h["M0"], h["M:"]))
+    label = label or "present"
+    cue_text = " ".join(cue_text.lower().split()) if cue_text is not None else ""
+    kind = kind or {"absent": "negation", "uncertain": "uncertainty"}.get(label, "")
+    cls = cls or ""
+    rule = (h[f"rule={label}"], h[f"cue={cue_text}"], h[f"kind={kind}"], h[f"class={cls}"],
+            h[f"pos={position}"], h[f"finding={finding}"], h[f"rule={label}|cue={cue_text}"])
+    return tuple(words), rule, " ".join(text)
+
+
 def mention_features(lower: Sequence[str], sent: tuple[int, int], span: tuple[int, int],
                      chars: tuple[int, int], label: Optional[str], cue: Optional[dict[str, Any]],
                      finding: str = "") -> Features:
     """The model's input for the mention of tokens `span` (characters `chars`) in the sentence of tokens `sent`:
     its window words and the rule engine's `label` and `cue` (text, and `kind` / `class` when the cue has them)."""
-    s0, s1 = span
-    lo, hi = max(sent[0], s0 - WINDOW), min(sent[1], s1 + WINDOW)
-    h = _HASH
-    words = []
-    text = []
-    for i in range(lo, hi):
-        w = lower[i]
-        if not w.strip():
-            continue
-        side, dist = ("L", s0 - i) if i < s0 else ("R", i - s1 + 1) if i >= s1 else ("M", 0)
-        words.append((h[w], h[f"{side}{dist}"], h[f"{side}:{w}"]))
-        text.append(f"[ {w}" if i == s0 else w)
-        if i == s1 - 1:
-            text.append("]")
-    if not words:
-        words.append((h[""], h["M0"], h["M:"]))
-    label = label or "present"
-    cue_text = " ".join(cue["text"].lower().split()) if cue else ""
-    kind = (cue.get("kind") if cue else None) or {"absent": "negation", "uncertain": "uncertainty"}.get(label, "")
-    cls = (cue.get("class") if cue else None) or ""
-    rule = (h[f"rule={label}"], h[f"cue={cue_text}"], h[f"kind={kind}"], h[f"class={cls}"],
-            h[f"pos={cue_position(cue, *chars)}"], h[f"finding={finding}"], h[f"rule={label}|cue={cue_text}"])
-    return tuple(words), rule, " ".join(text)
+    return context_features(mention_context(lower, sent, span, chars, label, cue, finding))
+
+
+def doc_contexts(doc: Doc, spans: Sequence[Any], labels: Sequence[tuple[Optional[str], Optional[dict]]],
+                 index: Optional[SentenceIndex] = None, findings: Optional[Sequence[str]] = None) -> list[Context]:
+    """`mention_context` of each span (anything with token `start` and `end`) of a doc with sentence starts."""
+    tt = tokens(doc)
+    index = index or sentence_index(doc)
+    starts, ids, lower, char_span = index.starts, index.ids, tt.lower, tt.char_span
+    out = []
+    for k, (span, (label, cue)) in enumerate(zip(spans, labels)):
+        s0, s1 = span[0], span[1]
+        sid = ids[s0]
+        out.append(mention_context(lower, (starts[sid], starts[sid + 1]), (s0, s1),
+                                   char_span(s0, s1) if cue else (0, 0), label, cue,
+                                   findings[k] if findings is not None else ""))
+    return out
 
 
 def doc_features(doc: Doc, spans: Sequence[Any], labels: Sequence[tuple[Optional[str], Optional[dict]]],
                  index: Optional[SentenceIndex] = None, findings: Optional[Sequence[str]] = None) -> list[Features]:
     """`mention_features` of each span (anything with token `start` and `end`) of a doc with sentence starts."""
-    tt = tokens(doc)
-    index = index or sentence_index(doc)
-    starts, ids = index.starts, index.ids
-    out = []
-    for k, (span, (label, cue)) in enumerate(zip(spans, labels)):
-        s0, s1 = span[0], span[1]
-        sid = ids[s0]
-        finding = findings[k] if findings is not None else ""
-        out.append(mention_features(tt.lower, (starts[sid], starts[sid + 1]), (s0, s1), tt.char_span(s0, s1),
-                                    label, cue, finding))
-    return out
+    return [context_features(c) for c in doc_contexts(doc, spans, labels, index, findings)]

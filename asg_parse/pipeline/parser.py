@@ -84,8 +84,8 @@ class Parser(OntologyComponent):
         return self._finish(self._analyse(doc))
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
-        """Docs in order; with a learned existence model, the mentions of `batch_size` docs go through it at once
-        (one model call per batch rather than per doc)."""
+        """Docs in order; with a learned existence model, the mentions of `batch_size` docs are decided at once: the
+        contexts it has not seen go through it in one call, the decision is made for all the mentions together."""
         model = self.existence_model
         if model is None or model.mode == "rules" or self._missing_model is not None:
             for doc in docs:
@@ -93,9 +93,8 @@ class Parser(OntologyComponent):
             return
         for batch in minibatch(docs, batch_size):
             states = [self._analyse(doc) for doc in batch]
-            model.probabilities([f for state in states for f in state.model_input[0]])  # fills its cache
-            for state in states:
-                yield self._finish(state)
+            for state, overrides in zip(states, model.batch_overrides([state.model_input for state in states])):
+                yield self._finish(state, overrides)
 
     def _analyse(self, doc: Doc) -> "_Parse":
         """Everything up to the existence decision: sections, sentences, mentions, rule labels (and the model's
@@ -114,13 +113,14 @@ class Parser(OntologyComponent):
         model_input = model.input_of(doc, found, labels, index) if model is not None else None
         return _Parse(doc, layout, index, found, labels, model_input)
 
-    def _finish(self, state: "_Parse") -> Doc:
-        """The existence decision, the triplets and the stored results of an analysed doc."""
+    def _finish(self, state: "_Parse", overrides: Optional[list[tuple[int, str]]] = None) -> Doc:
+        """The existence decision (`overrides`: the model's, when `pipe` made them for a batch), the triplets and
+        the stored results of an analysed doc."""
         doc, layout, index, found, labels, model_input = state
         if model_input is None:
             self.triplets.assemble(doc, layout, found, labels, index).store(doc)
         else:  # the model's decision, and each triplet's `decided_by`
-            labels, decided = self.existence_model.relabel(doc, found, labels, model_input)
+            labels, decided = self.existence_model.relabel(doc, found, labels, model_input, overrides)
             parse = self.triplets.assemble(doc, layout, found, labels, index)
             parse._replace(triplets=with_decided_by(parse.triplets, decided)).store(doc)
         if self.cfg.get("spans", True):
