@@ -2,7 +2,7 @@
 
 Protocol (../shared/data/negex/README.md): the condition span goes on `doc.ents` (label COND) of a blank English
 doc, the component runs, `absent` counts as negated. Usage:
-    python benchmarks/existence_suite.py [--data PATH] [--errors N] [--no-speed] [--model DIR]
+    python benchmarks/existence_suite.py [--data PATH] [--errors N] [--no-speed] [--rounds N] [--model DIR]
 The data path defaults to $ASG_NEGEX or ../shared/data/negex/negex_dev.tsv relative to the repository root.
 """
 from __future__ import annotations
@@ -141,10 +141,13 @@ def speed(rows, rounds: int = 3, model: str | None = None) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("ASG_NEGEX", str(DEFAULT_DATA)))
+    ap.add_argument("--data", default=os.environ.get("ASG_NEGEX", str(DEFAULT_DATA)),
+                    help="the NegEx TSV (default: $ASG_NEGEX or ../shared/data/negex/negex_dev.tsv)")
     ap.add_argument("--ontology", default=None, help="user ontology directory merged over ours")
     ap.add_argument("--errors", type=int, default=0, help="print this many of our errors")
-    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--no-speed", action="store_true", help="accuracy only: skip the timed part")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timed rounds per A/B order; the best round counts (more: steadier on a busy machine)")
     ap.add_argument("--model", default=None, help="an existence model directory: also time asg_existence_model")
     ap.add_argument("--our-termset", action="store_true", help="also run negspacy with our cues as its termset")
     args = ap.parse_args(argv)
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"cue={cue['text'] if cue else None!r} | {d.text[:220]}")
                 shown += 1
     if not args.no_speed:
-        rates = speed(rows, model=args.model)
+        rates = speed(rows, rounds=max(1, args.rounds), model=args.model)
         base = rates["negspacy"]
         for name, rate in rates.items():
             print(f"speed: {name:<34} {rate:8,.0f} sentences/s  ({rate / base:.2f}x negspacy)")

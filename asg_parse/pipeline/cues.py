@@ -14,14 +14,15 @@ from operator import not_
 from typing import Any, Optional, Sequence, Union
 
 from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from anatomy_ontology import Convention, Cue, Ontology
 
 from .phrases import LowerPhrases, Match, PhraseWalk
-from .sentences import set_sentence_starts
-from .tokens import SentenceIndex, has_table, index_from_starts, tokens
+from .sentences import SingleSentence, set_sentence_starts
+from .tokens import SentenceIndex, TokenColumns, has_table, index_from_starts, single_sentence, tokens
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 _NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
@@ -55,6 +56,12 @@ class CueTable:
         self.disjunction: dict[int, str] = {}
         self._walk: Optional[PhraseWalk] = None
         self._hash_walk: Optional[PhraseWalk] = None
+        # every trigger whole, and the first words of those of several words: a doc has a trigger only if one is
+        # matched whole, or one of its beginnings is followed by a whitespace token (the cue walk skips those)
+        self.trigger_test = PhraseMatcher(vocab, attr="LOWER")
+        whole: list[Doc] = []
+        beginnings: list[Doc] = []
+        self._single = SingleSentence(vocab.strings)
         for i, cue in enumerate(self.cues):
             kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
             reading = self.convention.reading(cue)
@@ -67,13 +74,20 @@ class CueTable:
             elif reading is not None:
                 kind = _NEG if reading == ABSENT else _UNC
             key = f"asg_cue_{i}"
-            self.matcher.add(key, [tokenizer(cue.text)])
+            pattern = tokenizer(cue.text)
+            self.matcher.add(key, [pattern])
             mid = vocab.strings[key]
             self._code[mid] = _code(kind, dirs)
             if kind == _LIST and self.convention.reading(cue) == UNCERTAIN:
                 self.disjunction[mid] = cue.trigger_class
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
+                whole.append(pattern)
+                beginnings.extend(pattern[:k].as_doc() for k in range(1, len(pattern)))
+        for key, docs in (("asg_trigger", whole), ("asg_trigger_beginning", beginnings)):
+            if docs:
+                self.trigger_test.add(key, docs)
+        self._whole = vocab.strings.add("asg_trigger")
 
     def scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
               ) -> tuple[list[Trigger], list[int], list[int], list[int], list[int], list[int],
@@ -131,29 +145,39 @@ class CueTable:
                 matches = self.walk.find(tokens(doc).lower)[0] if has_table(doc) else self.matcher(doc)
         else:  # the walk over the words without the whitespace tokens (a second Doc would cost ~1 ms per doc)
             tt = tokens(doc)
-            keep = list(compress(range(len(tt.space)), map(not_, tt.space)))
-            lower = tt.lower
-            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.walk.find([lower[i] for i in keep])[0]]
+            matches = _spaceless(self.walk, tt.lower, tt.space)
         return matches
 
-    def triggered(self, doc: Doc) -> Optional[tuple[list[Match], SentenceIndex]]:
+    def triggered(self, doc: Doc) -> Optional[tuple[list[Match], SentenceIndex, TokenColumns]]:
         """None when no trigger (negation or uncertainty cue) occurs in `doc`, whitespace tokens skipped (without a
-        trigger every span is present); else the cue matches as the matcher gives them when the doc has no
-        whitespace token (or []: `match` then finds them itself) and the doc's sentence index (its own boundaries,
-        else the project's splitter's, not stored). One array read and a walk over the lower-case hashes: no Token
-        objects, no token table for a doc without a cue (a doc with one gets its table from the same read)."""
+        trigger every span is present); else the cue matches as `match` gives them, the doc's sentence index (its
+        own boundaries, else the project's splitter's, not stored) and its text columns. No Token objects and no
+        token table (unless the splitter has work to do): one matcher call over the triggers rules most docs out; a
+        doc with one costs one array read and a matcher call, and is one sentence unless a token before its last
+        can split it."""
+        n, whole = len(doc), self._whole
+        if not any(m == whole or (e < n and doc[e].is_space) for m, _, e in self.trigger_test(doc)):
+            return None
         lower, space, starts, orth, idx = doc.to_array(_WALK_ATTRS).T.tolist()
         spaced = any(space)
-        words = list(compress(lower, map(not_, space))) if spaced else lower
-        code = self._code
-        matches = self.hash_walk.find(words)[0]
-        if not any(code[m] == _C_TRIG for m, _, _ in matches):
+        if spaced:
+            matches = _spaceless(self.hash_walk, lower, space)
+        else:
+            matches = self.matcher(doc)
+        trigger = self._trigger
+        if not any(m in trigger for m, _, _ in matches):
             return None
         # Doc.has_annotation("SENT_START"), from the column read already
-        annotated = len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None))
-        tokens(doc, (orth, idx))  # the token table, from the columns read here
-        index = index_from_starts(starts, space) if annotated else set_sentence_starts(doc, store=False)
-        return ([] if spaced else matches), index
+        if len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None)):
+            index = index_from_starts(starts, space)
+        elif self._single(doc, orth):
+            index = single_sentence(space)
+        else:
+            tokens(doc, (orth, idx))  # the token table, from the columns read here
+            index = set_sentence_starts(doc, store=False)
+        if spaced and not index.inner_space:  # a whitespace token between sentences only: it breaks a cue
+            matches = self.matcher(doc)
+        return matches, index, TokenColumns(orth, idx, self.matcher.vocab.strings)
 
     @property
     def hash_walk(self) -> PhraseWalk:
@@ -176,6 +200,12 @@ class CueTable:
             if mid in self._trigger and start <= s and e <= end and (s, e) != (start, end):
                 out.append((s, e, *self._trigger[mid]))
         return out
+
+
+def _spaceless(walk: PhraseWalk, lower: Sequence[Any], space: Sequence[int]) -> list[Match]:
+    """The matches of `walk` over the words `lower` without the whitespace tokens (`space`), at their doc positions."""
+    keep = list(compress(range(len(space)), map(not_, space)))
+    return [(m, keep[s], keep[e - 1] + 1) for m, s, e in walk.find([lower[i] for i in keep])[0]]
 
 
 def _code(kind: int, dirs: int) -> int:

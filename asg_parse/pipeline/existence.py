@@ -56,7 +56,8 @@ if not Span.has_extension("asg_existence_cue"):
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
 from .phrases import Match  # noqa: E402
-from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
+from .tokens import (SentenceIndex, TokenColumns, TokenTable, ext_key, has_table, release,  # noqa: E402
+                     sentence_index, tokens)
 
 
 def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
@@ -109,16 +110,19 @@ class ExistenceEngine:
         if not spans:
             return
         had_table = has_table(doc)
-        matches = index = None
-        if not had_table and not self.table.disjunction:  # (a disjunction rule reads docs without a trigger too)
-            found = self.table.triggered(doc)
-            if found is None:  # no trigger (most short docs): no token table, no sentence split
-                store_labels(doc, spans, [_PRESENT] * len(spans))
-                return
-            matches, index = found
-        store_labels(doc, spans, self.label_all(doc, spans, index, matches or None))
-        if not had_table:
-            release(doc)  # built here for the cue texts: do not leave it on a user's doc
+        if had_table or self.table.disjunction:  # (a disjunction rule reads docs without a trigger too)
+            store_labels(doc, spans, self.label_all(doc, spans))
+            if not had_table:
+                release(doc)  # built here for the cue texts: do not leave it on a user's doc
+            return
+        found = self.table.triggered(doc)
+        if found is None:  # no trigger (most short docs): no token table, no sentence split
+            store_labels(doc, spans, [_PRESENT] * len(spans))
+            return
+        matches, index, columns = found
+        store_labels(doc, spans, self._label_spans(doc, spans, index, *self.table.scan(doc, False, matches),
+                                                   chars=columns))
+        release(doc)  # built for the splitter, if it was: do not leave it on a user's doc
 
     def label_all(self, doc: Doc, spans: Sequence[Any], index: Optional[SentenceIndex] = None,
                   matches: Optional[list[Match]] = None) -> list[tuple[str, Optional[dict[str, Any]]]]:
@@ -137,12 +141,14 @@ class ExistenceEngine:
 
     def _label_spans(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, trig: list[Trigger],
                      cut_fwd: list[int], cut_back: list[int], bound: list[int], pred: list[int], lists: list[int],
-                     shadows: list[tuple[int, int, Trigger]]) -> list[tuple[str, Optional[dict[str, Any]]]]:
-        """(existence, cue) of each span from the doc's scanned cues (`CueTable.scan`)."""
+                     shadows: list[tuple[int, int, Trigger]], chars: Union[TokenTable, TokenColumns, None] = None
+                     ) -> list[tuple[str, Optional[dict[str, Any]]]]:
+        """(existence, cue) of each span from the doc's scanned cues (`CueTable.scan`); `chars` gives the cue texts
+        (default: the doc's token table)."""
         if not trig and not shadows:
             return [_PRESENT] * len(spans)
-        tt = tokens(doc)
-        idx, words, text = tt.idx, tt.text, tt.doc_text()
+        if chars is None:
+            chars = tokens(doc)
         starts, sent_of = sents.starts, sents.ids
         trig_starts = [t[0] for t in trig]
         ntrig = len(trig)
@@ -209,9 +215,8 @@ class ExistenceEngine:
                 else:
                     existence, first, cls = ABSENT, neg[0], neg[7]
             # the cue: tokens [first, t.end), from the governing negation when there is one; a fresh dict per span
-            c0, last = idx[first], t[1] - 1
-            c1 = idx[last] + len(words[last])
-            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1, "class": cls}))
+            c0, c1 = chars.char_span(first, t[1])
+            out.append((existence, {"text": chars.span_text(first, t[1]), "start": c0, "end": c1, "class": cls}))
         return out
 
     def _disjunctions(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, matches: list[Match],

@@ -2,8 +2,8 @@
 clauses dictated without punctuation)."""
 from __future__ import annotations
 
-from itertools import chain, compress
-from typing import NamedTuple, Optional, Sequence
+from itertools import chain, compress, islice
+from typing import Any, NamedTuple, Optional, Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -11,7 +11,8 @@ from spacy.tokens import Doc
 from anatomy_ontology import Ontology
 
 from .component import OntologyComponent
-from .sections import spans_layout
+from .memo import Memo
+from .sections import HEADERS_KEY, spans_layout
 from .tokens import SentenceIndex, TokenTable, mark_sentence_starts, tokens
 
 _FINAL = {".", "!", "?"}
@@ -111,6 +112,26 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
     if clauses is not None:
         starts.update(_dictated_clauses(tt, clauses))
     return mark_sentence_starts(doc, tt, starts, store)
+
+
+def can_split(text: str) -> bool:
+    """Whether a token of this text, anywhere but last, can make `set_sentence_starts` start a sentence: final or
+    list-marker punctuation, a run of final marks, a line break."""
+    return text in _FINAL or text in _MARKER_PUNCT or (len(text) > 1 and not text.strip(".!?")) or "\n" in text
+
+
+class SingleSentence:
+    """Whether `set_sentence_starts` leaves a doc one sentence, read from its ORTH column and the doc's stored
+    headers (no token object, no token table): no header, and no token before the last that `can_split`."""
+
+    def __init__(self, strings: Any):
+        """`strings`: the vocab's StringStore, which names the ORTH hashes."""
+        self._splits = Memo(lambda orth: can_split(strings[orth]), 100_000)
+
+    def __call__(self, doc: Doc, orth: list[int]) -> bool:
+        if HEADERS_KEY in doc.spans and len(doc.spans[HEADERS_KEY]):
+            return False
+        return not any(map(self._splits.__getitem__, islice(orth, 0, len(orth) - 1)))
 
 
 class Sentences(OntologyComponent):

@@ -56,6 +56,30 @@ class TokenTable(NamedTuple):
         return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
 
 
+class TokenColumns(NamedTuple):
+    """A doc's ORTH and IDX columns (as `Doc.to_array` gives them) with its strings: the text and offsets of a few
+    tokens, as `TokenTable` gives them, without building the table."""
+
+    orth: list[int]
+    idx: list[int]
+    strings: Any  # the vocab's StringStore
+
+    def span_text(self, start: int, end: int) -> str:
+        """The text of tokens [start, end), each token's whitespace (" " or none) between them."""
+        if end <= start:
+            return ""
+        orth, idx, strings = self.orth, self.idx, self.strings
+        pieces = [strings[orth[k]] for k in range(start, end)]
+        for k in range(end - start - 1):
+            if idx[start + k + 1] > idx[start + k] + len(pieces[k]):
+                pieces[k] += " "
+        return "".join(pieces)
+
+    def char_span(self, start: int, end: int) -> tuple[int, int]:
+        """(start_char, end_char) of tokens [start, end)."""
+        return self.idx[start], self.idx[end - 1] + len(self.strings[self.orth[end - 1]])
+
+
 _new_table = partial(tuple.__new__, TokenTable)  # from a tuple, without the Python-level __new__ of NamedTuple
 
 
@@ -157,6 +181,12 @@ def sentence_index(doc: Doc) -> SentenceIndex:
     if not len(doc):
         return SentenceIndex([0], [], False)
     return index_from_starts(*doc.to_array(_INDEX_ATTRS).T.tolist())
+
+
+def single_sentence(space: list[int]) -> SentenceIndex:
+    """The `SentenceIndex` of a doc that is one sentence, from its IS_SPACE column."""
+    n = len(space)
+    return _index([0], n, space, {0}) if n else SentenceIndex([0], [], False)
 
 
 def index_from_starts(sent_start: list[int], space: list[int]) -> SentenceIndex:
