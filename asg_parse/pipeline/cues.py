@@ -10,8 +10,8 @@ predicates, list words and the triggers pseudo-cues swallowed.
 from __future__ import annotations
 
 from itertools import compress, islice
-from operator import not_
-from typing import Any, Optional, Sequence, Union
+from operator import itemgetter, not_
+from typing import Any, Container, Optional, Sequence, Union
 
 from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.matcher import PhraseMatcher
@@ -21,8 +21,8 @@ from spacy.vocab import Vocab
 from anatomy_ontology import Convention, Cue, Ontology
 
 from .phrases import LowerPhrases, Match, PhraseWalk
-from .sentences import SingleSentence, set_sentence_starts
-from .tokens import SentenceIndex, TokenColumns, has_table, index_from_starts, single_sentence, tokens
+from .sentences import SplitPoints
+from .tokens import SentenceIndex, TokenColumns, has_table, index_from_starts, tokens
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 _NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
@@ -33,7 +33,9 @@ _DIR_CODE = {"preceding": FWD, "following": BACK, "both": FWD | BACK}
 # where `scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
 
-_WALK_ATTRS = [LOWER, IS_SPACE, SENT_START, ORTH, IDX]  # the columns `triggered` reads in one to_array call
+_COLUMNS = [SENT_START, IS_SPACE, ORTH, IDX]  # the columns `triggered` reads in one to_array call
+
+_match_id, _match_start = itemgetter(0), itemgetter(1)
 
 # A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside, class): built per match, read in
 # the per-entity loops, where tuple unpacking is the cheapest access.
@@ -56,12 +58,6 @@ class CueTable:
         self.disjunction: dict[int, str] = {}
         self._walk: Optional[PhraseWalk] = None
         self._hash_walk: Optional[PhraseWalk] = None
-        # every trigger whole, and the first words of those of several words: a doc has a trigger only if one is
-        # matched whole, or one of its beginnings is followed by a whitespace token (the cue walk skips those)
-        self.trigger_test = PhraseMatcher(vocab, attr="LOWER")
-        whole: list[Doc] = []
-        beginnings: list[Doc] = []
-        self._single = SingleSentence(vocab.strings)
         for i, cue in enumerate(self.cues):
             kind, dirs = _KIND_CODE[cue.kind], _DIR_CODE[cue.direction]
             reading = self.convention.reading(cue)
@@ -74,20 +70,15 @@ class CueTable:
             elif reading is not None:
                 kind = _NEG if reading == ABSENT else _UNC
             key = f"asg_cue_{i}"
-            pattern = tokenizer(cue.text)
-            self.matcher.add(key, [pattern])
+            self.matcher.add(key, [tokenizer(cue.text)])
             mid = vocab.strings[key]
             self._code[mid] = _code(kind, dirs)
             if kind == _LIST and self.convention.reading(cue) == UNCERTAIN:
                 self.disjunction[mid] = cue.trigger_class
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
-                whole.append(pattern)
-                beginnings.extend(pattern[:k].as_doc() for k in range(1, len(pattern)))
-        for key, docs in (("asg_trigger", whole), ("asg_trigger_beginning", beginnings)):
-            if docs:
-                self.trigger_test.add(key, docs)
-        self._whole = vocab.strings.add("asg_trigger")
+        self.test = CueTest(self.matcher, self._trigger)
+        self._sentences = SplitPoints(vocab.strings)
 
     def scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
               ) -> tuple[list[Trigger], list[int], list[int], list[int], list[int], list[int],
@@ -152,31 +143,29 @@ class CueTable:
         """None when no trigger (negation or uncertainty cue) occurs in `doc`, whitespace tokens skipped (without a
         trigger every span is present); else the cue matches as `match` gives them, the doc's sentence index (its
         own boundaries, else the project's splitter's, not stored) and its text columns. No Token objects and no
-        token table (unless the splitter has work to do): one matcher call over the triggers rules most docs out; a
-        doc with one costs one array read and a matcher call, and is one sentence unless a token before its last
-        can split it."""
-        n, whole = len(doc), self._whole
-        if not any(m == whole or (e < n and doc[e].is_space) for m, _, e in self.trigger_test(doc)):
+        token table: a `CueTest` call rules most docs out; a doc with a trigger costs one array read (and a walk
+        from where a whitespace token can split a cue), and the splitter only where a token can split."""
+        found = self.test(doc)
+        if found is None:
             return None
-        lower, space, starts, orth, idx = doc.to_array(_WALK_ATTRS).T.tolist()
-        spaced = any(space)
-        if spaced:
-            matches = _spaceless(self.hash_walk, lower, space)
-        else:
-            matches = self.matcher(doc)
-        trigger = self._trigger
-        if not any(m in trigger for m, _, _ in matches):
-            return None
+        matches, straddles, hit = found
+        starts, space, orth, idx = doc.to_array(_COLUMNS).T.tolist()
+        if straddles:  # from those starts, the walk that passes over whitespace tokens
+            walk, plain, lower = self.hash_walk, matches, doc.to_array(LOWER).tolist()
+            matches = [x for x in plain if x[1] not in straddles]
+            for s in straddles:
+                matches += walk.find_at(lower, s, space)
+            matches.sort(key=_match_start)  # (stable: each start's matches stay in their order)
+            trigger = self._trigger
+            if not (hit or any(m in trigger for m, _, _ in matches)):
+                return None
         # Doc.has_annotation("SENT_START"), from the column read already
         if len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None)):
             index = index_from_starts(starts, space)
-        elif self._single(doc, orth):
-            index = single_sentence(space)
         else:
-            tokens(doc, (orth, idx))  # the token table, from the columns read here
-            index = set_sentence_starts(doc, store=False)
-        if spaced and not index.inner_space:  # a whitespace token between sentences only: it breaks a cue
-            matches = self.matcher(doc)
+            index = self._sentences(doc, orth, space)
+        if straddles and not index.inner_space:  # a whitespace token between sentences only: it ends a cue
+            matches = plain
         return matches, index, TokenColumns(orth, idx, self.matcher.vocab.strings)
 
     @property
@@ -200,6 +189,61 @@ class CueTable:
             if mid in self._trigger and start <= s and e <= end and (s, e) != (start, end):
                 out.append((s, e, *self._trigger[mid]))
         return out
+
+
+class CueTest:
+    """The cue matcher's patterns plus the beginnings of those of several words, in one PhraseMatcher: one call rules
+    out the docs without a trigger, tells whether a whitespace token splits a cue ("negative   for"; the cue walk
+    skips such tokens), and gives the cue matcher's matches. A trigger occurs only where one is matched whole or
+    one of its beginnings is followed by a whitespace token."""
+
+    def __init__(self, cues: LowerPhrases, triggers: Container[int]):
+        """`cues`: the cue matcher; `triggers`: the match ids of its triggers."""
+        vocab = cues.vocab
+        self.cues, self.triggers = cues, triggers
+        self.matcher = PhraseMatcher(vocab, attr="LOWER")
+        trigger_patterns: list[Doc] = []
+        other_patterns: list[Doc] = []
+        for key, docs in cues.patterns:
+            self.matcher.add(key, docs)
+            (trigger_patterns if vocab.strings[key] in triggers else other_patterns).extend(docs)
+        keys = ("asg_trigger_beginning", "asg_cue_beginning")
+        for key, docs in zip(keys, (_beginnings(trigger_patterns), _beginnings(other_patterns))):
+            if docs:
+                self.matcher.add(key, docs)
+        # match id of a beginning -> whether it begins a trigger
+        self._beginning = {vocab.strings.add(keys[0]): True, vocab.strings.add(keys[1]): False}
+        self._may_trigger = {*triggers, vocab.strings[keys[0]]}  # a doc with none of these has no trigger
+        # the cue matches are this matcher's without the beginnings, unless it orders the keys of a phrase (a
+        # hash table's order) unlike the cue matcher
+        self._same_order = all(self._cues(self.matcher(d)) == cues(d) for _, ds in cues.patterns for d in ds)
+
+    def __call__(self, doc: Doc) -> Optional[tuple[list[Match], set[int], bool]]:
+        """None when `doc` has no trigger; else the cue matcher's matches, the starts of the cue beginnings followed
+        by a whitespace token (where a cue can straddle one: elsewhere the cue matcher's matches are the walk's),
+        and whether a trigger is among the matches."""
+        found = self.matcher(doc)
+        if self._may_trigger.isdisjoint(map(_match_id, found)):  # (most docs)
+            return None
+        beginning = self._beginning
+        begins = [x for x in found if x[0] in beginning]
+        cues = (self._cues(found) if begins else found) if self._same_order else self.cues(doc)
+        triggers, n = self.triggers, len(doc)
+        hit = any(m in triggers for m, _, _ in cues)
+        straddles = {s for m, s, e in begins if e < n and doc[e].is_space}
+        if hit or any(beginning[m] and s in straddles for m, s, _ in begins):
+            return cues, straddles, hit
+        return None
+
+    def _cues(self, found: list[Match]) -> list[Match]:
+        """This matcher's matches `found` without the beginnings."""
+        beginning = self._beginning
+        return [x for x in found if x[0] not in beginning]
+
+
+def _beginnings(patterns: Sequence[Doc]) -> list[Doc]:
+    """The proper beginnings (first word, first two words, ...) of the patterns of several words."""
+    return [p[:k].as_doc() for p in patterns for k in range(1, len(p))]
 
 
 def _spaceless(walk: PhraseWalk, lower: Sequence[Any], space: Sequence[int]) -> list[Match]:

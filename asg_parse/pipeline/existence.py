@@ -119,10 +119,9 @@ class ExistenceEngine:
         if found is None:  # no trigger (most short docs): no token table, no sentence split
             store_labels(doc, spans, [_PRESENT] * len(spans))
             return
-        matches, index, columns = found
+        matches, index, columns = found  # (read without a token table: none to release)
         store_labels(doc, spans, self._label_spans(doc, spans, index, *self.table.scan(doc, False, matches),
                                                    chars=columns))
-        release(doc)  # built for the splitter, if it was: do not leave it on a user's doc
 
     def label_all(self, doc: Doc, spans: Sequence[Any], index: Optional[SentenceIndex] = None,
                   matches: Optional[list[Match]] = None) -> list[tuple[str, Optional[dict[str, Any]]]]:

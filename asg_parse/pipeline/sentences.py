@@ -2,8 +2,8 @@
 clauses dictated without punctuation)."""
 from __future__ import annotations
 
-from itertools import chain, compress, islice
-from typing import Any, NamedTuple, Optional, Sequence
+from itertools import chain, compress
+from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -11,16 +11,16 @@ from spacy.tokens import Doc
 from anatomy_ontology import Ontology
 
 from .component import OntologyComponent
-from .memo import Memo
 from .sections import HEADERS_KEY, spans_layout
-from .tokens import SentenceIndex, TokenTable, mark_sentence_starts, tokens
+from .tokens import (LexemeView, SentenceIndex, TokenTable, lexeme_view, mark_sentence_starts, single_sentence,
+                     tokens)
 
 _FINAL = {".", "!", "?"}
 _MARKER_PUNCT = {".", ")"}
 _CLOSERS = {'"', "'", ")"}
 
 
-def _list_number(tt: TokenTable, i: int) -> bool:
+def _list_number(tt: Union[TokenTable, LexemeView], i: int) -> bool:
     """Whether token i, followed by "." or ")", is a list number ("1." / "2)") that starts an item: a small number,
     then that punctuation, then a word."""
     t, text = tt.text[i], tt.text
@@ -77,14 +77,19 @@ def _dictated_clauses(tt: TokenTable, rule: ClauseRule) -> list[int]:
 
 
 def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None,
-                        store: bool = True, clauses: Optional[ClauseRule] = None) -> SentenceIndex:
+                        store: bool = True, clauses: Optional[ClauseRule] = None,
+                        tt: Union[TokenTable, LexemeView, None] = None, points: Optional[Iterable[int]] = None
+                        ) -> SentenceIndex:
     """Set the sentence starts of `doc` (header- and numbered-list-aware) and return its `SentenceIndex`;
     `headers` defaults to the header spans `asg_sections` stored on the doc; without `store` the doc is left
-    unchanged (only the index is made). With `clauses`, clauses dictated without punctuation are sentences too."""
+    unchanged (only the index is made). With `clauses`, clauses dictated without punctuation are sentences too.
+    `tt`: the doc's tokens (default: its token table); `points`: the tokens to look at (default: punctuation and
+    line breaks; those that `can_split` suffice)."""
     n = len(doc)
     if not n:
         return SentenceIndex([0], [], False)
-    tt = tokens(doc)
+    if tt is None:
+        tt = tokens(doc)
     text, newlines, space = tt.text, tt.newlines, tt.space
     starts = {0}
     if headers is None:
@@ -92,8 +97,10 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
     for h in headers:
         starts.add(h[0])
         starts.add(h[1])
+    if points is None:
+        points = chain(compress(range(n), tt.punct), compress(range(n), newlines))
     # sentences end at punctuation or line breaks: only those tokens need a look (in any order: each adds a start)
-    for i in chain(compress(range(n), tt.punct), compress(range(n), newlines)):
+    for i in points:
         t = text[i]
         if t in _MARKER_PUNCT and 0 < i < n - 1 and text[i - 1].isdigit() and _list_number(tt, i - 1):
             starts.add(i - 1)  # a list item starts; its "." does not end a sentence (one pass finds both)
@@ -115,23 +122,34 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
 
 
 def can_split(text: str) -> bool:
-    """Whether a token of this text, anywhere but last, can make `set_sentence_starts` start a sentence: final or
-    list-marker punctuation, a run of final marks, a line break."""
+    """Whether `set_sentence_starts` can start a sentence at or after a token of this text: final or list-marker
+    punctuation, a run of final marks, a line break. (It looks at no other token.)"""
     return text in _FINAL or text in _MARKER_PUNCT or (len(text) > 1 and not text.strip(".!?")) or "\n" in text
 
 
-class SingleSentence:
-    """Whether `set_sentence_starts` leaves a doc one sentence, read from its ORTH column and the doc's stored
-    headers (no token object, no token table): no header, and no token before the last that `can_split`."""
+class SplitPoints:
+    """The sentences `set_sentence_starts` finds in a doc, without storing them, read from its ORTH and IS_SPACE
+    columns: no token table, and no splitter for a doc that is one sentence (no header, and no token before its
+    last that `can_split`); else the splitter looks only at the tokens that can split, each read on look-up."""
 
-    def __init__(self, strings: Any):
-        """`strings`: the vocab's StringStore, which names the ORTH hashes."""
-        self._splits = Memo(lambda orth: can_split(strings[orth]), 100_000)
+    def __init__(self, strings: Any, limit: int = 500_000):
+        """`strings`: the vocab's StringStore, which names the ORTH hashes; `limit`: the most hashes kept."""
+        self.strings, self.limit = strings, limit
+        self._seen: set[int] = set()  # the hashes read so far, and those of them that can split
+        self._splits: set[int] = set()
 
-    def __call__(self, doc: Doc, orth: list[int]) -> bool:
-        if HEADERS_KEY in doc.spans and len(doc.spans[HEADERS_KEY]):
-            return False
-        return not any(map(self._splits.__getitem__, islice(orth, 0, len(orth) - 1)))
+    def __call__(self, doc: Doc, orth: list[int], space: list[int]) -> SentenceIndex:
+        seen, splits, n = self._seen, self._splits, len(orth)
+        if not seen.issuperset(orth):
+            if len(seen) > self.limit:
+                seen.clear()
+                splits.clear()
+            seen.update(orth)
+            splits.update(o for o in orth if can_split(self.strings[o]))
+        if splits.isdisjoint(orth[:n - 1]) and not (HEADERS_KEY in doc.spans and len(doc.spans[HEADERS_KEY])):
+            return single_sentence(space)
+        points = [i for i, o in enumerate(orth) if o in splits]
+        return set_sentence_starts(doc, store=False, tt=lexeme_view(doc, orth, space), points=points)
 
 
 class Sentences(OntologyComponent):
