@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from itertools import compress, islice
 from operator import itemgetter, not_
-from typing import Any, Container, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.matcher import PhraseMatcher
@@ -33,7 +33,7 @@ _DIR_CODE = {"preceding": FWD, "following": BACK, "both": FWD | BACK}
 # where `scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
 
-_COLUMNS = [SENT_START, IS_SPACE, ORTH, IDX]  # the columns `triggered` reads in one to_array call
+_COLUMNS = [SENT_START, IS_SPACE, ORTH, IDX]  # the columns `triggered` reads in one to_array call (and the split flag)
 
 _match_id, _match_start = itemgetter(0), itemgetter(1)
 
@@ -78,7 +78,9 @@ class CueTable:
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
         self.test = CueTest(self.matcher, self._trigger)
-        self._sentences = SplitPoints(vocab.strings)
+        self._sentences = SplitPoints(vocab)
+        flag = self._sentences.flag
+        self._columns = _COLUMNS if flag is None else [*_COLUMNS, flag]
 
     def scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
               ) -> tuple[list[Trigger], list[int], list[int], list[int], list[int], list[int],
@@ -148,8 +150,8 @@ class CueTable:
         found = self.test(doc)
         if found is None:
             return None
-        matches, straddles, hit = found
-        starts, space, orth, idx = doc.to_array(_COLUMNS).T.tolist()
+        starts, space, orth, idx, *split = doc.to_array(self._columns).T.tolist()
+        matches, straddles = self.test.cues(doc, found[0], space)
         if straddles:  # from those starts, the walk that passes over whitespace tokens
             walk, plain, lower = self.hash_walk, matches, doc.to_array(LOWER).tolist()
             matches = [x for x in plain if x[1] not in straddles]
@@ -157,13 +159,13 @@ class CueTable:
                 matches += walk.find_at(lower, s, space)
             matches.sort(key=_match_start)  # (stable: each start's matches stay in their order)
             trigger = self._trigger
-            if not (hit or any(m in trigger for m, _, _ in matches)):
+            if not (found[1] or any(m in trigger for m, _, _ in matches)):
                 return None
         # Doc.has_annotation("SENT_START"), from the column read already
         if len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None)):
             index = index_from_starts(starts, space)
         else:
-            index = self._sentences(doc, orth, space)
+            index = self._sentences(doc, orth, space, split[0] if split else None)
         if straddles and not index.inner_space:  # a whitespace token between sentences only: it ends a cue
             matches = plain
         return matches, index, TokenColumns(orth, idx, self.matcher.vocab.strings)
@@ -197,43 +199,50 @@ class CueTest:
     skips such tokens), and gives the cue matcher's matches. A trigger occurs only where one is matched whole or
     one of its beginnings is followed by a whitespace token."""
 
-    def __init__(self, cues: LowerPhrases, triggers: Container[int]):
+    def __init__(self, cues: LowerPhrases, triggers: Iterable[int]):
         """`cues`: the cue matcher; `triggers`: the match ids of its triggers."""
         vocab = cues.vocab
-        self.cues, self.triggers = cues, triggers
+        self.matcher_of_cues, self.triggers = cues, frozenset(triggers)
         self.matcher = PhraseMatcher(vocab, attr="LOWER")
         trigger_patterns: list[Doc] = []
         other_patterns: list[Doc] = []
         for key, docs in cues.patterns:
             self.matcher.add(key, docs)
-            (trigger_patterns if vocab.strings[key] in triggers else other_patterns).extend(docs)
+            (trigger_patterns if vocab.strings[key] in self.triggers else other_patterns).extend(docs)
         keys = ("asg_trigger_beginning", "asg_cue_beginning")
         for key, docs in zip(keys, (_beginnings(trigger_patterns), _beginnings(other_patterns))):
             if docs:
                 self.matcher.add(key, docs)
-        # match id of a beginning -> whether it begins a trigger
-        self._beginning = {vocab.strings.add(keys[0]): True, vocab.strings.add(keys[1]): False}
-        self._may_trigger = {*triggers, vocab.strings[keys[0]]}  # a doc with none of these has no trigger
+        self._beginning = {vocab.strings.add(k) for k in keys}
+        self._trigger_beginning = vocab.strings[keys[0]]
+        self._may_trigger = {*self.triggers, self._trigger_beginning}  # a doc with none of these has no trigger
         # the cue matches are this matcher's without the beginnings, unless it orders the keys of a phrase (a
         # hash table's order) unlike the cue matcher
         self._same_order = all(self._cues(self.matcher(d)) == cues(d) for _, ds in cues.patterns for d in ds)
 
-    def __call__(self, doc: Doc) -> Optional[tuple[list[Match], set[int], bool]]:
-        """None when `doc` has no trigger; else the cue matcher's matches, the starts of the cue beginnings followed
-        by a whitespace token (where a cue can straddle one: elsewhere the cue matcher's matches are the walk's),
-        and whether a trigger is among the matches."""
+    def __call__(self, doc: Doc) -> Optional[tuple[list[Match], bool]]:
+        """None when `doc` has no trigger; else this matcher's matches (for `cues`) and whether a trigger is among
+        them (else one can straddle a whitespace token)."""
         found = self.matcher(doc)
-        if self._may_trigger.isdisjoint(map(_match_id, found)):  # (most docs)
+        ids = set(map(_match_id, found))
+        if self._may_trigger.isdisjoint(ids):  # (most docs)
             return None
-        beginning = self._beginning
-        begins = [x for x in found if x[0] in beginning]
-        cues = (self._cues(found) if begins else found) if self._same_order else self.cues(doc)
-        triggers, n = self.triggers, len(doc)
-        hit = any(m in triggers for m, _, _ in cues)
-        straddles = {s for m, s, e in begins if e < n and doc[e].is_space}
-        if hit or any(beginning[m] and s in straddles for m, s, _ in begins):
-            return cues, straddles, hit
+        if not self.triggers.isdisjoint(ids):
+            return found, True
+        begins, n = self._trigger_beginning, len(doc)
+        if any(m == begins and e < n and doc[e].is_space for m, _, e in found):
+            return found, False
         return None
+
+    def cues(self, doc: Doc, found: list[Match], space: Sequence[int]) -> tuple[list[Match], set[int]]:
+        """The cue matcher's matches of `doc` (this matcher's `found` without the beginnings), and where a cue can
+        straddle a whitespace token: the starts of the cue beginnings followed by one (`space`: the doc's IS_SPACE
+        column; elsewhere the cue matcher's matches are the walk's)."""
+        beginning, n = self._beginning, len(space)
+        straddles = {s for m, s, e in found if m in beginning and e < n and space[e]}
+        if not self._same_order:
+            return self.matcher_of_cues(doc), straddles
+        return self._cues(found), straddles
 
     def _cues(self, found: list[Match]) -> list[Match]:
         """This matcher's matches `found` without the beginnings."""

@@ -2,15 +2,18 @@
 clauses dictated without punctuation)."""
 from __future__ import annotations
 
-from itertools import chain, compress
+from itertools import chain, compress, islice
 from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
 
+from spacy.attrs import FLAG19
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from anatomy_ontology import Ontology
 
 from .component import OntologyComponent
+from .memo import Memo
 from .sections import HEADERS_KEY, spans_layout
 from .tokens import (LexemeView, SentenceIndex, TokenTable, lexeme_view, mark_sentence_starts, single_sentence,
                      tokens)
@@ -127,28 +130,35 @@ def can_split(text: str) -> bool:
     return text in _FINAL or text in _MARKER_PUNCT or (len(text) > 1 and not text.strip(".!?")) or "\n" in text
 
 
+def split_flag(vocab: Vocab) -> Optional[int]:
+    """The lexeme flag of `can_split` in `vocab`, added on first use the way spaCy keeps its own lexical flags (each
+    lexeme's value set once: a `Doc.to_array` column then says which tokens can split); None when the vocab has
+    no free flag."""
+    for flag, getter in vocab.lex_attr_getters.items():
+        if getter is can_split:
+            return flag
+    free = next((f for f in range(FLAG19, 64) if f not in vocab.lex_attr_getters), None)
+    return None if free is None else vocab.add_flag(can_split, free)
+
+
 class SplitPoints:
-    """The sentences `set_sentence_starts` finds in a doc, without storing them, read from its ORTH and IS_SPACE
-    columns: no token table, and no splitter for a doc that is one sentence (no header, and no token before its
-    last that `can_split`); else the splitter looks only at the tokens that can split, each read on look-up."""
+    """The sentences `set_sentence_starts` finds in a doc, without storing them, read from its columns: no token
+    table, and no splitter for a doc that is one sentence (no header, and no token before its last that
+    `can_split`); else the splitter looks only at the tokens that can split, each read on look-up."""
 
-    def __init__(self, strings: Any, limit: int = 500_000):
-        """`strings`: the vocab's StringStore, which names the ORTH hashes; `limit`: the most hashes kept."""
-        self.strings, self.limit = strings, limit
-        self._seen: set[int] = set()  # the hashes read so far, and those of them that can split
-        self._splits: set[int] = set()
+    def __init__(self, vocab: Vocab):
+        self.flag = split_flag(vocab)  # the column that says which tokens can split (None: worked out here)
+        self._splits = Memo(lambda orth: int(can_split(vocab.strings[orth])), 100_000)
 
-    def __call__(self, doc: Doc, orth: list[int], space: list[int]) -> SentenceIndex:
-        seen, splits, n = self._seen, self._splits, len(orth)
-        if not seen.issuperset(orth):
-            if len(seen) > self.limit:
-                seen.clear()
-                splits.clear()
-            seen.update(orth)
-            splits.update(o for o in orth if can_split(self.strings[o]))
-        if splits.isdisjoint(orth[:n - 1]) and not (HEADERS_KEY in doc.spans and len(doc.spans[HEADERS_KEY])):
+    def __call__(self, doc: Doc, orth: list[int], space: list[int], split: Optional[list[int]] = None
+                 ) -> SentenceIndex:
+        """The `SentenceIndex` of `doc` from its ORTH, IS_SPACE and (when there is a `flag`) split columns."""
+        if split is None:
+            split = list(map(self._splits.__getitem__, orth))
+        n = len(orth)
+        if not any(islice(split, 0, n - 1)) and not (HEADERS_KEY in doc.spans and len(doc.spans[HEADERS_KEY])):
             return single_sentence(space)
-        points = [i for i, o in enumerate(orth) if o in splits]
+        points = list(compress(range(n), split))
         return set_sentence_starts(doc, store=False, tt=lexeme_view(doc, orth, space), points=points)
 
 
