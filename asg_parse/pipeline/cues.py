@@ -22,7 +22,7 @@ from anatomy_ontology import Convention, Cue, Ontology
 
 from .phrases import LowerPhrases, Match, PhraseWalk
 from .sentences import SplitPoints
-from .tokens import SentenceIndex, TokenColumns, has_table, index_from_starts, tokens
+from .tokens import SentenceIndex, TokenColumns, has_table, index_from_starts, new_columns, tokens
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 _NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
@@ -33,6 +33,7 @@ _DIR_CODE = {"preceding": FWD, "following": BACK, "both": FWD | BACK}
 # where `scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
 
+_WALK_COLUMNS = [LOWER, IS_SPACE]  # what a walk that passes over whitespace tokens reads
 _COLUMNS = [SENT_START, IS_SPACE, ORTH, IDX]  # the columns `triggered` reads in one to_array call (and the split flag)
 
 _match_id, _match_start = itemgetter(0), itemgetter(1)
@@ -51,6 +52,7 @@ class CueTable:
         """`tokenizer` splits the cue texts like the reports will be split."""
         self.cues, self.convention = list(cues), convention
         self.matcher = LowerPhrases(vocab)
+        self.strings = vocab.strings
         # for the triggers, match id -> (neg, dirs, window, back_window, inside, class)
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool, str]] = {}
         self._code: dict[int, int] = {}  # match id -> where `scan` files the cue (_C_*)
@@ -148,7 +150,7 @@ class CueTable:
         token table: a `CueTest` call rules most docs out; a doc with a trigger costs one array read (and a walk
         from where a whitespace token can split a cue), and the splitter only where a token can split."""
         found = self.test(doc)
-        if found is None:
+        if found is None or not (found[1] or self._straddling_trigger(doc, found[0])):
             return None
         starts, space, orth, idx, *split = doc.to_array(self._columns).T.tolist()
         matches, straddles = self.test.cues(doc, found[0], space)
@@ -158,9 +160,6 @@ class CueTable:
             for s in straddles:
                 matches += walk.find_at(lower, s, space)
             matches.sort(key=_match_start)  # (stable: each start's matches stay in their order)
-            trigger = self._trigger
-            if not (found[1] or any(m in trigger for m, _, _ in matches)):
-                return None
         # Doc.has_annotation("SENT_START"), from the column read already
         if len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None)):
             index = index_from_starts(starts, space)
@@ -168,7 +167,15 @@ class CueTable:
             index = self._sentences(doc, orth, space, split[0] if split else None)
         if straddles and not index.inner_space:  # a whitespace token between sentences only: it ends a cue
             matches = plain
-        return matches, index, TokenColumns(orth, idx, self.matcher.vocab.strings)
+        return matches, index, new_columns((orth, idx, self.strings))
+
+    def _straddling_trigger(self, doc: Doc, found: list[Match]) -> bool:
+        """Whether a trigger straddles a whitespace token: the walk from the trigger beginnings in `found` (the
+        `CueTest` matcher's) followed by one, over two columns of the doc."""
+        lower, space = doc.to_array(_WALK_COLUMNS).T.tolist()
+        begins, walk, trigger, n = self.test.trigger_beginning, self.hash_walk, self._trigger, len(space)
+        return any(m in trigger for b, s, e in found if b == begins and e < n and space[e]
+                   for m, _, _ in walk.find_at(lower, s, space))
 
     @property
     def hash_walk(self) -> PhraseWalk:
@@ -214,8 +221,8 @@ class CueTest:
             if docs:
                 self.matcher.add(key, docs)
         self._beginning = {vocab.strings.add(k) for k in keys}
-        self._trigger_beginning = vocab.strings[keys[0]]
-        self._may_trigger = {*self.triggers, self._trigger_beginning}  # a doc with none of these has no trigger
+        self.trigger_beginning = vocab.strings[keys[0]]
+        self._may_trigger = {*self.triggers, self.trigger_beginning}  # a doc with none of these has no trigger
         # the cue matches are this matcher's without the beginnings, unless it orders the keys of a phrase (a
         # hash table's order) unlike the cue matcher
         self._same_order = all(self._cues(self.matcher(d)) == cues(d) for _, ds in cues.patterns for d in ds)
@@ -229,7 +236,7 @@ class CueTest:
             return None
         if not self.triggers.isdisjoint(ids):
             return found, True
-        begins, n = self._trigger_beginning, len(doc)
+        begins, n = self.trigger_beginning, len(doc)
         if any(m == begins and e < n and doc[e].is_space for m, _, e in found):
             return found, False
         return None

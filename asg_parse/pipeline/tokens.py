@@ -66,6 +66,8 @@ class TokenColumns(NamedTuple):
 
     def span_text(self, start: int, end: int) -> str:
         """The text of tokens [start, end), each token's whitespace (" " or none) between them."""
+        if end - start == 1:
+            return self.strings[self.orth[start]]
         if end <= start:
             return ""
         orth, idx, strings = self.orth, self.idx, self.strings
@@ -113,7 +115,8 @@ def lexeme_view(doc: Doc, orth: Sequence[int], space: Sequence[int]) -> LexemeVi
     return LexemeView(*(space if k == 2 else _LexemeColumn(orth, k) for k in range(6)))
 
 
-_new_table = partial(tuple.__new__, TokenTable)  # from a tuple, without the Python-level __new__ of NamedTuple
+_new_table = partial(tuple.__new__, TokenTable)
+new_columns = partial(tuple.__new__, TokenColumns)  # from a tuple, without the Python-level __new__ of NamedTuple  # from a tuple, without the Python-level __new__ of NamedTuple
 
 
 def _lexeme_row(orth: int) -> tuple:
