@@ -27,7 +27,7 @@ its ``process_negations`` needs a second matcher pass for our uncertainty cues. 
 (:func:`negspacy_termset`) so a negspacy user can run them; ``benchmarks/existence_suite.py`` prints both.
 Measured on the NegEx dev half: negspacy with its en_clinical termset 0.975 acc / 0.940 negated F1, negspacy
 with OUR termset 0.975 / 0.940 (P 0.911, R 0.971: over-negation), this engine 0.995 / 0.988. The gain is the
-scope logic, which negspacy's API cannot host; its per-doc time is no better than ours.
+scope logic, which negspacy's API cannot host; per doc the two run within a few percent (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ class ExistenceEngine:
 
     def classify(self, doc: Doc, spans: Iterable[Span]) -> None:
         """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` on every span of `doc`."""
-        spans = list(spans)
+        if not isinstance(spans, list):
+            spans = list(spans)
         if not spans:
             return
         had_table = has_table(doc)
@@ -344,7 +345,8 @@ class ExistenceComponent:
 
     def spans(self, doc: Doc) -> list[Span]:
         """The spans this component classifies in `doc`."""
-        out = [e for e in doc.ents if not self.ent_types or e.label_ in self.ent_types]
+        ent_types = self.ent_types
+        out = [e for e in doc.ents if e.label_ in ent_types] if ent_types else list(doc.ents)
         for key in self.span_keys:
             if key in doc.spans:
                 out.extend(doc.spans[key])

@@ -3,7 +3,7 @@ clauses dictated without punctuation)."""
 from __future__ import annotations
 
 from itertools import chain, compress, islice
-from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
+from typing import Iterable, NamedTuple, Optional, Sequence, Union
 
 from spacy.attrs import FLAG19
 from spacy.language import Language

@@ -115,8 +115,8 @@ def lexeme_view(doc: Doc, orth: Sequence[int], space: Sequence[int]) -> LexemeVi
     return LexemeView(*(space if k == 2 else _LexemeColumn(orth, k) for k in range(6)))
 
 
-_new_table = partial(tuple.__new__, TokenTable)
-new_columns = partial(tuple.__new__, TokenColumns)  # from a tuple, without the Python-level __new__ of NamedTuple  # from a tuple, without the Python-level __new__ of NamedTuple
+_new_table = partial(tuple.__new__, TokenTable)  # from a tuple, without the Python-level __new__ of NamedTuple
+new_columns = partial(tuple.__new__, TokenColumns)  # (the same for TokenColumns)
 
 
 def _lexeme_row(orth: int) -> tuple:
