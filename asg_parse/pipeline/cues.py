@@ -90,7 +90,8 @@ class CueTable:
         """The doc's cues: triggers (sorted by start), the starts of forward / backward terminators, boundaries,
         predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
         code_of, trigger = self._code, self._trigger
-        matches = self.match(doc, spaces, matches)
+        if matches is None or spaces:
+            matches = self.match(doc, spaces, matches)
         trig: list[Trigger] = []
         cut_fwd: list[int] = []
         cut_back: list[int] = []
@@ -246,7 +247,7 @@ class CueTest:
         straddle a whitespace token: the starts of the cue beginnings followed by one (`space`: the doc's IS_SPACE
         column; elsewhere the cue matcher's matches are the walk's)."""
         beginning, n = self._beginning, len(space)
-        straddles = {s for m, s, e in found if m in beginning and e < n and space[e]}
+        straddles = {s for m, s, e in found if m in beginning and e < n and space[e]} if any(space) else set()
         if not self._same_order:
             return self.matcher_of_cues(doc), straddles
         return self._cues(found), straddles

@@ -150,7 +150,7 @@ class ExistenceEngine:
         if chars is None:
             chars = tokens(doc)
         starts, sent_of = sents.starts, sents.ids
-        trig_starts = [t[0] for t in trig]
+        trig_starts = list(map(_trigger_start, trig))
         ntrig = len(trig)
         stops = cut_fwd + bound  # what can end or split a forward scope
         stops.sort()
@@ -280,14 +280,17 @@ def _finding_of(span: Any) -> Optional[str]:
     return span[2] if isinstance(span, tuple) and len(span) > 2 else None
 
 
+_LABEL_KEY, _CUE_KEY = ext_key("asg_existence")[:2], ext_key("asg_existence_cue")[:2]  # (+ character offsets)
+
+
 def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> None:
     """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` (written straight into ``doc.user_data``,
     keyed by character offsets as spaCy keys them, without an Underscore object per span)."""
     user_data = doc.user_data
     for span, (value, cue) in zip(spans, labels):
         chars = (span.start_char, span.end_char)
-        user_data[ext_key("asg_existence", *chars)] = value
-        user_data[ext_key("asg_existence_cue", *chars)] = cue
+        user_data[_LABEL_KEY + chars] = value
+        user_data[_CUE_KEY + chars] = cue
 
 
 def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:
