@@ -174,8 +174,8 @@ class CueTable:
         """Whether a trigger straddles a whitespace token: the walk from the trigger beginnings in `found` (the
         `CueTest` matcher's) followed by one, over two columns of the doc."""
         lower, space = doc.to_array(_WALK_COLUMNS).T.tolist()
-        begins, walk, trigger, n = self.test.trigger_beginning, self.hash_walk, self._trigger, len(space)
-        return any(m in trigger for b, s, e in found if b == begins and e < n and space[e]
+        begins, walk, trigger, n = self.test.trigger_beginnings, self.hash_walk, self._trigger, len(space)
+        return any(m in trigger for b, s, e in found if b in begins and e < n and space[e]
                    for m, _, _ in walk.find_at(lower, s, space))
 
     @property
@@ -212,19 +212,29 @@ class CueTest:
         vocab = cues.vocab
         self.matcher_of_cues, self.triggers = cues, frozenset(triggers)
         self.matcher = PhraseMatcher(vocab, attr="LOWER")
-        trigger_patterns: list[Doc] = []
-        other_patterns: list[Doc] = []
+        phrases: dict[tuple[str, ...], list[int]] = {}  # cue words -> match ids
+        beginnings: tuple[dict, dict] = ({}, {})  # words -> a pattern, of the triggers' and of the other cues' beginnings
         for key, docs in cues.patterns:
             self.matcher.add(key, docs)
-            (trigger_patterns if vocab.strings[key] in self.triggers else other_patterns).extend(docs)
+            mid = vocab.strings[key]
+            for d in docs:
+                phrases.setdefault(_words(d), []).append(mid)
+                for k in range(1, len(d)):
+                    beginnings[mid not in self.triggers].setdefault(_words(d[:k]), d[:k])
+        # a beginning that is a cue itself is known by the cue's match; the others get a key of their own
         keys = ("asg_trigger_beginning", "asg_cue_beginning")
-        for key, docs in zip(keys, (_beginnings(trigger_patterns), _beginnings(other_patterns))):
-            if docs:
-                self.matcher.add(key, docs)
         self._beginning = {vocab.strings.add(k) for k in keys}
-        self.trigger_beginning = vocab.strings[keys[0]]
-        self._may_trigger = {*self.triggers, self.trigger_beginning}  # a doc with none of these has no trigger
-        # the cue matches are this matcher's without the beginnings, unless it orders the keys of a phrase (a
+        self.trigger_beginnings, self._beginnings = set(), set()  # the match ids that begin a trigger / any cue
+        for key, found in zip(keys, beginnings):
+            others = [span.as_doc() for words, span in found.items() if words not in phrases]
+            if others:
+                self.matcher.add(key, others)
+            ids = {vocab.strings[key], *(m for words in found if words in phrases for m in phrases[words])}
+            self._beginnings |= ids
+            if key == keys[0]:
+                self.trigger_beginnings = ids
+        self._may_trigger = self.triggers | self.trigger_beginnings  # a doc with none of these has no trigger
+        # the cue matches are this matcher's without the beginnings' keys, unless it orders the keys of a phrase (a
         # hash table's order) unlike the cue matcher
         self._same_order = all(self._cues(self.matcher(d)) == cues(d) for _, ds in cues.patterns for d in ds)
 
@@ -237,8 +247,8 @@ class CueTest:
             return None
         if not self.triggers.isdisjoint(ids):
             return found, True
-        begins, n = self.trigger_beginning, len(doc)
-        if any(m == begins and e < n and doc[e].is_space for m, _, e in found):
+        begins, n = self.trigger_beginnings, len(doc)
+        if any(m in begins and e < n and doc[e].is_space for m, _, e in found):
             return found, False
         return None
 
@@ -246,8 +256,8 @@ class CueTest:
         """The cue matcher's matches of `doc` (this matcher's `found` without the beginnings), and where a cue can
         straddle a whitespace token: the starts of the cue beginnings followed by one (`space`: the doc's IS_SPACE
         column; elsewhere the cue matcher's matches are the walk's)."""
-        beginning, n = self._beginning, len(space)
-        straddles = {s for m, s, e in found if m in beginning and e < n and space[e]} if any(space) else set()
+        begins, n = self._beginnings, len(space)
+        straddles = {s for m, s, e in found if m in begins and e < n and space[e]} if any(space) else set()
         if not self._same_order:
             return self.matcher_of_cues(doc), straddles
         return self._cues(found), straddles
@@ -258,9 +268,9 @@ class CueTest:
         return [x for x in found if x[0] not in beginning]
 
 
-def _beginnings(patterns: Sequence[Doc]) -> list[Doc]:
-    """The proper beginnings (first word, first two words, ...) of the patterns of several words."""
-    return [p[:k].as_doc() for p in patterns for k in range(1, len(p))]
+def _words(tokens: Any) -> tuple[str, ...]:
+    """The lower-case words of a pattern (a Doc or Span), as the matcher compares them."""
+    return tuple(t.lower_ for t in tokens)
 
 
 def _spaceless(walk: PhraseWalk, lower: Sequence[Any], space: Sequence[int]) -> list[Match]:
