@@ -83,6 +83,7 @@ class CueTable:
         self._sentences = SplitPoints(vocab)
         flag = self._sentences.flag
         self._columns = _COLUMNS if flag is None else [*_COLUMNS, flag]
+        self._walk_columns = [*self._columns, LOWER]  # (where a cue can straddle a whitespace token)
 
     def scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
               ) -> tuple[list[Trigger], list[int], list[int], list[int], list[int], list[int],
@@ -153,10 +154,11 @@ class CueTable:
         found = self.test(doc)
         if found is None or not (found[1] or self._straddling_trigger(doc, found[0])):
             return None
-        starts, space, orth, idx, *split = doc.to_array(self._columns).T.tolist()
-        matches, straddles = self.test.cues(doc, found[0], space)
+        straddles = self.test.straddles(doc, found[0])
+        starts, space, orth, idx, *split = doc.to_array(self._walk_columns if straddles else self._columns).T.tolist()
+        matches = plain = self.test.cues(doc, found[0])
         if straddles:  # from those starts, the walk that passes over whitespace tokens
-            walk, plain, lower = self.hash_walk, matches, doc.to_array(LOWER).tolist()
+            walk, lower = self.hash_walk, split.pop()
             matches = [x for x in plain if x[1] not in straddles]
             for s in straddles:
                 matches += walk.find_at(lower, s, space)
@@ -252,15 +254,15 @@ class CueTest:
             return found, False
         return None
 
-    def cues(self, doc: Doc, found: list[Match], space: Sequence[int]) -> tuple[list[Match], set[int]]:
-        """The cue matcher's matches of `doc` (this matcher's `found` without the beginnings), and where a cue can
-        straddle a whitespace token: the starts of the cue beginnings followed by one (`space`: the doc's IS_SPACE
-        column; elsewhere the cue matcher's matches are the walk's)."""
-        begins, n = self._beginnings, len(space)
-        straddles = {s for m, s, e in found if m in begins and e < n and space[e]} if any(space) else set()
-        if not self._same_order:
-            return self.matcher_of_cues(doc), straddles
-        return self._cues(found), straddles
+    def straddles(self, doc: Doc, found: list[Match]) -> set[int]:
+        """Where a cue can straddle a whitespace token: the starts of the cue beginnings in `found` (this matcher's)
+        followed by one; elsewhere the cue matcher's matches are the walk's."""
+        begins, n = self._beginnings, len(doc)
+        return {s for m, s, e in found if m in begins and e < n and doc[e].is_space}
+
+    def cues(self, doc: Doc, found: list[Match]) -> list[Match]:
+        """The cue matcher's matches of `doc`: this matcher's `found` without the beginnings' keys."""
+        return self._cues(found) if self._same_order else self.matcher_of_cues(doc)
 
     def _cues(self, found: list[Match]) -> list[Match]:
         """This matcher's matches `found` without the beginnings."""
