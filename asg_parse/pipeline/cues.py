@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from itertools import compress, islice
 from operator import itemgetter, not_
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
-from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from anatomy_ontology import Convention, Cue, Ontology
 
 from .phrases import LowerPhrases, Match, PhraseWalk
+from .probe import CueProbe
 from .sentences import SplitPoints
 from .tokens import SentenceIndex, TokenColumns, has_table, index_from_starts, new_columns, tokens
 
@@ -36,7 +36,7 @@ _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEU
 _WALK_COLUMNS = [LOWER, IS_SPACE]  # what a walk that passes over whitespace tokens reads
 _COLUMNS = [SENT_START, IS_SPACE, ORTH, IDX]  # the columns `triggered` reads in one to_array call (and the split flag)
 
-_match_id, _match_start = itemgetter(0), itemgetter(1)
+_match_start = itemgetter(1)
 
 # A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside, class): built per match, read in
 # the per-entity loops, where tuple unpacking is the cheapest access.
@@ -79,7 +79,7 @@ class CueTable:
                 self.disjunction[mid] = cue.trigger_class
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
-        self.test = CueTest(self.matcher, self._trigger)
+        self.test = CueProbe(self.matcher, self._trigger)
         self._sentences = SplitPoints(vocab)
         flag = self._sentences.flag
         self._columns = _COLUMNS if flag is None else [*_COLUMNS, flag]
@@ -149,7 +149,7 @@ class CueTable:
         """None when no trigger (negation or uncertainty cue) occurs in `doc`, whitespace tokens skipped (without a
         trigger every span is present); else the cue matches as `match` gives them, the doc's sentence index (its
         own boundaries, else the project's splitter's, not stored) and its text columns. No Token objects and no
-        token table: a `CueTest` call rules most docs out; a doc with a trigger costs one array read (and a walk
+        token table: a `CueProbe` call rules most docs out; a doc with a trigger costs one array read (and a walk
         from where a whitespace token can split a cue), and the splitter only where a token can split."""
         found = self.test(doc)
         if found is None or not (found[1] or self._straddling_trigger(doc, found[0])):
@@ -174,7 +174,7 @@ class CueTable:
 
     def _straddling_trigger(self, doc: Doc, found: list[Match]) -> bool:
         """Whether a trigger straddles a whitespace token: the walk from the trigger beginnings in `found` (the
-        `CueTest` matcher's) followed by one, over two columns of the doc."""
+        `CueProbe` matcher's) followed by one, over two columns of the doc."""
         lower, space = doc.to_array(_WALK_COLUMNS).T.tolist()
         begins, walk, trigger, n = self.test.trigger_beginnings, self.hash_walk, self._trigger, len(space)
         return any(m in trigger for b, s, e in found if b in begins and e < n and space[e]
@@ -201,78 +201,6 @@ class CueTable:
             if mid in self._trigger and start <= s and e <= end and (s, e) != (start, end):
                 out.append((s, e, *self._trigger[mid]))
         return out
-
-
-class CueTest:
-    """The cue matcher's patterns plus the beginnings of those of several words, in one PhraseMatcher: one call rules
-    out the docs without a trigger, tells whether a whitespace token splits a cue ("negative   for"; the cue walk
-    skips such tokens), and gives the cue matcher's matches. A trigger occurs only where one is matched whole or
-    one of its beginnings is followed by a whitespace token."""
-
-    def __init__(self, cues: LowerPhrases, triggers: Iterable[int]):
-        """`cues`: the cue matcher; `triggers`: the match ids of its triggers."""
-        vocab = cues.vocab
-        self.matcher_of_cues, self.triggers = cues, frozenset(triggers)
-        self.matcher = PhraseMatcher(vocab, attr="LOWER")
-        phrases: dict[tuple[str, ...], list[int]] = {}  # cue words -> match ids
-        beginnings: tuple[dict, dict] = ({}, {})  # words -> a pattern, of the triggers' and of the other cues' beginnings
-        for key, docs in cues.patterns:
-            self.matcher.add(key, docs)
-            mid = vocab.strings[key]
-            for d in docs:
-                phrases.setdefault(_words(d), []).append(mid)
-                for k in range(1, len(d)):
-                    beginnings[mid not in self.triggers].setdefault(_words(d[:k]), d[:k])
-        # a beginning that is a cue itself is known by the cue's match; the others get a key of their own
-        keys = ("asg_trigger_beginning", "asg_cue_beginning")
-        self._beginning = {vocab.strings.add(k) for k in keys}
-        self.trigger_beginnings, self._beginnings = set(), set()  # the match ids that begin a trigger / any cue
-        for key, found in zip(keys, beginnings):
-            others = [span.as_doc() for words, span in found.items() if words not in phrases]
-            if others:
-                self.matcher.add(key, others)
-            ids = {vocab.strings[key], *(m for words in found if words in phrases for m in phrases[words])}
-            self._beginnings |= ids
-            if key == keys[0]:
-                self.trigger_beginnings = ids
-        self._may_trigger = self.triggers | self.trigger_beginnings  # a doc with none of these has no trigger
-        # the cue matches are this matcher's without the beginnings' keys, unless it orders the keys of a phrase (a
-        # hash table's order) unlike the cue matcher
-        self._same_order = all(self._cues(self.matcher(d)) == cues(d) for _, ds in cues.patterns for d in ds)
-
-    def __call__(self, doc: Doc) -> Optional[tuple[list[Match], bool]]:
-        """None when `doc` has no trigger; else this matcher's matches (for `cues`) and whether a trigger is among
-        them (else one can straddle a whitespace token)."""
-        found = self.matcher(doc)
-        ids = set(map(_match_id, found))
-        if self._may_trigger.isdisjoint(ids):  # (most docs)
-            return None
-        if not self.triggers.isdisjoint(ids):
-            return found, True
-        begins, n = self.trigger_beginnings, len(doc)
-        if any(m in begins and e < n and doc[e].is_space for m, _, e in found):
-            return found, False
-        return None
-
-    def straddles(self, doc: Doc, found: list[Match]) -> set[int]:
-        """Where a cue can straddle a whitespace token: the starts of the cue beginnings in `found` (this matcher's)
-        followed by one; elsewhere the cue matcher's matches are the walk's."""
-        begins, n = self._beginnings, len(doc)
-        return {s for m, s, e in found if m in begins and e < n and doc[e].is_space}
-
-    def cues(self, doc: Doc, found: list[Match]) -> list[Match]:
-        """The cue matcher's matches of `doc`: this matcher's `found` without the beginnings' keys."""
-        return self._cues(found) if self._same_order else self.matcher_of_cues(doc)
-
-    def _cues(self, found: list[Match]) -> list[Match]:
-        """This matcher's matches `found` without the beginnings."""
-        beginning = self._beginning
-        return [x for x in found if x[0] not in beginning]
-
-
-def _words(tokens: Any) -> tuple[str, ...]:
-    """The lower-case words of a pattern (a Doc or Span), as the matcher compares them."""
-    return tuple(t.lower_ for t in tokens)
 
 
 def _spaceless(walk: PhraseWalk, lower: Sequence[Any], space: Sequence[int]) -> list[Match]:
