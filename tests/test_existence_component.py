@@ -111,3 +111,40 @@ def test_entry_point_in_fresh_interpreter(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "absent"
+
+
+# A user's doc (no token table) takes the per-doc path: a probe for triggers, columns read without a token table, the
+# splitter only where a token can split. It must label exactly as the token-table path the parser takes.
+FAST_PATH_CASES = [
+    ("No  pleural effusion.  Mild cardiomegaly.", [("pleural effusion", "absent"), ("cardiomegaly", "present")]),
+    ("Negative  for pneumothorax.", [("pneumothorax", "absent")]),
+    ("Lungs are clear. No effusion. Heart size is enlarged", [("effusion", "absent"), ("Heart", "present")]),
+    ("No effusion.\n\nPossible consolidation at the left base.",
+     [("effusion", "absent"), ("consolidation", "uncertain")]),
+    ("1. No pneumothorax 2. Atelectasis cannot be excluded.",
+     [("pneumothorax", "absent"), ("Atelectasis", "uncertain")]),
+    ("Stable cardiomegaly without edema.", [("cardiomegaly", "present"), ("edema", "absent")]),
+]
+
+
+@pytest.mark.parametrize("sentencizer", [False, True])
+@pytest.mark.parametrize("text,expected", FAST_PATH_CASES)
+def test_user_doc_path_labels_like_the_token_table_path(text, expected, sentencizer):
+    from asg_parse.pipeline.tokens import tokens
+
+    nlp = spacy.blank("en")
+    if sentencizer:
+        nlp.add_pipe("sentencizer")
+    nlp.add_pipe("asg_existence")
+    labels = []
+    for with_table in (False, True):
+        doc, spans = _doc(nlp, text, [(word, "F") for word, _ in expected])
+        doc.ents = spans
+        if sentencizer:
+            doc = nlp.get_pipe("sentencizer")(doc)
+        if with_table:
+            tokens(doc)  # the parser's path: the doc carries its token table
+        doc = nlp.get_pipe("asg_existence")(doc)
+        labels.append([(e._.asg_existence, e._.asg_existence_cue) for e in doc.ents])
+    assert labels[0] == labels[1]
+    assert [value for value, _ in labels[0]] == [value for _, value in expected]

@@ -22,6 +22,7 @@ Shared steps, in the order data flows through them:
     linking.py      linking each finding to its anatomy, side words and state words (the Linker's steps)
     placement.py    combining a finding's links into its regions; defaults, sides, devices at their tips
     cues.py         the existence cues a convention profile reads, and where they are in a doc (CueTable)
+    probe.py        one matcher call that rules out a doc without an existence trigger (CueProbe)
     scopes.py       the existence scope rules: which trigger reaches which entity
     locating.py     placing the mentions the text leaves unlocated (Locator, used by asg_triplets)
     record.py       the record's rows: content sentences, rows as dicts, where each field is kept on the doc

@@ -10,7 +10,7 @@ predicates, list words and the triggers pseudo-cues swallowed.
 from __future__ import annotations
 
 from itertools import compress, islice
-from operator import not_
+from operator import itemgetter, not_
 from typing import Any, Optional, Sequence, Union
 
 from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
@@ -20,8 +20,9 @@ from spacy.vocab import Vocab
 from anatomy_ontology import Convention, Cue, Ontology
 
 from .phrases import LowerPhrases, Match, PhraseWalk
-from .sentences import set_sentence_starts
-from .tokens import SentenceIndex, has_table, index_from_starts, tokens
+from .probe import CueProbe
+from .sentences import SplitPoints
+from .tokens import SentenceIndex, TokenColumns, has_table, index_from_starts, new_columns, tokens
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 _NEG, _UNC, _PSEUDO, _TERM, _BOUND, _PRED, _LIST = range(7)
@@ -32,7 +33,10 @@ _DIR_CODE = {"preceding": FWD, "following": BACK, "both": FWD | BACK}
 # where `scan` files a cue: one code per (kind, direction), so that one dict look-up decides
 _C_TRIG, _C_PRED, _C_BOUND, _C_TERM, _C_TERM_FWD, _C_TERM_BACK, _C_LIST, _C_PSEUDO = range(8)
 
-_WALK_ATTRS = [LOWER, IS_SPACE, SENT_START, ORTH, IDX]  # the columns `triggered` reads in one to_array call
+_WALK_COLUMNS = [LOWER, IS_SPACE]  # what a walk that passes over whitespace tokens reads
+_COLUMNS = [SENT_START, IS_SPACE, ORTH, IDX]  # the columns `triggered` reads in one to_array call (and the split flag)
+
+_match_start = itemgetter(1)
 
 # A trigger is a plain tuple (start, end, neg, dirs, window, back_window, inside, class): built per match, read in
 # the per-entity loops, where tuple unpacking is the cheapest access.
@@ -48,6 +52,7 @@ class CueTable:
         """`tokenizer` splits the cue texts like the reports will be split."""
         self.cues, self.convention = list(cues), convention
         self.matcher = LowerPhrases(vocab)
+        self.strings = vocab.strings
         # for the triggers, match id -> (neg, dirs, window, back_window, inside, class)
         self._trigger: dict[int, tuple[bool, int, Optional[int], Optional[int], bool, str]] = {}
         self._code: dict[int, int] = {}  # match id -> where `scan` files the cue (_C_*)
@@ -74,6 +79,11 @@ class CueTable:
                 self.disjunction[mid] = cue.trigger_class
             if kind <= _UNC:
                 self._trigger[mid] = (kind == _NEG, dirs, cue.window, cue.back_window, cue.inside, cue.trigger_class)
+        self.test = CueProbe(self.matcher, self._trigger)
+        self._sentences = SplitPoints(vocab)
+        flag = self._sentences.flag
+        self._columns = _COLUMNS if flag is None else [*_COLUMNS, flag]
+        self._walk_columns = [*self._columns, LOWER]  # (where a cue can straddle a whitespace token)
 
     def scan(self, doc: Doc, spaces: bool, matches: Optional[list[Match]] = None
               ) -> tuple[list[Trigger], list[int], list[int], list[int], list[int], list[int],
@@ -81,7 +91,8 @@ class CueTable:
         """The doc's cues: triggers (sorted by start), the starts of forward / backward terminators, boundaries,
         predicates and list words, and (pseudo start, pseudo end, trigger) for each trigger a pseudo-cue swallowed."""
         code_of, trigger = self._code, self._trigger
-        matches = self.match(doc, spaces, matches)
+        if matches is None or spaces:
+            matches = self.match(doc, spaces, matches)
         trig: list[Trigger] = []
         cut_fwd: list[int] = []
         cut_back: list[int] = []
@@ -131,9 +142,7 @@ class CueTable:
                 matches = self.walk.find(tokens(doc).lower)[0] if has_table(doc) else self.matcher(doc)
         else:  # the walk over the words without the whitespace tokens (a second Doc would cost ~1 ms per doc)
             tt = tokens(doc)
-            keep = list(compress(range(len(tt.space)), map(not_, tt.space)))
-            lower = tt.lower
-            matches = [(m, keep[s], keep[e - 1] + 1) for m, s, e in self.walk.find([lower[i] for i in keep])[0]]
+            matches = _spaceless(self.walk, tt.lower, tt.space)
         return matches
 
     def cue_tokens(self, matches: list[Match]) -> tuple[set[int], set[int]]:
@@ -148,24 +157,40 @@ class CueTable:
                 (hedges if t is not None and not t[0] else other).update(range(s, e))
         return hedges, other
 
-    def triggered(self, doc: Doc) -> Optional[tuple[list[Match], SentenceIndex]]:
+    def triggered(self, doc: Doc) -> Optional[tuple[list[Match], SentenceIndex, TokenColumns]]:
         """None when no trigger (negation or uncertainty cue) occurs in `doc`, whitespace tokens skipped (without a
-        trigger every span is present); else the cue matches as the matcher gives them when the doc has no
-        whitespace token (or []: `match` then finds them itself) and the doc's sentence index (its own boundaries,
-        else the project's splitter's, not stored). One array read and a walk over the lower-case hashes: no Token
-        objects, no token table for a doc without a cue (a doc with one gets its table from the same read)."""
-        lower, space, starts, orth, idx = doc.to_array(_WALK_ATTRS).T.tolist()
-        spaced = any(space)
-        words = list(compress(lower, map(not_, space))) if spaced else lower
-        code = self._code
-        matches = self.hash_walk.find(words)[0]
-        if not any(code[m] == _C_TRIG for m, _, _ in matches):
+        trigger every span is present); else the cue matches as `match` gives them, the doc's sentence index (its
+        own boundaries, else the project's splitter's, not stored) and its text columns. No Token objects and no
+        token table: a `CueProbe` call rules most docs out; a doc with a trigger costs one array read (and a walk
+        from where a whitespace token can split a cue), and the splitter only where a token can split."""
+        found = self.test(doc)
+        if found is None or not (found[1] or self._straddling_trigger(doc, found[0])):
             return None
+        straddles = self.test.straddles(doc, found[0])
+        starts, space, orth, idx, *split = doc.to_array(self._walk_columns if straddles else self._columns).T.tolist()
+        matches = plain = self.test.cues(doc, found[0])
+        if straddles:  # from those starts, the walk that passes over whitespace tokens
+            walk, lower = self.hash_walk, split.pop()
+            matches = [x for x in plain if x[1] not in straddles]
+            for s in straddles:
+                matches += walk.find_at(lower, s, space)
+            matches.sort(key=_match_start)  # (stable: each start's matches stay in their order)
         # Doc.has_annotation("SENT_START"), from the column read already
-        annotated = len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None))
-        tokens(doc, (orth, idx))  # the token table, from the columns read here
-        index = index_from_starts(starts, space) if annotated else set_sentence_starts(doc, store=False)
-        return ([] if spaced else matches), index
+        if len(starts) == 1 or "sents" in doc.user_hooks or any(islice(starts, 1, None)):
+            index = index_from_starts(starts, space)
+        else:
+            index = self._sentences(doc, orth, space, split[0] if split else None)
+        if straddles and not index.inner_space:  # a whitespace token between sentences only: it ends a cue
+            matches = plain
+        return matches, index, new_columns((orth, idx, self.strings))
+
+    def _straddling_trigger(self, doc: Doc, found: list[Match]) -> bool:
+        """Whether a trigger straddles a whitespace token: the walk from the trigger beginnings in `found` (the
+        `CueProbe` matcher's) followed by one, over two columns of the doc."""
+        lower, space = doc.to_array(_WALK_COLUMNS).T.tolist()
+        begins, walk, trigger, n = self.test.trigger_beginnings, self.hash_walk, self._trigger, len(space)
+        return any(m in trigger for b, s, e in found if b in begins and e < n and space[e]
+                   for m, _, _ in walk.find_at(lower, s, space))
 
     @property
     def hash_walk(self) -> PhraseWalk:
@@ -188,6 +213,12 @@ class CueTable:
             if mid in self._trigger and start <= s and e <= end and (s, e) != (start, end):
                 out.append((s, e, *self._trigger[mid]))
         return out
+
+
+def _spaceless(walk: PhraseWalk, lower: Sequence[Any], space: Sequence[int]) -> list[Match]:
+    """The matches of `walk` over the words `lower` without the whitespace tokens (`space`), at their doc positions."""
+    keep = list(compress(range(len(space)), map(not_, space)))
+    return [(m, keep[s], keep[e - 1] + 1) for m, s, e in walk.find([lower[i] for i in keep])[0]]
 
 
 def _code(kind: int, dirs: int) -> int:

@@ -27,7 +27,7 @@ its ``process_negations`` needs a second matcher pass for our uncertainty cues. 
 (:func:`negspacy_termset`) so a negspacy user can run them; ``benchmarks/existence_suite.py`` prints both.
 Measured on the NegEx dev half: negspacy with its en_clinical termset 0.975 acc / 0.940 negated F1, negspacy
 with OUR termset 0.975 / 0.940 (P 0.911, R 0.971: over-negation), this engine 0.995 / 0.988. The gain is the
-scope logic, which negspacy's API cannot host; its per-doc time is no better than ours.
+scope logic, which negspacy's API cannot host; per doc the two run within a few percent (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ if not Span.has_extension("asg_existence_cue"):
 
 from .sentences import set_sentence_starts  # noqa: E402  (the project's one radiology sentence splitter)
 from .phrases import Match  # noqa: E402
-from .tokens import SentenceIndex, ext_key, has_table, release, sentence_index, tokens  # noqa: E402
+from .tokens import (SentenceIndex, TokenColumns, TokenTable, ext_key, has_table, release,  # noqa: E402
+                     sentence_index, tokens)
 
 
 def _sentences(doc: Doc, index: Optional[SentenceIndex]) -> SentenceIndex:
@@ -106,20 +107,27 @@ class ExistenceEngine:
 
     def classify(self, doc: Doc, spans: Iterable[Span]) -> None:
         """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` on every span of `doc`."""
-        spans = list(spans)
+        if not isinstance(spans, list):
+            spans = list(spans)
         if not spans:
             return
         had_table = has_table(doc)
-        matches = index = None
-        if not had_table and not self.table.disjunction:  # (a disjunction rule reads docs without a trigger too)
-            found = self.table.triggered(doc)
-            if found is None:  # no trigger (most short docs): no token table, no sentence split
-                store_labels(doc, spans, [_PRESENT] * len(spans))
-                return
-            matches, index = found
-        store_labels(doc, spans, self.label_all(doc, spans, index, matches or None))
-        if not had_table:
-            release(doc)  # built here for the cue texts: do not leave it on a user's doc
+        if had_table or self.table.disjunction:  # (a disjunction rule reads docs without a trigger too)
+            store_labels(doc, spans, self.label_all(doc, spans))
+            if not had_table:
+                release(doc)  # built here for the cue texts: do not leave it on a user's doc
+            return
+        found = self.table.triggered(doc)
+        if found is None:  # no trigger (most short docs): no token table, no sentence split
+            store_labels(doc, spans, [_PRESENT] * len(spans))
+            return
+        matches, index, columns = found  # (read without a token table: none to release)
+        if index.inner_space:  # a whitespace token inside a sentence: windows count words (the token table's path)
+            store_labels(doc, spans, self.label_all(doc, spans, index, matches))
+            release(doc)
+            return
+        store_labels(doc, spans, self._label_spans(doc, spans, index, *self.table.scan(doc, False, matches),
+                                                   chars=columns))
 
     def label_all(self, doc: Doc, spans: Sequence[Any], index: Optional[SentenceIndex] = None,
                   matches: Optional[list[Match]] = None) -> list[tuple[str, Optional[dict[str, Any]]]]:
@@ -140,14 +148,16 @@ class ExistenceEngine:
 
     def _label_spans(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, trig: list[Trigger],
                      cut_fwd: list[int], cut_back: list[int], bound: list[int], pred: list[int], lists: list[int],
-                     shadows: list[tuple[int, int, Trigger]]) -> list[tuple[str, Optional[dict[str, Any]]]]:
-        """(existence, cue) of each span from the doc's scanned cues (`CueTable.scan`)."""
+                     shadows: list[tuple[int, int, Trigger]], chars: Union[TokenTable, TokenColumns, None] = None
+                     ) -> list[tuple[str, Optional[dict[str, Any]]]]:
+        """(existence, cue) of each span from the doc's scanned cues (`CueTable.scan`); `chars` gives the cue texts
+        (default: the doc's token table)."""
         if not trig and not shadows:
             return [_PRESENT] * len(spans)
-        tt = tokens(doc)
-        idx, words, text = tt.idx, tt.text, tt.doc_text()
+        if chars is None:
+            chars = tokens(doc)
         starts, sent_of = sents.starts, sents.ids
-        trig_starts = [t[0] for t in trig]
+        trig_starts = list(map(_trigger_start, trig))
         ntrig = len(trig)
         stops = cut_fwd + bound  # what can end or split a forward scope
         stops.sort()
@@ -212,9 +222,8 @@ class ExistenceEngine:
                 else:
                     existence, first, cls = ABSENT, neg[0], neg[7]
             # the cue: tokens [first, t.end), from the governing negation when there is one; a fresh dict per span
-            c0, last = idx[first], t[1] - 1
-            c1 = idx[last] + len(words[last])
-            out.append((existence, {"text": text[c0:c1], "start": c0, "end": c1, "class": cls}))
+            c0, c1 = chars.char_span(first, t[1])
+            out.append((existence, {"text": chars.span_text(first, t[1]), "start": c0, "end": c1, "class": cls}))
         return out
 
     def _disjunctions(self, doc: Doc, spans: Sequence[Any], sents: SentenceIndex, matches: list[Match],
@@ -299,14 +308,17 @@ def _finding_of(span: Any) -> Optional[str]:
     return span[2] if isinstance(span, tuple) and len(span) > 2 else None
 
 
+_LABEL_KEY, _CUE_KEY = ext_key("asg_existence")[:2], ext_key("asg_existence_cue")[:2]  # (+ character offsets)
+
+
 def store_labels(doc: Doc, spans: Iterable[Span], labels: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> None:
     """Set ``span._.asg_existence`` and ``span._.asg_existence_cue`` (written straight into ``doc.user_data``,
     keyed by character offsets as spaCy keys them, without an Underscore object per span)."""
     user_data = doc.user_data
     for span, (value, cue) in zip(spans, labels):
         chars = (span.start_char, span.end_char)
-        user_data[ext_key("asg_existence", *chars)] = value
-        user_data[ext_key("asg_existence_cue", *chars)] = cue
+        user_data[_LABEL_KEY + chars] = value
+        user_data[_CUE_KEY + chars] = cue
 
 
 def negspacy_termset(ontology: Union[Ontology, Sequence[Cue]]) -> dict[str, list[str]]:
@@ -366,7 +378,8 @@ class ExistenceComponent:
 
     def spans(self, doc: Doc) -> list[Span]:
         """The spans this component classifies in `doc`."""
-        out = [e for e in doc.ents if not self.ent_types or e.label_ in self.ent_types]
+        ent_types = self.ent_types
+        out = [e for e in doc.ents if e.label_ in ent_types] if ent_types else list(doc.ents)
         for key in self.span_keys:
             if key in doc.spans:
                 out.extend(doc.spans[key])

@@ -104,6 +104,28 @@ class PhraseWalk:
                 j += 1
         return outs
 
+    def find_at(self, lower: Sequence[Any], i: int, skip: Sequence[int]) -> list[Match]:
+        """The matches that start at word `i` of `lower`, in `find`'s order, passing over the words flagged in `skip`
+        (whitespace tokens): end offsets are in `lower`, one past a match's last word. For a walk of one source."""
+        out: list[Match] = []
+        node = self.root.get(lower[i])
+        n = len(lower)
+        j = i + 1
+        while node is not None:
+            ends, children = node
+            if ends is not None:
+                out.extend((mid, i, j) for _, mid in ends)
+            if children is None:
+                break
+            k = j
+            while k < n and skip[k]:
+                k += 1
+            if k == n:
+                break
+            node = children.get(lower[k])
+            j = k + 1
+        return out
+
 
 def _rekeyed_nodes(nodes: Optional[dict[Any, Node]], key: Callable[[str], Any]) -> Optional[dict[Any, Node]]:
     """A trie level (and the levels below it) with every word replaced by `key(word)`."""

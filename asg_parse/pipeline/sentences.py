@@ -2,17 +2,21 @@
 clauses dictated without punctuation)."""
 from __future__ import annotations
 
-from itertools import chain, compress
-from typing import NamedTuple, Optional, Sequence
+from itertools import chain, compress, islice
+from typing import Iterable, NamedTuple, Optional, Sequence, Union
 
+from spacy.attrs import FLAG19
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from anatomy_ontology import Ontology
 
 from .component import OntologyComponent
-from .sections import spans_layout
-from .tokens import SentenceIndex, TokenTable, mark_sentence_starts, tokens
+from .memo import Memo
+from .sections import HEADERS_KEY, spans_layout
+from .tokens import (LexemeView, SentenceIndex, TokenTable, lexeme_view, mark_sentence_starts, single_sentence,
+                     tokens)
 
 _FINAL = {".", "!", "?"}
 _MARKER_PUNCT = {".", ")"}
@@ -22,7 +26,7 @@ _CLOSERS = {'"', "'", ")"}
 _ITEM_AFTER = {".", "!", "?", ":", ";"}  # what may come before a "1." that starts an item, besides a line break
 
 
-def _list_number(tt: TokenTable, i: int) -> bool:
+def _list_number(tt: Union[TokenTable, LexemeView], i: int) -> bool:
     """Whether token i, followed by "." or ")", is a list number ("1." / "2)") that starts an item: a small number,
     then that punctuation, then a word. A "2." opens its line, follows the end of a sentence or a colon
     ("...no change. 2.stable heart size", "IMPRESSION: 1. ..."), or goes on a list whose "1." came before
@@ -91,14 +95,19 @@ def dictated_clauses(lower: Sequence[str], alpha: Sequence[bool], rule: ClauseRu
 
 
 def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str]]] = None,
-                        store: bool = True, clauses: Optional[ClauseRule] = None) -> SentenceIndex:
+                        store: bool = True, clauses: Optional[ClauseRule] = None,
+                        tt: Union[TokenTable, LexemeView, None] = None, points: Optional[Iterable[int]] = None
+                        ) -> SentenceIndex:
     """Set the sentence starts of `doc` (header- and numbered-list-aware) and return its `SentenceIndex`;
     `headers` defaults to the header spans `asg_sections` stored on the doc; without `store` the doc is left
-    unchanged (only the index is made). With `clauses`, clauses dictated without punctuation are sentences too."""
+    unchanged (only the index is made). With `clauses`, clauses dictated without punctuation are sentences too.
+    `tt`: the doc's tokens (default: its token table); `points`: the tokens to look at (default: punctuation and
+    line breaks; those that `can_split` suffice)."""
     n = len(doc)
     if not n:
         return SentenceIndex([0], [], False)
-    tt = tokens(doc)
+    if tt is None:
+        tt = tokens(doc)
     text, newlines, space = tt.text, tt.newlines, tt.space
     starts = {0}
     if headers is None:
@@ -106,8 +115,10 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
     for h in headers:
         starts.add(h[0])
         starts.add(h[1])
+    if points is None:
+        points = chain(compress(range(n), tt.punct), compress(range(n), newlines))
     # sentences end at punctuation or line breaks: only those tokens need a look (in any order: each adds a start)
-    for i in chain(compress(range(n), tt.punct), compress(range(n), newlines)):
+    for i in points:
         t = text[i]
         if t in _MARKER_PUNCT and 0 < i < n - 1 and text[i - 1].isdigit() and _list_number(tt, i - 1):
             starts.add(i - 1)  # a list item starts; its "." does not end a sentence (one pass finds both)
@@ -126,6 +137,44 @@ def set_sentence_starts(doc: Doc, headers: Optional[Sequence[tuple[int, int, str
     if clauses is not None:
         starts.update(dictated_clauses(tt.lower, tt.alpha, clauses))
     return mark_sentence_starts(doc, tt, starts, store)
+
+
+def can_split(text: str) -> bool:
+    """Whether `set_sentence_starts` can start a sentence at or after a token of this text: final or list-marker
+    punctuation, a run of final marks, a line break. (It looks at no other token.)"""
+    return text in _FINAL or text in _MARKER_PUNCT or (len(text) > 1 and not text.strip(".!?")) or "\n" in text
+
+
+def split_flag(vocab: Vocab) -> Optional[int]:
+    """The lexeme flag of `can_split` in `vocab`, added on first use the way spaCy keeps its own lexical flags (each
+    lexeme's value set once: a `Doc.to_array` column then says which tokens can split); None when the vocab has
+    no free flag."""
+    for flag, getter in vocab.lex_attr_getters.items():
+        if getter is can_split:
+            return flag
+    free = next((f for f in range(FLAG19, 64) if f not in vocab.lex_attr_getters), None)
+    return None if free is None else vocab.add_flag(can_split, free)
+
+
+class SplitPoints:
+    """The sentences `set_sentence_starts` finds in a doc, without storing them, read from its columns: no token
+    table, and no splitter for a doc that is one sentence (no header, and no token before its last that
+    `can_split`); else the splitter looks only at the tokens that can split, each read on look-up."""
+
+    def __init__(self, vocab: Vocab):
+        self.flag = split_flag(vocab)  # the column that says which tokens can split (None: worked out here)
+        self._splits = Memo(lambda orth: int(can_split(vocab.strings[orth])), 100_000)
+
+    def __call__(self, doc: Doc, orth: list[int], space: list[int], split: Optional[list[int]] = None
+                 ) -> SentenceIndex:
+        """The `SentenceIndex` of `doc` from its ORTH, IS_SPACE and (when there is a `flag`) split columns."""
+        if split is None:
+            split = list(map(self._splits.__getitem__, orth))
+        n = len(orth)
+        if not any(islice(split, 0, n - 1)) and not (HEADERS_KEY in doc.spans and len(doc.spans[HEADERS_KEY])):
+            return single_sentence(space)
+        points = list(compress(range(n), split))
+        return set_sentence_starts(doc, store=False, tt=lexeme_view(doc, orth, space), points=points)
 
 
 class Sentences(OntologyComponent):

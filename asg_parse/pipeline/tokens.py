@@ -56,7 +56,67 @@ class TokenTable(NamedTuple):
         return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
 
 
+class TokenColumns(NamedTuple):
+    """A doc's ORTH and IDX columns (as `Doc.to_array` gives them) with its strings: the text and offsets of a few
+    tokens, as `TokenTable` gives them, without building the table."""
+
+    orth: list[int]
+    idx: list[int]
+    strings: Any  # the vocab's StringStore
+
+    def span_text(self, start: int, end: int) -> str:
+        """The text of tokens [start, end), each token's whitespace (" " or none) between them."""
+        if end - start == 1:
+            return self.strings[self.orth[start]]
+        if end <= start:
+            return ""
+        orth, idx, strings = self.orth, self.idx, self.strings
+        pieces = [strings[orth[k]] for k in range(start, end)]
+        for k in range(end - start - 1):
+            if idx[start + k + 1] > idx[start + k] + len(pieces[k]):
+                pieces[k] += " "
+        return "".join(pieces)
+
+    def char_span(self, start: int, end: int) -> tuple[int, int]:
+        """(start_char, end_char) of tokens [start, end)."""
+        return self.idx[start], self.idx[end - 1] + len(self.strings[self.orth[end - 1]])
+
+
+class LexemeView(NamedTuple):
+    """The lexical columns of `TokenTable` for a doc's tokens, each value read from the doc's ORTH column when it is
+    looked up (IS_SPACE given whole): a few look-ups in a doc without building its table."""
+
+    text: Sequence[str]
+    lower: Sequence[str]
+    space: Sequence[int]
+    punct: Sequence[int]
+    alpha: Sequence[int]
+    newlines: Sequence[int]
+
+
+class _LexemeColumn(Sequence):
+    """Field `field` of the lexeme row (see `_lexeme_row`) of each hash in `orth`, computed on look-up."""
+
+    __slots__ = ("orth", "field")
+
+    def __init__(self, orth: Sequence[int], field: int):
+        self.orth, self.field = orth, field
+
+    def __getitem__(self, i: Any) -> Any:
+        return _LEXEMES[self.orth[i]][self.field]
+
+    def __len__(self) -> int:
+        return len(self.orth)
+
+
+def lexeme_view(doc: Doc, orth: Sequence[int], space: Sequence[int]) -> LexemeView:
+    """The `LexemeView` of `doc` from its ORTH and IS_SPACE columns (as `Doc.to_array` gives them)."""
+    _LEXEMES.vocab = doc.vocab
+    return LexemeView(*(space if k == 2 else _LexemeColumn(orth, k) for k in range(6)))
+
+
 _new_table = partial(tuple.__new__, TokenTable)  # from a tuple, without the Python-level __new__ of NamedTuple
+new_columns = partial(tuple.__new__, TokenColumns)  # (the same for TokenColumns)
 
 
 def _lexeme_row(orth: int) -> tuple:
@@ -157,6 +217,12 @@ def sentence_index(doc: Doc) -> SentenceIndex:
     if not len(doc):
         return SentenceIndex([0], [], False)
     return index_from_starts(*doc.to_array(_INDEX_ATTRS).T.tolist())
+
+
+def single_sentence(space: list[int]) -> SentenceIndex:
+    """The `SentenceIndex` of a doc that is one sentence, from its IS_SPACE column."""
+    n = len(space)  # (a whitespace token is inside the sentence unless it is the first or the last token)
+    return _new_index(([0, n], [0] * n, any(islice(space, 1, n - 1)))) if n else SentenceIndex([0], [], False)
 
 
 def index_from_starts(sent_start: list[int], space: list[int]) -> SentenceIndex:
