@@ -182,7 +182,7 @@ class CueTable:
             index = self._sentences(doc, orth, space, split[0] if split else None)
         if straddles and not index.inner_space:  # a whitespace token between sentences only: it ends a cue
             matches = plain
-        return matches, index, new_columns((orth, idx, self.strings))
+        return matches, index, new_columns((orth, idx, self.strings, space))
 
     def _straddling_trigger(self, doc: Doc, found: list[Match]) -> bool:
         """Whether a trigger straddles a whitespace token: the walk from the trigger beginnings in `found` (the

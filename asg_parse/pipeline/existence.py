@@ -122,12 +122,10 @@ class ExistenceEngine:
             store_labels(doc, spans, [_PRESENT] * len(spans))
             return
         matches, index, columns = found  # (read without a token table: none to release)
-        if index.inner_space:  # a whitespace token inside a sentence: windows count words (the token table's path)
-            store_labels(doc, spans, self.label_all(doc, spans, index, matches))
-            release(doc)
-            return
-        store_labels(doc, spans, self._label_spans(doc, spans, index, *self.table.scan(doc, False, matches),
-                                                   chars=columns))
+        trig, *scanned = self.table.scan(doc, False, matches)
+        if index.inner_space and trig:  # a window counts words, not the line breaks of a wrapped report
+            trig = spaced_windows(trig, columns.space)
+        store_labels(doc, spans, self._label_spans(doc, spans, index, trig, *scanned, chars=columns))
 
     def label_all(self, doc: Doc, spans: Sequence[Any], index: Optional[SentenceIndex] = None,
                   matches: Optional[list[Match]] = None) -> list[tuple[str, Optional[dict[str, Any]]]]:

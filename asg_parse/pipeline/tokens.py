@@ -57,12 +57,13 @@ class TokenTable(NamedTuple):
 
 
 class TokenColumns(NamedTuple):
-    """A doc's ORTH and IDX columns (as `Doc.to_array` gives them) with its strings: the text and offsets of a few
-    tokens, as `TokenTable` gives them, without building the table."""
+    """A doc's ORTH, IDX and IS_SPACE columns (as `Doc.to_array` gives them) with its strings: the text and offsets
+    of a few tokens, as `TokenTable` gives them, without building the table."""
 
     orth: list[int]
     idx: list[int]
     strings: Any  # the vocab's StringStore
+    space: list[int]
 
     def span_text(self, start: int, end: int) -> str:
         """The text of tokens [start, end), each token's whitespace (" " or none) between them."""
