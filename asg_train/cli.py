@@ -34,10 +34,11 @@ def _errors():
     from .config import ConfigError
     from .encoders import EncoderError
     from .export import ExportError
+    from .prepare import SplitError
     from .tokens import TokenError
     from .train import TrainError
 
-    return (InputError, ConfigError, EncoderError, ExportError, TrainError, TokenError)
+    return (InputError, ConfigError, EncoderError, ExportError, TrainError, TokenError, SplitError)
 
 
 @app.command()
@@ -53,6 +54,8 @@ def prepare(
     resize_size: Optional[int] = typer.Option(None, "--resize-size", help="Cached side the crop is taken from."),
     max_text_tokens: Optional[int] = typer.Option(None, "--max-text-tokens", help="Token limit per report (112)."),
     val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="Held-out reports (default 0.05)."),
+    val_reports: Optional[Path] = typer.Option(None, "--val-reports", help="File of report ids (one per line) held out "
+                                                                           "for validation instead of --val-fraction."),
     ontology: Optional[Path] = ONTOLOGY,
     workers: Optional[int] = typer.Option(None, "--workers", help="Threads decoding images (default 4)."),
     config: Optional[Path] = CONFIG,
@@ -66,7 +69,7 @@ def prepare(
         cfg = load_config(config, {"triplets": triplets, "images": images, "boxes": boxes, "cache": cache,
                                    "preset": preset, "text_model": text_model, "image_size": image_size,
                                    "resize_size": resize_size, "max_text_tokens": max_text_tokens,
-                                   "val_fraction": val_fraction, "ontology": ontology,
+                                   "val_fraction": val_fraction, "val_reports": val_reports, "ontology": ontology,
                                    "prepare_workers": workers}).resolved()
         if cfg.triplets is None or cfg.images is None or cfg.cache is None:
             _fail("prepare needs --triplets, --images and --cache")
@@ -116,6 +119,8 @@ def _run_options(
     w_erl: Optional[float] = typer.Option(None, "--w-erl", help="Weight of tag-similarity alignment (default 1)."),
     uncertain_as: Optional[str] = typer.Option(None, "--uncertain-as", help="Uncertain tags as 0 (default, paper), 1 or ignore."),
     val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="Share of reports held out for validation (default 0.05)."),
+    val_reports: Optional[Path] = typer.Option(None, "--val-reports", help="File of report ids (one per line): a fixed "
+                                                                           "validation split, instead of --val-fraction."),
     val_every: Optional[int] = typer.Option(None, "--val-every", help="Also validate every N steps (always: each epoch)."),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Also keep checkpoints/step_N.pt every N steps."),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="Read the losses back and log every N steps (50)."),

@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -16,8 +16,31 @@ from .encoders import load_tokenizer, save_tokenizer, train_wordpiece
 from .tokens import TokenTable, tokenize_cache
 
 
-def split_by_report(cache: Cache, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Image indices of (train, val); a report and all its images go to the same side (stable hash of the id)."""
+class SplitError(ValueError):
+    """A validation-reports file that cannot be used, with a one-line message naming the file (and line)."""
+
+
+def read_report_ids(path: Path) -> list[str]:
+    """Report ids, one per line (blank lines and `#` comments skipped); a clear error for an unreadable file."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SplitError(f"{path}: cannot read the validation report ids: {exc}") from None
+    ids = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not ids:
+        raise SplitError(f"{path}: no report ids (expected one id per line)")
+    return ids
+
+
+def split_by_report(cache: Cache, fraction: float, val_ids: Optional[Sequence[str]] = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Image indices of (train, val); a report and all its images go to the same side. `val_ids` (a fixed split,
+    like MIMIC-CXR's official validate split) names the validation reports; otherwise a stable hash of each id puts
+    `fraction` of them there."""
+    if val_ids is not None:
+        is_val = np.isin(np.asarray(cache.report_ids, dtype=object), np.asarray(list(val_ids), dtype=object))
+        img_val = is_val[cache.image_report]
+        return np.nonzero(~img_val)[0], np.nonzero(img_val)[0]
     if fraction <= 0:
         return np.arange(len(cache.image_report)), np.zeros(0, dtype=np.int64)
     is_val = np.array([int(hashlib.sha1(r.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
@@ -32,7 +55,8 @@ def make_tokenizer(cfg: TrainConfig, cache: Cache, train_idx: np.ndarray):
     own_vocab = (cfg.preset == "tiny" and cfg.text_model is None) or not cfg.pretrained
     if not own_vocab:
         return load_tokenizer(cfg.text_model or "emilyalsentzer/Bio_ClinicalBERT")
-    key = hashlib.sha256(json.dumps([cfg.tiny_vocab_size, cfg.val_fraction]).encode()).hexdigest()[:8]
+    held = sorted(set(cache.report_ids) - set(cache.report_ids[i] for i in np.unique(cache.image_report[train_idx])))
+    key = hashlib.sha256(json.dumps([cfg.tiny_vocab_size, held]).encode()).hexdigest()[:8]
     path = Path(cache.path) / f"wordpiece-{key}"
     if not (path / "tokenizer.json").is_file():
         texts = [cache.texts[i] for i in np.unique(cache.image_report[train_idx])]
@@ -57,7 +81,16 @@ def prepare_run(cfg: TrainConfig, cache_root: Path, echo: Callable[[str], None] 
     path = prepare(cfg.triplets, cfg.images, cfg.boxes, cache_root, cfg.resize_size, cfg.ontology,
                    cfg.prepare_workers, echo, cfg.text_sections)
     cache = Cache.open(path)
-    train_idx, val_idx = split_by_report(cache, cfg.val_fraction)
+    val_ids = None
+    if cfg.val_reports is not None:
+        val_ids = read_report_ids(cfg.val_reports)
+        missing = len(set(val_ids) - set(cache.report_ids))
+        if missing == len(set(val_ids)):
+            raise SplitError(f"{cfg.val_reports}: none of its {len(val_ids)} report ids is in the prepared reports")
+        if missing:
+            echo(f"warning: {cfg.val_reports}: {missing} of {len(set(val_ids))} validation report ids are not in the "
+                 f"prepared reports (not given, or skipped: see skipped.csv)")
+    train_idx, val_idx = split_by_report(cache, cfg.val_fraction, val_ids)
     tokenizer = make_tokenizer(cfg, cache, train_idx)
     tokens = tokenize_cache(cache, tokenizer, cfg.max_text_tokens, echo)
     return Prepared(cache, tokenizer, tokens, train_idx, val_idx)

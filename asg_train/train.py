@@ -157,36 +157,32 @@ def train_step(model: torch.nn.Module, batches: list[dict], optimizer, scheduler
 
 
 @torch.no_grad()
-def validation_loss(model: ASGModel, loader: DataLoader, device: torch.device, cfg: TrainConfig) -> dict[str, float]:
-    """Mean loss parts over the validation loader, model in eval mode (weighted by batch size)."""
+def validation_metrics(model: ASGModel, loader: DataLoader, device: torch.device, cfg: TrainConfig
+                       ) -> dict[str, float]:
+    """Mean loss parts (weighted by batch size) and retrieval accuracy over the validation loader, from one forward
+    pass per batch, model in eval mode."""
     was = model.training
     model.eval()
     total, n = torch.zeros(len(LOSS_KEYS), device=device), 0
-    for batch in loader:
-        b = to_device(batch, device)
-        with autocast_for(cfg, device):
-            parts = compute_losses(model(b), b, cfg.objective)
-        k = b["images"].shape[0]
-        total += k * torch.stack([parts[key].float() for key in LOSS_KEYS])
-        n += k
-    model.train(was)
-    return {f"val_{key}": v for key, v in zip(LOSS_KEYS, (total / max(n, 1)).tolist())}
-
-
-@torch.no_grad()
-def retrieval_accuracy(model: ASGModel, loader: DataLoader, device: torch.device, cfg: TrainConfig) -> dict[str, float]:
-    """Image->report and report->image acc@1/@5 over a validation loader (reports shared by images count once)."""
-    was = model.training
-    model.eval()
     imgs, txts, reps = [], [], []
     for batch in loader:
         b = to_device(batch, device)
         with autocast_for(cfg, device):
-            img, _ = model.embed_images(b["images"])
-            txt, _ = model.embed_texts(b["input_ids"], b["attention_mask"])
-        imgs.append(img.float()), txts.append(txt.float()), reps.append(b["report"])
+            out = model(b)
+            parts = compute_losses(out, b, cfg.objective)
+        k = b["images"].shape[0]
+        total += k * torch.stack([parts[key].float() for key in LOSS_KEYS])
+        n += k
+        imgs.append(out["img"].float()), txts.append(out["txt"].float()), reps.append(b["report"])
     model.train(was)
-    img, txt, rep = torch.cat(imgs), torch.cat(txts), torch.cat(reps)
+    losses = {f"val_{key}": v for key, v in zip(LOSS_KEYS, (total / max(n, 1)).tolist())}
+    return {**losses, **retrieval_accuracy(torch.cat(imgs), torch.cat(txts), torch.cat(reps))}
+
+
+def retrieval_accuracy(img: torch.Tensor, txt: torch.Tensor, rep: torch.Tensor) -> dict[str, float]:
+    """Image->report and report->image acc@1/@5 from image and report embeddings [N, E] and the report index of each
+    image [N] (reports shared by images count once)."""
+    device = img.device
     uniq, first = np.unique(rep.cpu().numpy(), return_index=True)
     txt_u = txt[torch.as_tensor(first, device=device)]
     rep_u = torch.as_tensor(uniq, device=device)
@@ -341,7 +337,7 @@ def _train(cfg: TrainConfig, echo: Callable[[str], None], info: DistInfo) -> Pat
         rng_all = _gather_rng(info) if epoch_end else []
         stop = False
         if info.main:
-            res = {**validation_loss(model, val_loader, device, cfg), **retrieval_accuracy(model, val_loader, device, cfg)}
+            res = validation_metrics(model, val_loader, device, cfg)
             if epoch_end:
                 if res["val_loss"] < pos["best_val"]:
                     pos["best_val"], pos["bad_epochs"] = res["val_loss"], 0

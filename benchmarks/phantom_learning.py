@@ -1,13 +1,14 @@
 """Does ASG pre-training learn? Synthetic phantoms end to end, on CPU, over several seeds.
 
-    synth (train/val/test) -> asg-parse (train reports) -> asg-train prepare -> per seed: asg-train pretrain
-    --preset tiny (full ASG, and IRA only) -> linear probe at 10% and 100% of the train labels for three frozen
-    image encoders (ASG-pretrained, random init `random:tiny`, IRA-only pretrained) -> zero-shot of the ASG run
-    with the prompts of asg_train/data/prompts_phantom.yaml.
+    synth (train/val/test) -> asg-parse (train and val reports) -> asg-train prepare (train reports to train on,
+    the val phantoms' reports as the fixed validation split, `--val-reports`) -> per seed: asg-train pretrain
+    --preset tiny (full ASG, and IRA only; best.pt = lowest validation loss) -> linear probe at 10% and 100% of
+    the train labels for three frozen image encoders (ASG-pretrained, random init `random:tiny`, IRA-only
+    pretrained) -> zero-shot of the ASG run with the prompts of asg_train/data/prompts_phantom.yaml.
 
 The phantom labels (labels.csv) are never seen by pre-training: findings reach the model only through the report
-text and our parser. The data are drawn once; each seed changes the pre-training seed and the probe's label
-subsets. Prints mean ± std over the seeds done so far after every seed; `--json PATH` (re)writes
+text and our parser; the test phantoms are seen only by the probes and the zero-shot. The data are drawn once;
+each seed changes the pre-training seed and the probe's label subsets. Prints mean ± std over the seeds done so far after every seed; `--json PATH` (re)writes
 {"asg": {"auc@0.1": mean, "auc@1.0": mean, "auc@0.1_std": std, ...}, "random": {...}, "ira_only": {...},
  "zeroshot": {"mean_auc": mean over seeds, "per_class": {finding: mean AUC}}, "_meta": {...}}.
 
@@ -57,6 +58,31 @@ def _parse(reports: Path, out: Path) -> int:
     return len(items)
 
 
+def _pretrain_inputs(work: Path) -> list[str]:
+    """One triplets/images/boxes set over the train and val phantoms (paths relative to WORK/pretrain) and the val
+    report ids as the fixed validation split: pre-training trains on every train report and picks best.pt on the
+    val phantoms' reports."""
+    out = work / "pretrain"
+    out.mkdir(exist_ok=True)
+    with open(out / "triplets.jsonl", "w", encoding="utf-8") as fh:
+        for split in ("train", "val"):
+            fh.write((work / split / "triplets.jsonl").read_text(encoding="utf-8"))
+    for name in ("images.csv", "boxes.csv"):
+        rows: list[dict[str, str]] = []
+        for split in ("train", "val"):
+            with open(work / split / name, newline="", encoding="utf-8") as fh:
+                for r in csv.DictReader(fh):
+                    rows.append({**r, "path": f"../{split}/{r['path']}"})
+        with open(out / name, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    with open(work / "val" / "images.csv", newline="", encoding="utf-8") as fh:
+        (out / "val_reports.txt").write_text("".join(r["id"] + "\n" for r in csv.DictReader(fh)), encoding="utf-8")
+    return ["--triplets", str(out / "triplets.jsonl"), "--images", str(out / "images.csv"),
+            "--boxes", str(out / "boxes.csv"), "--val-reports", str(out / "val_reports.txt")]
+
+
 def _key(frac: float) -> str:
     return f"auc@{frac:.1f}" if frac >= 0.1 else f"auc@{frac:g}"
 
@@ -76,7 +102,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3, help="Pre-training peak LR.")
     ap.add_argument("--fractions", default="0.1,1.0")
-    ap.add_argument("--seeds", type=int, default=3, help="Pre-training / probe seeds 0..N-1 (mean ± std).")
+    ap.add_argument("--seeds", type=int, default=3, help="Number of pre-training / probe seeds (mean ± std).")
+    ap.add_argument("--first-seed", type=int, default=0, help="The seeds are FIRST..FIRST+N-1 (e.g. 10 for a second, "
+                                                              "independent set).")
     ap.add_argument("--data-seed", type=int, default=0, help="Seed of the phantom data (drawn once).")
     ap.add_argument("--jobs", type=int, default=2, help="Pre-training runs at a time (each gets cores/jobs threads).")
     ap.add_argument("--reuse", action="store_true", help="Keep the phantoms, the parse and the finished pre-training "
@@ -101,15 +129,16 @@ def main() -> None:
     timings["synth"] = time.time() - t0
 
     t = time.time()
-    if args.reuse and (work / "train" / "triplets.jsonl").is_file():
-        n_reports = sum(1 for _ in (work / "train" / "triplets.jsonl").open())
-    else:
-        n_reports = _parse(work / "train" / "reports.csv", work / "train" / "triplets.jsonl")
+    n_reports = 0
+    for split in ("train", "val"):
+        if args.reuse and (work / split / "triplets.jsonl").is_file():
+            n_reports += sum(1 for _ in (work / split / "triplets.jsonl").open())
+        else:
+            n_reports += _parse(work / split / "reports.csv", work / split / "triplets.jsonl")
     timings["parse"] = time.time() - t
 
     threads = max(1, (os.cpu_count() or 1) // max(1, args.jobs))
-    inputs = ["--triplets", str(work / "train" / "triplets.jsonl"), "--images", str(work / "train" / "images.csv"),
-              "--boxes", str(work / "train" / "boxes.csv"), "--preset", "tiny", "--cache", str(work / "cache")]
+    inputs = [*_pretrain_inputs(work), "--preset", "tiny", "--cache", str(work / "cache")]
     t = time.time()
     _wait([_start(["prepare", *inputs], work / "prepare.log", threads)])  # the runs below reuse the cache
     timings["prepare"] = time.time() - t
@@ -123,7 +152,7 @@ def main() -> None:
     zs_mean: list[float] = []
     zs_class: dict[str, list[float]] = {}
     timings["pretrain"] = timings["probes_and_zeroshot"] = 0.0
-    for seed in range(args.seeds):  # results are written after every seed
+    for seed in range(args.first_seed, args.first_seed + args.seeds):  # results are written after every seed
         t = time.time()
         todo = [(name, extra) for name, extra in variants.items()
                 if not (args.reuse and (work / f"run_{name}_s{seed}" / "checkpoints" / "last.pt").is_file())]
@@ -148,7 +177,8 @@ def main() -> None:
         for c, m in zs["per_class"].items():
             zs_class.setdefault(c, []).append(m["auc"])
         timings["probes_and_zeroshot"] += time.time() - t
-        _report(args, per_seed, per_class, zs_mean, zs_class, timings, time.time() - t0, n_reports, seed + 1)
+        _report(args, per_seed, per_class, zs_mean, zs_class, timings, time.time() - t0, n_reports,
+                seed + 1 - args.first_seed)
 
 
 def _report(args, per_seed, per_class, zs_mean, zs_class, timings, wall, n_reports, done) -> None:
@@ -182,7 +212,8 @@ def _report(args, per_seed, per_class, zs_mean, zs_class, timings, wall, n_repor
         out["zeroshot"] = {"mean_auc": zs_m, "mean_auc_std": zs_s,
                            "per_class": {c: statistics.fmean(v) for c, v in zs_class.items()}}
         out["_meta"] = {"n_train": args.n_train, "n_val": args.n_val, "n_test": args.n_test, "size": args.size,
-                        "steps": args.steps, "batch_size": args.batch_size, "seeds": args.seeds, "seeds_done": done,
+                        "steps": args.steps, "batch_size": args.batch_size, "seeds": args.seeds, "first_seed": args.first_seed,
+                        "seeds_done": done,
                         "jobs": args.jobs, "wall_s": round(wall, 1), "cpus": os.cpu_count(),
                         "load_avg_1min": round(os.getloadavg()[0], 1),
                         "timings_s": {k: round(v, 1) for k, v in timings.items()},
