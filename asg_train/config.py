@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 Preset = Literal["tiny", "vit-b16", "resnet50"]
 
 # Per-preset defaults for the fields left as None in TrainConfig. Every preset resizes to about 8/7 of the crop
-# and takes a random crop for training (the official 256 -> 224; tiny: 73 -> 64), a centre crop otherwise. vit-b16 is the paper's setup (official code:
-# DeiT-B/16 ImageNet weights, Bio_ClinicalBERT cut to 6 layers, AdamW 4e-5, 2048-wide heads to 128, batch 72,
+# and takes a random crop for training (the official 256 -> 224; tiny: 73 -> 64), a centre crop otherwise.
+# vit-b16 is the paper's setup (official code: DeiT-B/16 ImageNet weights, Bio_ClinicalBERT cut to 6 layers, AdamW 4e-5, 2048-wide heads to 128, batch 72,
 # 40% warm-up, 50 epochs, resize 256 -> crop 224).
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"image_size": 64, "resize_size": 73, "lr": 5e-4, "embed_dim": 128, "head_hidden": 512, "decoder_dim": 128,
