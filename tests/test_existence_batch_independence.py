@@ -24,12 +24,15 @@ _TEMPLATES = [("Probably {a} and {b} at both bases.", "uncertain", "uncertain"),
               ("Small {a} with adjacent {b} in the left lower lobe.", "present", "present"),
               ("We suspect {a}, but there is no {b}.", "uncertain", "absent"),
               ("Stable {a}; {b} cannot be excluded.", "present", "uncertain")]
-_REPORTS = ["FINDINGS: Probably edema and consolidation at both bases. No pneumothorax or nodule is seen today.",
-            "FINDINGS: Small effusion with adjacent atelectasis in the left lower lobe. We suspect edema.",
-            "IMPRESSION: Stable cardiomegaly; effusion cannot be excluded. No pneumothorax.",
-            "FINDINGS: We suspect consolidation, but there is no effusion. Probably atelectasis.",
-            "FINDINGS: No edema or cardiomegaly is seen today. Heart size is normal.",
-            "IMPRESSION: Small nodule with adjacent consolidation. Probably pneumothorax and effusion at both bases."]
+_SENTENCES = ["Probably edema and consolidation at both bases.", "No pneumothorax or nodule is seen today.",
+              "Small effusion with adjacent atelectasis in the left lower lobe.", "We suspect edema.",
+              "Stable cardiomegaly; effusion cannot be excluded.", "We suspect consolidation, but there is no effusion.",
+              "Probably atelectasis.", "No edema or cardiomegaly is seen today.", "Heart size is normal.",
+              "Small nodule with adjacent consolidation.", "Probably pneumothorax and effusion at both bases.",
+              "Stable atelectasis; pneumothorax cannot be excluded."]
+# reports of two or three of the sentences, so the same mentions come with different neighbours
+_REPORTS = ["FINDINGS: " + " ".join(_SENTENCES[(i + k) % len(_SENTENCES)] for k in (0, 5, 2)[:2 + i % 2])
+            for i in range(len(_SENTENCES))]
 
 
 def _labelled() -> list[LabelledReport]:
@@ -65,9 +68,9 @@ def models(site_data, tmp_path_factory):
 
 
 def _threshold_amid(path):
-    """Set the vote threshold of model `path` halfway between the two middle ones of its (distinct) confidences
-    where it disagrees with the rules on the mentions of `_REPORTS`: where a shift of a probability most easily
-    changes a decision."""
+    """Set the vote threshold of model `path` halfway between two of its confidences where it disagrees with the
+    rules on the mentions of `_REPORTS`, the middle pair at least 1e-4 apart: where a shift of a probability (not
+    float rounding) most easily changes a decision."""
     nlp = asg_parse.load(existence_model=path, existence_mode="model")
     comp = nlp.get_pipe("asg_existence_model")
     feats, rules = [], []
@@ -77,8 +80,9 @@ def _threshold_amid(path):
             rules += [span._.asg_existence for span in comp.spans(doc)]
     probs = _predict(comp, feats)
     top = numpy.unique([probs[i].max() for i, _ in comp.overrides(list(probs), rules)])
-    assert len(top) >= 2, "the model should disagree with the rules on a few mentions"
-    mid = len(top) // 2
+    apart = [i for i in range(1, len(top)) if top[i] - top[i - 1] > 1e-4]
+    assert apart, "the model should disagree with the rules on a few mentions"
+    mid = min(apart, key=lambda i: abs(i - len(top) / 2))
     for name in ("config.json", "cfg"):  # the directory's config and the component's own
         config = json.loads((path / name).read_text())
         config["threshold"] = float(top[mid - 1] + top[mid]) / 2
@@ -140,9 +144,11 @@ def _cli(tmp_path, model, mode, name, *args):
 
 @pytest.mark.parametrize("mode", ["model", "vote"])
 def test_cli_output_is_the_same_for_any_workers_and_chunk_size(models, tmp_path, mode):
+    # (a v1 model trained the same way fails this in vote mode, and the next test: its decisions change with the
+    # chunks' contexts)
     _write_reports(tmp_path / "r.csv", 30)
     runs = {(w, c): _cli(tmp_path, models["v2"], mode, f"w{w}c{c}", "--workers", str(w), "--chunk-size", str(c))
-            for w, c in ((1, 30), (1, 1), (2, 4), (2, 7))}
+            for w, c in ((1, 30), (1, 1), (2, 1), (2, 3), (2, 7))}
     first = runs[1, 30]
     assert first.count(b"\n") == 30 and b'"decided_by":"model"' in first.replace(b" ", b"")
     assert all(out == first for out in runs.values())
@@ -151,7 +157,7 @@ def test_cli_output_is_the_same_for_any_workers_and_chunk_size(models, tmp_path,
 def test_components_and_cli_agree_in_vote_mode(models, tmp_path):
     _write_reports(tmp_path / "r.csv", 30)
     cli = [json.loads(line) for line in _cli(tmp_path, models["v2"], "vote", "cli", "--workers", "2",
-                                             "--chunk-size", "4").splitlines()]
+                                             "--chunk-size", "3").splitlines()]
     nlp = asg_parse.load(existence_model=models["v2"], existence_mode="vote")  # five components
     for batch_size in (1, 8):
         components = list(asg_parse.parse_records(_corpus(30), nlp=nlp, batch_size=batch_size))
@@ -171,9 +177,11 @@ def test_component_pipe_batches_the_model_call(models, monkeypatch):
         return predict(model, X)
 
     monkeypatch.setattr(type(comp.model), "predict", counted)
-    batch = [asg_parse.doc_to_record(doc, str(i)) for i, doc in enumerate(nlp.pipe(_REPORTS, batch_size=6))]
-    assert len(calls) == 1 and calls[0] > len(_REPORTS)  # one call for the mentions of all six docs
-    comp.clear_cache()
-    alone = [asg_parse.doc_to_record(nlp(text), str(i)) for i, text in enumerate(_REPORTS)]
+    batch = [asg_parse.doc_to_record(doc, str(i)) for i, doc in enumerate(nlp.pipe(_REPORTS, batch_size=len(_REPORTS)))]
+    assert len(calls) == 1 and calls[0] > len(_REPORTS)  # one call for the mentions of all the docs
+    alone = []
+    for i, text in enumerate(_REPORTS):  # each doc alone, with nothing kept from before: one call each
+        comp.clear_cache()
+        alone.append(asg_parse.doc_to_record(nlp(text), str(i)))
     assert len(calls) == 1 + len(_REPORTS)
     assert batch == alone and any(t["decided_by"] == "model" for rec in batch for t in rec["triplets"])
