@@ -221,7 +221,7 @@ class ExistenceModel(TrainablePipe):
 
     def set_annotations(self, docs: Iterable[Doc], feats: list[list[Features]]) -> None:
         """Relabel the spans of `docs` (`feats` from `predict`); a batch-independent model (v2) predicts the new
-        mentions of all the docs in one call, another (v1) one call per doc, as it was trained to."""
+        mentions of all the docs in one call, another (v1) one call per doc (its probabilities depend on the call)."""
         docs = list(docs)
         probs: Optional[list[numpy.ndarray]] = None
         if self.mode != "rules" and len(docs) > 1 and is_batch_independent(self.model):
