@@ -1,5 +1,10 @@
-"""`asg.ExistenceClassifier.v1`: the thinc model of `asg_existence_model` (hashed window-word embeddings, a
-convolution, max + mean pooling per mention, the embedded rule features, a softmax over present / absent / uncertain)."""
+"""The thinc models of `asg_existence_model`: hashed window-word embeddings, a convolution, max + mean pooling per
+mention, the embedded rule features, a softmax over present / absent / uncertain.
+
+`asg.ExistenceClassifier.v2` (the default) convolves each mention's window words on their own, so a mention's
+probabilities do not depend on the other mentions of a model call. `asg.ExistenceClassifier.v1` (models saved
+before v2) convolves the window words of all the mentions of a call as one sequence: the edge words of a window see
+the neighbouring mention's; it stays registered, unchanged, so that its saved models load and predict as before."""
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
@@ -13,24 +18,59 @@ from thinc.types import Floats2d
 from .existence_features import Features
 
 N_LABELS = 3  # present, absent, uncertain
+BATCH_INDEPENDENT = "batch_independent"  # model attr: a mention's probabilities do not depend on its call's others
+
+
+@registry.architectures("asg.ExistenceClassifier.v2")
+def build_existence_classifier_v2(width: int = 64, rows: int = 4000, depth: int = 2, dropout: float = 0.1
+                                  ) -> Model[list[Features], Floats2d]:
+    """Hashed window-word embeddings + `depth` convolution layers (window 1) over each mention's window words alone
+    (the window of a word stops at its mention's first and last word), max+mean pooled per mention, beside the
+    embedded rule features, into a softmax over present / absent / uncertain."""
+    layers = [with_array(_embed(width, rows, dropout))] + [
+        residual(chain(expand_window(window_size=1), with_array(_conv_step(width, dropout)))) for _ in range(depth)]
+    model = _classifier(chain(*layers, concatenate(reduce_max(), reduce_mean())), width, dropout)
+    model.attrs[BATCH_INDEPENDENT] = True
+    return model
+
 
 @registry.architectures("asg.ExistenceClassifier.v1")
 def build_existence_classifier(width: int = 64, rows: int = 4000, depth: int = 2, dropout: float = 0.1
                                ) -> Model[list[Features], Floats2d]:
-    """Hashed window-word embeddings + `depth` convolution layers (window 1), max+mean pooled per mention, beside
-    the embedded rule features, into a softmax over present / absent / uncertain."""
-    embed = chain(concatenate(HashEmbed(width, rows, column=0, seed=11), HashEmbed(width // 4, 64, column=1, seed=12),
-                              HashEmbed(width, rows, column=2, seed=13)),
-                  Maxout(width, nP=2, dropout=dropout, normalize=True))
-    layers = [embed] + [residual(chain(expand_window(window_size=1), Maxout(width, width * 3, nP=2, dropout=dropout,
-                                                                            normalize=True)))
-                        for _ in range(depth)]
-    words = chain(with_array(chain(*layers)), concatenate(reduce_max(), reduce_mean()))
+    """As v2, but the convolution runs over the window words of all the mentions of a call as one sequence (models
+    saved before v2; a mention's probabilities shift with the mentions that share its call)."""
+    layers = [_embed(width, rows, dropout)] + [residual(chain(expand_window(window_size=1), _conv_step(width, dropout)))
+                                              for _ in range(depth)]
+    model = _classifier(chain(with_array(chain(*layers)), concatenate(reduce_max(), reduce_mean())), width, dropout)
+    model.attrs[BATCH_INDEPENDENT] = False
+    return model
+
+
+def _embed(width: int, rows: int, dropout: float) -> Model:
+    """A window word's (word, side/distance, side+word) hashes -> one vector."""
+    return chain(concatenate(HashEmbed(width, rows, column=0, seed=11), HashEmbed(width // 4, 64, column=1, seed=12),
+                             HashEmbed(width, rows, column=2, seed=13)),
+                 Maxout(width, nP=2, dropout=dropout, normalize=True))
+
+
+def _conv_step(width: int, dropout: float) -> Model:
+    """A word's vector with its two neighbours' (from `expand_window`) -> its new vector."""
+    return Maxout(width, width * 3, nP=2, dropout=dropout, normalize=True)
+
+
+def _classifier(words: Model, width: int, dropout: float) -> Model[list[Features], Floats2d]:
+    """The pooled window words `words` (Ragged of hash rows -> one row per mention) beside the embedded rule
+    features, into the softmax."""
     rule = chain(concatenate(*(HashEmbed(width // 2, 1000, column=i, seed=20 + i) for i in range(7))),
                  Maxout(width, nP=2, dropout=dropout, normalize=True))
     head = chain(Maxout(width, width * 3, nP=2, dropout=dropout, normalize=True), Softmax(N_LABELS, width))
     return Model("asg_existence_classifier", _classifier_forward, init=_classifier_init, layers=[words, rule, head],
                  dims={"nO": N_LABELS})
+
+
+def is_batch_independent(model: Model) -> bool:
+    """Whether `model` gives a mention the same probabilities whatever other mentions share its call."""
+    return bool(model.attrs.get(BATCH_INDEPENDENT, False))
 
 
 def _inputs(model: Model, X: list[Features]) -> tuple[Ragged, Any]:
@@ -72,7 +112,7 @@ def _classifier_forward(model: Model, X: list[Features], is_train: bool) -> tupl
 
 DEFAULT_MODEL = """
 [model]
-@architectures = "asg.ExistenceClassifier.v1"
+@architectures = "asg.ExistenceClassifier.v2"
 width = 64
 rows = 4000
 depth = 2

@@ -2,9 +2,10 @@
 
 Each finding mention becomes one example: the words of a window around it inside its sentence (each with its side
 and distance: left / inside / right) and the rule engine's verdict (its label, its cue's text, kind and class, where
-the cue stands). The thinc model (`asg.ExistenceClassifier.v1`, existence_classifier.py; or a pretrained encoder,
+the cue stands). The thinc model (`asg.ExistenceClassifier.v2`, existence_classifier.py; or a pretrained encoder,
 existence_encoder.py) therefore learns corrections on top of the rules rather than relearning them. The features
-are made in existence_features.py.
+are made in existence_features.py. A v2 model gives each mention the same probabilities whatever mentions share
+its call, so `pipe` sends all the mentions of a batch of docs through one call.
 
 Modes (`mode` in the config, `--existence-mode` on the command line):
 - ``rules``: the rule label stands (the model is not run);
@@ -23,10 +24,11 @@ from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example
+from spacy.util import minibatch
 from thinc.api import Model, NumpyOps, Optimizer
 
 from . import existence_encoder  # noqa: F401  (registers the pretrained-encoder architecture)
-from . import existence_classifier  # noqa: F401  (registers asg.ExistenceClassifier.v1)
+from .existence_classifier import is_batch_independent  # (registers asg.ExistenceClassifier.v1 and v2)
 from .existence_features import Context, Features, context_features, doc_contexts, doc_features
 from .memo import Memo
 from .tokens import SentenceIndex, ext_key, tokens
@@ -84,8 +86,12 @@ class ExistenceModel(TrainablePipe):
     def probabilities(self, feats: Sequence[Features]) -> list[numpy.ndarray]:
         """The model's (present, absent, uncertain) probabilities of each mention (repeated contexts are cached)."""
         cache = self._cache
-        missing = [f for f in dict.fromkeys(feats) if f not in cache]
+        unique = dict.fromkeys(feats)
+        missing = [f for f in unique if f not in cache]
         if missing:
+            if len(cache) + len(missing) > CACHE_LIMIT:  # full: start over (the rows of this call are all kept)
+                cache.clear()
+                missing = list(unique)
             scores = self.model.ops.to_numpy(self.model.predict(missing))
             for f, row in zip(missing, scores):
                 cache[f] = row
@@ -214,11 +220,22 @@ class ExistenceModel(TrainablePipe):
         return out, decided
 
     def set_annotations(self, docs: Iterable[Doc], feats: list[list[Features]]) -> None:
+        """Relabel the spans of `docs` (`feats` from `predict`); a batch-independent model (v2) predicts the new
+        mentions of all the docs in one call, another (v1) one call per doc (its probabilities depend on the call)."""
+        docs = list(docs)
+        probs: Optional[list[numpy.ndarray]] = None
+        if self.mode != "rules" and len(docs) > 1 and is_batch_independent(self.model):
+            probs = self.probabilities([f for doc_feats in feats for f in doc_feats])
+        start = 0
         for doc, doc_feats in zip(docs, feats):
             spans = self.spans(doc)
             links = doc.user_data.get(ext_key("asg_links")) or {}
             fixed = [is_forced(links.get((s.start, s.end, s.label_))) for s in spans]
-            labels, by = self.decide(doc_feats, _span_labels(doc, spans), fixed)
+            if probs is None:
+                labels, by = self.decide(doc_feats, _span_labels(doc, spans), fixed)
+            else:
+                labels, by = self.decide_by(probs[start:start + len(doc_feats)], _span_labels(doc, spans), fixed)
+                start += len(doc_feats)
             user_data = doc.user_data
             for span, (label, cue), who in zip(spans, labels, by):
                 chars = (span.start_char, span.end_char)
@@ -232,8 +249,9 @@ class ExistenceModel(TrainablePipe):
         return doc
 
     def pipe(self, docs: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
-        for doc in docs:
-            yield self(doc)
+        for batch in minibatch(docs, size=batch_size):
+            self.set_annotations(batch, self.predict(batch))
+            yield from batch
 
     # ------------------------------------------------------------------ training
     def examples_features(self, examples: Iterable[Example]) -> tuple[list[Features], list[int], list[float]]:
@@ -372,7 +390,7 @@ def with_decided_by(triplets: list[Any], decided: dict[tuple[int, int], str]) ->
             else {**t, "decided_by": get((t["start"], t["end"]), "rules")} for t in triplets]
 
 
-@Language.factory("asg_existence_model", default_config={"model": {"@architectures": "asg.ExistenceClassifier.v1"},
+@Language.factory("asg_existence_model", default_config={"model": {"@architectures": "asg.ExistenceClassifier.v2"},
                                                          "mode": "vote", "threshold": 0.9,
                                                          "span_keys": ["asg_findings"], "ent_types": []})
 def make_existence_model(nlp: Language, name: str, model: Model, mode: str, threshold: float,
