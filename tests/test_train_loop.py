@@ -291,3 +291,28 @@ def test_official_variants_train_and_project_then_pool(tmp_path):
         assert not torch.allclose(got[valid], pool_first[valid], atol=1e-3)
         feat, tokens = text_features(model.text, batch["input_ids"], batch["attention_mask"], "cls")
         assert torch.equal(feat, tokens[:, 0])
+
+
+def test_compile_trains_the_same_steps_and_saves_plain_weights(tmp_path, monkeypatch):
+    """--compile wraps the training module in torch.compile (here dynamo with the eager backend, so no C++ build):
+    the steps match an uncompiled run's, and the checkpoint holds the model's own keys (no `_orig_mod.`)."""
+    real_compile = torch.compile
+    wrapped = []
+
+    def eager_compile(module, **kw):
+        wrapped.append(module)
+        return real_compile(module, backend="eager", **kw)
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    paths = write_toy_dataset(tmp_path, n=4, size=64, seed=5)
+    quiet = lambda m: None  # noqa: E731
+    plain = pretrain(_cfg(paths, tmp_path, "plain", max_steps=2), quiet)
+    assert not wrapped
+    compiled = pretrain(_cfg(paths, tmp_path, "compiled", max_steps=2, compile=True), quiet)
+    assert len(wrapped) == 1
+    for ma, mb in zip(_metrics(plain), _metrics(compiled), strict=True):
+        for key in LOSS_KEYS:
+            assert abs(ma[key] - mb[key]) <= 1e-5 * max(1.0, abs(ma[key])), (ma["step"], key)
+    state = torch.load(compiled / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert state.keys() == torch.load(plain / "checkpoints" / "last.pt", weights_only=True)["model"].keys()
+    assert not any(k.startswith("_orig_mod.") for k in state)
