@@ -6,7 +6,8 @@ Pipelines:
             regions null, or the finding's default regions with --baseline-regions defaults
   keyword   the same entity_ruler, every mention counted present
 
-    python benchmarks/compare_parsers.py [--csv PATH] [--gold annotations/gold/dev.jsonl ...] [--markdown]
+    python benchmarks/compare_parsers.py [--csv PATH] [--gold annotations/gold/dev.jsonl ...]
+        [--baseline-regions null|defaults|both] [--only NAME ...]   (prints a markdown table)
 """
 from __future__ import annotations
 

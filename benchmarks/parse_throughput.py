@@ -169,6 +169,8 @@ def profile_ours(texts: list[str]) -> list[tuple[str, float]]:
                                                   release(docs[i])))
     step("record + JSON", lambda i: runner.record_line(api.doc_to_record(docs[i], f"r{i}")))
     return stages
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--openi", type=Path, default=DEFAULT_OPENI, help="OpenI dev CSV (env ASG_OPENI_CSV)")
