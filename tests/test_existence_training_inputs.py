@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from asg_parse.learning.bioscope import build_reports, linguistic_existence, scored
+from asg_parse.evaluation.bioscope import Sentence, gold_existence, load_documents
+from asg_parse.learning.bioscope import linguistic_existence
 from asg_parse.learning.readers import DataError, detect_format, negex_reports, read_labelled, silver_reports
 
 _NEGEX_HEADER = "line number\tCondition\tsentence\tnegation_status (negated, affirmed, possible)\ttemporality\texperiencer\n"
@@ -47,29 +48,39 @@ def _sentence(doc_id, part, sent_id, text, cues, scopes, topic="chest-only"):
 
 
 def test_bioscope_linguistic_reading():
-    s = _sentence("d1", "Impression", "s2", "Probable viral pneumonia without effusion.",
-                  [{"type": "speculation", "text": "Probable", "scope_id": "x1"},
-                   {"type": "negation", "text": "without", "scope_id": "x2"}],
-                  [{"id": "x1", "text": "Probable viral pneumonia without effusion"},
-                   {"id": "x2", "text": "without effusion"}])
-    text = s["text"]
+    text = "Probable viral pneumonia without effusion, atelectasis or scarring."
+    s = Sentence("d1", "Impression", "s2", text,
+                 [{"type": "speculation", "text": "Probable", "scope_id": "x1"},
+                  {"type": "negation", "text": "without", "scope_id": "x2"},
+                  {"type": "speculation", "text": "or", "scope_id": "x3"}],
+                 [{"id": "x1", "text": "Probable viral pneumonia without effusion"},
+                  {"id": "x2", "text": "without effusion"}, {"id": "x3", "text": "atelectasis or scarring"}])
     at = text.index
-    assert linguistic_existence(s, at("pneumonia"), at("pneumonia") + 9) == "uncertain"  # leaning = hedge here
+    assert gold_existence(s, at("pneumonia"), at("pneumonia") + 9) == "leaning"  # the benchmark's own reading
+    assert linguistic_existence(s, at("pneumonia"), at("pneumonia") + 9) == "uncertain"  # a leaning is a hedge here
+    assert linguistic_existence(s, at("atelectasis"), at("atelectasis") + 11) == "uncertain"  # so is "X or Y"
     assert linguistic_existence(s, at("effusion"), at("effusion") + 8) == "absent"  # negation wins
-    plain = _sentence("d1", "Impression", "s3", "Mild cardiomegaly.", [], [])
-    assert linguistic_existence(plain, 5, 17) == "present"
-    assert not scored("Heart size normal.", 0, 17)  # a state statement is left out
-    assert not scored("Interval resolution of the effusion.", 27, 35)
+    assert linguistic_existence(Sentence("d1", "Impression", "s3", "Mild cardiomegaly.", [], []), 5, 17) == "present"
 
 
-def test_bioscope_reports_are_built_like_the_benchmark():
-    sents = [_sentence("d1", "History", "s1", "Cough.", [], []),
-             _sentence("d1", "Impression", "s2", "Possible pneumonia.", [], []),
-             _sentence("d1", "Impression", "s3", "No effusion.", [], []),
-             _sentence("d2", "Impression", "s1", "Hydronephrosis.", [], [], topic="renal-only")]
-    [(doc_id, text, impression)] = build_reports(sents)
-    assert doc_id == "d1" and text == "HISTORY: Cough.\nIMPRESSION: Possible pneumonia. No effusion."
-    assert [text[a:b] for a, b, _ in impression] == ["Possible pneumonia.", "No effusion."]
+def test_bioscope_reports_are_the_benchmark_documents(tmp_path):
+    path = tmp_path / "bio.jsonl"
+    rows = [_sentence("d1", "History", "s1", "Pneumothorax last year.", [], []),
+            _sentence("d1", "Impression", "s2", "Possible pneumonia.",
+                      [{"type": "speculation", "text": "Possible", "scope_id": "x1"}],
+                      [{"id": "x1", "text": "Possible pneumonia"}]),
+            _sentence("d1", "Impression", "s3", "No effusion.", [{"type": "negation", "text": "No", "scope_id": "x2"}],
+                      [{"id": "x2", "text": "No effusion"}]),
+            _sentence("d1", "Impression", "s4", "Interval resolution of the atelectasis.", [], []),
+            _sentence("d2", "Impression", "s1", "Hydronephrosis.", [], [], topic="renal-only")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    [document] = load_documents(path)
+    [report] = read_labelled(path)
+    assert (report.id, report.text) == ("d1", document.text)
+    assert report.text.startswith("HISTORY: Pneumothorax last year.\nIMPRESSION: Possible pneumonia.")
+    # the History mention and the resolving sentence are left out, as in the benchmark
+    assert [(report.text[m.start:m.end], m.existence) for m in report.mentions] == \
+        [("pneumonia", "uncertain"), ("effusion", "absent")]
 
 
 def test_bioscope_file_errors_name_the_line(tmp_path):
@@ -78,7 +89,10 @@ def test_bioscope_file_errors_name_the_line(tmp_path):
     bad = dict(ok, scopes=[{"id": "x", "text": "not in the sentence"}])
     path.write_text(json.dumps(ok) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
     assert detect_format(path) == "bioscope"
-    with pytest.raises(DataError, match=rf"{path}:2: field 'scopes'"):
+    with pytest.raises(DataError, match=rf"{path}: line 2: field 'scopes'"):
+        read_labelled(path)
+    path.write_text(json.dumps(dict(ok, cues="No")) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{path}: line 1: field 'cues' must be a list of objects"):
         read_labelled(path)
 
 

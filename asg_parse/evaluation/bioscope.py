@@ -90,6 +90,14 @@ def read_sentences(path: Union[str, Path]) -> list[tuple[dict[str, Any], str]]:
             raise BioScopeError(f"{p}: line {no}: missing field(s) {', '.join(missing)}")
         if obj["part"] not in ("History", "Impression"):
             raise BioScopeError(f"{p}: line {no}: field 'part' must be History or Impression, not {obj['part']!r}")
+        if not isinstance(obj["text"], str):
+            raise BioScopeError(f"{p}: line {no}: field 'text' must be a string")
+        for name in ("cues", "scopes"):
+            if not isinstance(obj[name], list) or not all(isinstance(x, dict) for x in obj[name]):
+                raise BioScopeError(f"{p}: line {no}: field '{name}' must be a list of objects")
+        for k, scope in enumerate(obj["scopes"]):
+            if str(scope.get("text", "")) not in obj["text"]:
+                raise BioScopeError(f"{p}: line {no}: field 'scopes': scopes[{k}] is not in the sentence's text")
         out.append((obj, obj["topic"]))
     return out
 

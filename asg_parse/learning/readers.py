@@ -62,7 +62,8 @@ def read_labelled(path: Path, fmt: Optional[str] = None, nlp: Optional[Any] = No
     if fmt == "negex":
         return negex_reports(path, skipped)
     if fmt == "bioscope":
-        from .bioscope import BioScopeError, read_bioscope
+        from ..evaluation.bioscope import BioScopeError
+        from .bioscope import read_bioscope
 
         try:
             return read_bioscope(path, nlp)
