@@ -1,22 +1,58 @@
-"""JSON Lines input: the objects of a JSONL file with their line numbers; a bad line is one error naming file and line."""
+"""JSON Lines input, read one way everywhere: bytes to lines (a byte-order mark and bad bytes handled), lines to
+objects, and every problem one message naming file and line."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterable, Iterator, Optional, Union
+
+BOM = b"\xef\xbb\xbf"
+
+
+def decoded_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, str, bool]]:
+    """(line number, text, whether the line held bytes that are not UTF-8) of each non-blank line; a byte-order mark
+    before the first line is dropped, bytes that do not decode are kept as surrogate escapes."""
+    for number, data in enumerate(lines, start=1):
+        if number == 1 and data.startswith(BOM):
+            data = data[len(BOM):]
+        try:
+            text, bad = data.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, bad = data.decode("utf-8", "surrogateescape"), True
+        if text.strip():
+            yield number, text.rstrip("\r\n"), bad
+
+
+def parse_object(line: str) -> tuple[Optional[Any], Optional[str]]:
+    """(the line's JSON value, None), or (None, what is wrong) when the line is not JSON at all."""
+    try:
+        return json.loads(line), None
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg} at column {exc.colno})"
+
+
+def not_an_object(value: Any) -> Optional[str]:
+    """What is wrong with a line's JSON value that is not an object, or None."""
+    return None if isinstance(value, dict) else f"a line must hold one JSON object, not {type(value).__name__}"
 
 
 def json_records(path: Union[str, Path], error: type[Exception] = ValueError) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of each non-blank line of a JSONL file; a line that is not one JSON object raises
-    `error` naming the file and line."""
-    with Path(path).open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise error(f"{path}: line {no}: invalid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise error(f"{path}: line {no}: a line must hold one JSON object")
+    """(line number, object) of each non-blank line of a JSONL file; a line that is not one JSON object in UTF-8
+    raises `error` naming the file and line."""
+    with Path(path).open("rb") as fh:
+        for no, line, bad in decoded_lines(fh):
+            if bad:
+                raise error(f"{path}: line {no}: not valid UTF-8")
+            obj, problem = parse_object(line)
+            problem = problem or not_an_object(obj)
+            if problem:
+                raise error(f"{path}: line {no}: {problem}")
             yield no, obj
+
+
+def first_line(path: Union[str, Path]) -> str:
+    """The first non-blank line of a file, decoded as `decoded_lines` does ('' when there is none); OSError passes."""
+    with Path(path).open("rb") as fh:
+        for _, text, _ in decoded_lines(fh):
+            return text
+    return ""

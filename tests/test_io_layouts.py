@@ -112,7 +112,7 @@ def test_bad_tables_give_one_line_errors(tmp_path, content, kwargs, message):
 def test_bad_jsonl_and_unknown_layouts(tmp_path):
     j = tmp_path / "bad.jsonl"
     j.write_text('{"id": 1, "text": "ok"}\n{"id": 2, "text": \n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"bad.jsonl: line 2: malformed JSON \(Expecting value at column 19\)"):
+    with pytest.raises(InputError, match=r"bad.jsonl: line 2: invalid JSON \(Expecting value at column 19\)"):
         read_inputs(str(j))
     other = tmp_path / "notes.dat"
     other.write_text("just some words\n", encoding="utf-8")

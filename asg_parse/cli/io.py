@@ -16,6 +16,8 @@ from pathlib import Path
 from itertools import chain, islice
 from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
+from ..jsonl import decoded_lines, not_an_object, parse_object
+
 ID_COLUMNS = ("id", "study_id", "study", "uid", "dicom_id")
 TEXT_COLUMNS = ("report", "text")
 SECTION_COLUMNS = ("findings", "impression")
@@ -226,23 +228,11 @@ def _as_text(value: object) -> str:
 
 def _json_objects(lines: Iterator[bytes], source: str) -> Iterator[tuple[int, dict, bool]]:
     """(line number, object, whether the line had undecodable bytes) of each non-blank JSONL line."""
-    for number, data in enumerate(lines, start=1):
-        if number == 1 and data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        if data.endswith(b"\n"):
-            data = data[:-1]
-        try:
-            line, bad = data.decode("utf-8"), False
-        except UnicodeDecodeError:
-            line, bad = data.decode("utf-8", "surrogateescape"), True
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}: line {number}: malformed JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"{source}: line {number}: expected a JSON object, found {type(obj).__name__}")
+    for number, line, bad in decoded_lines(lines):
+        obj, problem = parse_object(line)
+        problem = problem or not_an_object(obj)
+        if problem:
+            raise InputError(f"{source}: line {number}: {problem}")
         yield number, obj, bad
 
 

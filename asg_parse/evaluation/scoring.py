@@ -1,13 +1,13 @@
 """Gold-vs-prediction metrics for parsed reports, and the gold/prediction loaders (JSONL, OpenI standoff)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from pydantic import ValidationError
 
+from ..jsonl import decoded_lines, first_line, not_an_object, parse_object
 from ..schema import ParsedReport
 
 
@@ -48,19 +48,18 @@ def _lenient_check(obj: dict[str, Any]) -> Optional[str]:
 
 def _json_objects(p: Path) -> tuple[Optional[list[tuple[int, Any]]], list[Problem]]:
     """(line number, parsed JSON) for each non-blank line, plus one Problem per invalid line; None if unreadable."""
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(p), 0, f"cannot read file: {getattr(exc, 'strerror', None) or exc}")]
     objects: list[tuple[int, Any]] = []
     problems: list[Problem] = []
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            objects.append((no, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(str(p), no, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+    try:
+        with p.open("rb") as fh:
+            for no, line, bad in decoded_lines(fh):
+                value, problem = (None, "not valid UTF-8") if bad else parse_object(line)
+                if problem:
+                    problems.append(Problem(str(p), no, problem))
+                else:
+                    objects.append((no, value))
+    except OSError as exc:
+        return None, [Problem(str(p), 0, f"cannot read file: {exc.strerror or exc}")]
     return objects, problems
 
 
@@ -82,7 +81,7 @@ def load_records(path: Union[str, Path], strict: bool = True, extra_fields: tupl
     records: dict[str, dict[str, Any]] = {}
     for no, obj in objects:
         if not isinstance(obj, dict):
-            problems.append(Problem(str(p), no, "a line must hold one JSON object"))
+            problems.append(Problem(str(p), no, not_an_object(obj)))
             continue
         rid = obj.get("id", obj.get("uid"))
         if not isinstance(rid, (str, int)) or isinstance(rid, bool) or str(rid) == "":
@@ -224,14 +223,10 @@ def load_openi_standoff(path: Union[str, Path], csv_path: Union[str, Path, None]
 def is_standoff(path: Union[str, Path]) -> bool:
     """True when the first record of a JSONL looks like OpenI standoff (uid + text_sha1)."""
     try:
-        with Path(path).open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    obj = json.loads(line)
-                    return isinstance(obj, dict) and "text_sha1" in obj and "uid" in obj
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        obj, _ = parse_object(first_line(path))
+    except OSError:
         return False
-    return False
+    return isinstance(obj, dict) and "text_sha1" in obj and "uid" in obj
 
 
 # ---------------------------------------------------------------- matching

@@ -4,12 +4,12 @@ Every problem is a `DataError` whose one-line message names the file, line and f
 from __future__ import annotations
 
 import csv
-import json
+import io
 import re
 from pathlib import Path
 from typing import Any, Optional
 
-from ..jsonl import json_records
+from ..jsonl import first_line, json_records, not_an_object, parse_object
 from .examples import LabelledReport, Mention
 
 EXISTENCE = ("present", "absent", "uncertain")
@@ -25,20 +25,18 @@ def detect_format(path: Path) -> str:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        with path.open(encoding="utf-8") as fh:
-            first = next((line for line in fh if line.strip()), "")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
+        first = first_line(path)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if path.suffix.lower() in (".tsv", ".txt") or "\t" in first:
         if "negation_status" in first:
             return "negex"
         raise DataError(f"{path}:1: a TSV needs the NegEx columns (Condition, sentence, negation_status)")
-    try:
-        obj = json.loads(first)
-    except json.JSONDecodeError:
-        raise DataError(f"{path}:1: neither JSONL (gold, standoff, BioScope) nor the NegEx TSV") from None
-    if not isinstance(obj, dict):
-        raise DataError(f"{path}:1: a line must hold one JSON object")
+    obj, problem = parse_object(first)
+    if problem:
+        raise DataError(f"{path}:1: neither JSONL (gold, standoff, BioScope) nor the NegEx TSV ({problem})")
+    if not_an_object(obj):
+        raise DataError(f"{path}:1: {not_an_object(obj)}")
     if "text_sha1" in obj and "uid" in obj:
         return "standoff"
     if "cues" in obj and "scopes" in obj:
@@ -128,8 +126,13 @@ def locate(sentence: str, condition: str) -> Optional[tuple[int, int]]:
 def negex_reports(path: Path, skipped: Optional[list[str]] = None) -> list[LabelledReport]:
     """The NegEx/ConText TSV: one report per sentence, its condition absent (Negated) or present (Affirmed).
     A condition that cannot be located in its sentence is listed in `skipped` (never silently dropped)."""
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh, delimiter="\t"))
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8") from None
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
     if not rows:
         raise DataError(f"{path}: empty file")
     header = [h.strip().lower().split(" (")[0] for h in rows[0]]  # "negation_status (negated, affirmed, ...)"
