@@ -140,12 +140,17 @@ def test_macro_skips_observations_without_gold_cases():
     assert r.macro("negation")["f1"] == pytest.approx(0.5)
 
 
-def test_course_positive_pools_eleven_observations():
-    reports = [chexpert.Report("1", "", {"Edema": 1.0, "Support Devices": 1.0, "Pleural Effusion": -1.0})]
-    pred = {"1": {"Edema": 1.0, "Support Devices": None, "Pleural Effusion": 1.0}}
+def test_course_positive_averages_the_observations_and_pools_them():
+    reports = [chexpert.Report("1", "", {"Edema": 1.0, "Support Devices": 1.0, "Pleural Effusion": -1.0}),
+               chexpert.Report("2", "", {"Edema": 1.0, "Pleural Effusion": 1.0})]
+    pred = {"1": {"Edema": 1.0, "Support Devices": None, "Pleural Effusion": 1.0},
+            "2": {"Edema": 1.0, "Pleural Effusion": 1.0}}
     r = chexpert.score(reports, pred, ["Edema", "Support Devices", "Pleural Effusion"])
     cp = r.course_positive()  # Support Devices is not scored; the -1 gold counts as not positive
-    assert (cp["tp"], cp["fp"], cp["fn"]) == (1, 1, 0)
+    assert cp["per_observation"] == {"Edema": 1.0, "Pleural Effusion": pytest.approx(2 / 3)}
+    assert cp["f1"] == pytest.approx((1 + 2 / 3) / 2)  # the course's mean over observations
+    pooled = cp["pooled"]
+    assert (pooled["tp"], pooled["fp"], pooled["fn"]) == (3, 1, 0) and pooled["f1"] == pytest.approx(6 / 7)
 
 
 def _chex_file(tmp_path: Path) -> Path:
@@ -212,3 +217,42 @@ def test_chexpert_bad_label_is_one_line(tmp_path: Path):
 def test_bioscope_dev_counts_match_the_readme():
     docs = bioscope.load_documents(BIO_DATA)
     assert len(docs) == 493
+
+
+def _course_average(gold_rows: list[dict[str, str]], pred_rows: list[dict[str, str]], columns: list[str]) -> float:
+    """The course material's figure, computed apart from our scorer: per column, F1 of "1" against everything else
+    (0 when undefined), each rounded to 3 places, then their mean."""
+    f1s = []
+    for col in columns:
+        gold = [float(r[col] or "nan") == 1.0 for r in gold_rows]
+        pred = [float(r[col] or "nan") == 1.0 for r in pred_rows]
+        tp = sum(g and p for g, p in zip(gold, pred))
+        denominator = sum(gold) + sum(pred)
+        f1s.append(round(2 * tp / denominator if denominator else 0.0, 3))
+    return sum(f1s) / len(f1s)
+
+
+@pytest.mark.skipif(not CHEX_DATA.is_file(), reason="Stanford dev file not present")
+def test_course_figure_agrees_with_the_course_scorer(tmp_path: Path):
+    """On the same input our scorer and the course's agree within 0.005 (a keyword labeler's CSV as the input)."""
+    with CHEX_DATA.open(newline="", encoding="utf-8") as fh:
+        gold_rows = list(csv.DictReader(fh))
+    columns = [c for c in gold_rows[0]
+               if c not in ("SimpleTestReportID", "Report Impression", *chexpert.COURSE_EXCLUDED)]
+    assert len(columns) == 11
+    words = {c: c.split()[-1].lower()[:6] for c in columns}  # "effusi", "pneumo", "edema", ...
+    pred_rows = [{"SimpleTestReportID": r["SimpleTestReportID"], **{c: "" for c in chexpert.COURSE_EXCLUDED},
+                  **{c: "1.0" if words[c] in r["Report Impression"].lower() else "" for c in columns}}
+                 for r in gold_rows]
+    pred = tmp_path / "keyword.csv"
+    with pred.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(pred_rows[0]))
+        w.writeheader()
+        w.writerows(pred_rows)
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(app, ["benchmark", "chexpert", "--pred", str(pred), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    ours = json.loads(out.read_text())["course_positive_11"]
+    theirs = _course_average(gold_rows, pred_rows, columns)
+    assert abs(ours["f1"] - theirs) <= 0.005
+    assert abs(ours["pooled"]["f1"] - theirs) > 0.005  # the pooled figure is another number

@@ -351,8 +351,10 @@ def benchmark_chexpert(
     table.add_row("macro (13, with gold)", *(_f(result.macro(k)["f1"]) for k in chexpert_eval.KINDS))
     console.print(table)
     cp = result.course_positive()
-    console.print(f"positive F1 over the course's 11 observations: {_f(cp['f1'])} "
-                  f"(P {_f(cp['precision'])} R {_f(cp['recall'])})")
+    pooled = cp["pooled"]
+    console.print(f"positive F1 over the course's 11 observations: {_f(cp['f1'])} (their mean of the "
+                  f"per-observation F1s); pooled {_f(pooled['f1'])} (P {_f(pooled['precision'])} "
+                  f"R {_f(pooled['recall'])})")
     if result.region_map is not None:
         render_region_map(result.region_map, console)
     if errors > 0:

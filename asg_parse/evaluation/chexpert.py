@@ -7,9 +7,11 @@ Per observation, report level, as the CheXpert paper scores its labeler:
 - uncertain F1: gold -1 vs predicted -1;
 - positive F1: gold 1 vs predicted 1 ("No Finding" has positive F1 only).
 Macro averages run over the 13 observations other than No Finding that have at least one gold case of that kind;
-"positive F1 over 11" pools the 11 observations the course material scores (all but No Finding, Enlarged
-Cardiomediastinum and Support Devices) as one micro-averaged F1 of 1 vs not 1. With the parser's records, the
-region-map recall of the positive and uncertain observations is scored too (region_map.py).
+"positive F1 over 11" is the course material's figure for the 11 observations it scores (all but No Finding, Enlarged
+Cardiomediastinum and Support Devices): the mean over them of each one's F1 of 1 vs not 1 (its `calculate_f1`
+"Average" of sklearn's per-column `f1_score`), leaving out an observation with no positive in gold nor prediction,
+where F1 is undefined (sklearn's 0); the same decisions pooled into one micro-averaged F1 come beside it. With the
+parser's records, the region-map recall of the positive and uncertain observations is scored too (region_map.py).
 """
 from __future__ import annotations
 
@@ -157,17 +159,24 @@ class ChexpertResult:
         value = sum(self.per[o][kind]["f1"] for o in used) / len(used) if used else 0.0
         return {"f1": value, "observations": used}
 
-    def course_positive(self) -> dict[str, float]:
-        """Positive F1 pooled over the 11 course observations (1 vs 0 / -1 / blank)."""
+    def course_positive(self) -> dict[str, Any]:
+        """Positive F1 (1 vs 0 / -1 / blank) over the 11 course observations: `f1` the mean of the per-observation
+        F1s, as the course material averages them (over the observations with a positive in gold or prediction);
+        `pooled` the same decisions as one micro-averaged F1."""
         gold: list[bool] = []
         pred: list[bool] = []
+        per: dict[str, float] = {}
         for o in self.observations:
             if o in COURSE_EXCLUDED:
                 continue
+            one = f1_of((g == 1.0 for _, g, _ in self.pairs[o]), (p == 1.0 for _, _, p in self.pairs[o]))
+            if one["tp"] + one["fp"] + one["fn"]:  # F1 is defined
+                per[o] = one["f1"]
             for _, g, p in self.pairs[o]:
                 gold.append(g == 1.0)
                 pred.append(p == 1.0)
-        return f1_of(gold, pred)
+        return {"f1": sum(per.values()) / len(per) if per else 0.0, "per_observation": per,
+                "pooled": f1_of(gold, pred)}
 
     def errors(self, observation: str) -> list[tuple[str, Label, Label]]:
         return [(rid, g, p) for rid, g, p in self.pairs[observation] if g != p]
