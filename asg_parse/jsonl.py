@@ -1,5 +1,5 @@
-"""JSON Lines input, read one way everywhere: bytes to lines (a byte-order mark and bad bytes handled), lines to
-objects, and every problem one message naming file and line."""
+"""Input files read one way everywhere: JSON Lines (bytes to lines, a byte-order mark and bad bytes handled, lines
+to objects) and whole UTF-8 text files, every problem one message naming file and line."""
 from __future__ import annotations
 
 import json
@@ -56,3 +56,14 @@ def first_line(path: Union[str, Path]) -> str:
         for _, text, _ in decoded_lines(fh):
             return text
     return ""
+
+
+def utf8_text(path: Union[str, Path], error: type[Exception] = ValueError) -> str:
+    """The text of a UTF-8 file (a byte-order mark dropped); a byte that is not UTF-8 raises `error` naming the file
+    and its line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(f"{path}: line {line}: not valid UTF-8") from None

@@ -212,6 +212,30 @@ def test_chexpert_bad_label_is_one_line(tmp_path: Path):
     assert "row 2, column 'Pleural Effusion': label 'maybe'" in res.output
 
 
+def test_chexpert_csv_with_a_bom_or_a_bad_byte(tmp_path: Path):
+    data = _chex_file(tmp_path)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + data.read_bytes())  # as spreadsheet programs save it
+    res = CliRunner().invoke(app, ["benchmark", "chexpert", "--data", str(bom)])
+    assert res.exit_code == 0, res.output
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(data.read_bytes().replace(b"Mild", b"M\xefld"))
+    res = CliRunner().invoke(app, ["benchmark", "chexpert", "--data", str(bad)])
+    assert res.exit_code == 2 and "bad.csv: line 3: not valid UTF-8" in " ".join(res.output.split())
+
+
+def test_predictions_that_match_no_report_are_refused(tmp_path: Path):
+    """A --pred file none of whose records is a benchmark report is an error, not a table of zeros."""
+    pred = tmp_path / "other.jsonl"
+    pred.write_text(json.dumps({"id": "not-a-report", "triplets": []}) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["benchmark", "chexpert", "--data", str(_chex_file(tmp_path)), "--pred", str(pred)])
+    assert res.exit_code == 2
+    assert "other.jsonl: none of its 1 record(s) is a report of the benchmark" in " ".join(res.output.split())
+    res = CliRunner().invoke(app, ["benchmark", "bioscope", "--data", str(_bio_file(tmp_path)),
+                                   "--pred", str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 2 and "missing.jsonl: cannot read file" in " ".join(res.output.split())
+
+
 # ---------------------------------------------------------------- the shared dev files
 @pytest.mark.skipif(not BIO_DATA.is_file(), reason="BioScope dev file not present")
 def test_bioscope_dev_counts_match_the_readme():

@@ -49,11 +49,18 @@ def test_training_reads_gold_written_with_a_bom(tmp_path: Path):
         [("pleural effusion", "present"), ("pneumothorax", "absent")]
 
 
+def test_training_empty_file_is_one_line(tmp_path: Path):
+    path = tmp_path / "labels.jsonl"
+    path.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"labels.jsonl: empty file"):
+        detect_format(path)
+
+
 def test_training_bad_bytes_are_one_line(tmp_path: Path):
     tsv = tmp_path / "negex.tsv"
     tsv.write_bytes(b"line number\tCondition\tsentence\tnegation_status\n1\tcough\tNo cough.\tNegated\n"
                     b"2\tfever\tFever \xff today.\tAffirmed\n")
-    with pytest.raises(DataError, match=r"negex.tsv:3: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"negex.tsv: line 3: not valid UTF-8"):
         read_labelled(tsv)
     bio = tmp_path / "bio.jsonl"
     bio.write_bytes(json.dumps(SENTENCE).encode() + b"\n" + json.dumps(SENTENCE).encode()[:-2] + b"\xff\"}\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -14,6 +14,7 @@ from ..evaluation import bioscope as bioscope_eval
 from ..evaluation import chexpert as chexpert_eval
 from ..evaluation import openi
 from ..evaluation import region_map as region_map_eval
+from ..evaluation import scoring
 from .common import (CONVENTION_HELP, EXISTENCE_MODE_OPTION, EXISTENCE_MODEL_OPTION, existence_options, fail,
                      load)
 from .display import fmt as _f
@@ -105,8 +106,6 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
                         nlp: Any = None) -> int:
     """Score our parser (pred None; `nlp`: its pipeline, default the rules; `convention`: the profile of the
     default pipeline) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
-    from ..evaluation import scoring
-
     console = console or Console(soft_wrap=True)
     path = openi.resolve_csv(csv_path)
     try:
@@ -116,13 +115,7 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
         return 2
     speed = ""
     if pred is not None:
-        records, problems = scoring.load_records(pred, strict=False)
-        for prob in problems[:20]:
-            console.print(f"warning: {prob}", markup=False, highlight=False)
-        if len(problems) > 20:
-            console.print(f"... {len(problems) - 20} more problem line(s)")
-        if problems:
-            console.print(f"{len(problems)} problem line(s) in {pred} were skipped", markup=False, highlight=False)
+        records = _records(pred, console, [r.uid for r in reports])
         if records is None:
             return 2
         predictions: dict[str, Any] = records
@@ -200,17 +193,23 @@ def _parse(items: list[tuple[str, str]], convention: Optional[str]) -> tuple[dic
                 f"convention {convention or 'asg'}"
 
 
-def _records(pred: Path, console: Console) -> dict[str, Any]:
-    """A predictions JSONL (any tool's records: id + triplets), its problem lines reported; exit 2 if unreadable."""
-    from ..evaluation import scoring
-
+def _records(pred: Path, console: Console, ids: Sequence[str]) -> Optional[dict[str, Any]]:
+    """A predictions JSONL (any tool's records: id + triplets), its problem lines reported; None, the error printed,
+    when the file cannot be read or none of its records is one of the benchmark's reports (`ids`)."""
     records, problems = scoring.load_records(pred, strict=False)
+    if records is None:  # the whole file: one problem
+        fail(str(problems[0]))
+        return None
     for prob in problems[:20]:
         console.print(f"warning: {prob}", markup=False, highlight=False)
+    if len(problems) > 20:
+        console.print(f"... {len(problems) - 20} more problem line(s)")
     if problems:
         console.print(f"{len(problems)} problem line(s) in {pred} were skipped", markup=False, highlight=False)
-    if records is None:
-        raise typer.Exit(2)
+    if ids and not any(i in records for i in ids):
+        fail(f"{pred}: none of its {len(records)} record(s) is a report of the benchmark (record ids are the "
+             f"data's report ids, e.g. {', '.join(ids[:3])})")
+        return None
     return records
 
 
@@ -264,7 +263,9 @@ def benchmark_bioscope(
         raise fail(str(exc)) from None
     speed = ""
     if pred is not None:
-        predictions = _records(pred, console)
+        predictions = _records(pred, console, [d.doc_id for d in docs])
+        if predictions is None:
+            raise typer.Exit(2)
     else:
         predictions, speed = _parse([(d.doc_id, d.text) for d in docs], convention)
     result = bioscope_eval.score(docs, predictions, negspacy=not no_negspacy)
@@ -328,7 +329,9 @@ def benchmark_chexpert(
             predictions = chexpert_eval.labels_from_csv(pred, reports, observations)
         else:
             if pred is not None:
-                records = _records(pred, console)
+                records = _records(pred, console, [r.id for r in reports])
+                if records is None:
+                    raise typer.Exit(2)
             else:
                 records, speed = _parse([(r.id, r.text) for r in reports], convention)
             predictions = chexpert_eval.labels_from_records(records, labeler)

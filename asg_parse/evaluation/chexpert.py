@@ -16,10 +16,12 @@ parser's records, the region-map recall of the positive and uncertain observatio
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
+from ..jsonl import utf8_text
 from . import SHARED_DATA, data_file
 from . import region_map as region_map_eval
 
@@ -79,19 +81,25 @@ def read_label_csv(path: Union[str, Path], observations: list[str], id_column: O
     p = Path(path)
     if not p.is_file():
         raise ChexpertError(f"{p}: file not found")
-    with p.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        fields = {_canonical(f): f for f in (reader.fieldnames or [])}
-        missing = [o for o in observations if o not in fields]
-        if missing:
-            raise ChexpertError(f"{p}: missing column(s) {', '.join(missing)}")
-        out = []
-        for no, row in enumerate(reader, 2):
-            labels = {o: parse_label(row.get(fields[o]), f"{p}: row {no}, column {fields[o]!r}") for o in observations}
-            rid = row.get(id_column) if id_column and id_column in row else None
-            text = row.get(text_column) if text_column and text_column in row else None
-            out.append((None if rid is None else _report_id(rid), text, labels))
+    reader = csv.DictReader(io.StringIO(utf8_text(p, ChexpertError), newline=""))
+    fields = {_canonical(f): f for f in (reader.fieldnames or [])}
+    missing = [o for o in observations if o not in fields]
+    if missing:
+        raise ChexpertError(f"{p}: missing column(s) {', '.join(missing)}")
+    out = []
+    for no, row in enumerate(reader, 2):
+        labels = {o: parse_label(row.get(fields[o]), f"{p}: row {no}, column {fields[o]!r}") for o in observations}
+        rid = row.get(id_column) if id_column and id_column in row else None
+        text = row.get(text_column) if text_column and text_column in row else None
+        out.append((None if rid is None else _report_id(rid), text, labels))
     return out
+
+
+def _header(p: Path) -> list[str]:
+    """The column names of a CSV (checked as `read_label_csv` reads it)."""
+    if not p.is_file():
+        raise ChexpertError(f"{p}: file not found")
+    return next(csv.reader(io.StringIO(utf8_text(p, ChexpertError), newline="")), [])
 
 
 def _report_id(raw: str) -> str:
@@ -109,8 +117,7 @@ def load_reports(path: Union[str, Path, None], observations: list[str]) -> list[
     p = resolve_data(path)
     if not p.is_file():
         raise ChexpertError(f"{p}: CheXpert reports CSV not found (pass --data or set ${DATA_ENV})")
-    with p.open(newline="", encoding="utf-8") as fh:
-        head = next(csv.reader(fh), [])
+    head = _header(p)
     for col in (ID_COLUMN, TEXT_COLUMN):
         if col not in head:
             raise ChexpertError(f"{p}: missing column {col}")
@@ -223,8 +230,7 @@ def labels_from_csv(path: Union[str, Path], reports: list[Report], observations:
                     ) -> dict[str, dict[str, Label]]:
     """Report id -> labels from a label CSV: matched by an id column (`SimpleTestReportID` or `id`) when it has
     one, else row by row in the data's order (the CheXpert labeler writes no id)."""
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        head = next(csv.reader(fh), [])
+    head = _header(Path(path))
     id_col = next((c for c in (ID_COLUMN, "id") if c in head), None)
     rows = read_label_csv(path, observations, id_col)
     if id_col is None and len(rows) != len(reports):

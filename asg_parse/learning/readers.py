@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
-from ..jsonl import first_line, json_records, not_an_object, parse_object
+from ..jsonl import first_line, json_records, not_an_object, parse_object, utf8_text
 from .examples import LabelledReport, Mention
 
 EXISTENCE = ("present", "absent", "uncertain")
@@ -28,6 +28,8 @@ def detect_format(path: Path) -> str:
         first = first_line(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not first:
+        raise DataError(f"{path}: empty file")
     if path.suffix.lower() in (".tsv", ".txt") or "\t" in first:
         if "negation_status" in first:
             return "negex"
@@ -126,13 +128,7 @@ def locate(sentence: str, condition: str) -> Optional[tuple[int, int]]:
 def negex_reports(path: Path, skipped: Optional[list[str]] = None) -> list[LabelledReport]:
     """The NegEx/ConText TSV: one report per sentence, its condition absent (Negated) or present (Affirmed).
     A condition that cannot be located in its sentence is listed in `skipped` (never silently dropped)."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8") from None
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+    rows = list(csv.reader(io.StringIO(utf8_text(path, DataError), newline=""), delimiter="\t"))
     if not rows:
         raise DataError(f"{path}: empty file")
     header = [h.strip().lower().split(" (")[0] for h in rows[0]]  # "negation_status (negated, affirmed, ...)"
