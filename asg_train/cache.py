@@ -2,7 +2,9 @@
 the token ids and region->token masks live beside them, keyed by the tokenizer (tokens.py)."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from asg_parse.jsonl import utf8_text
 
 from .inputs import DICOM_SUFFIXES, MIN_BOX_AREA_PX, Inputs, InputError, load_inputs, read_dicom, text_rules
 
@@ -40,13 +44,10 @@ def cache_key(triplets: Path, images: Path, boxes: Optional[Path], image_size: i
     parts = [CACHE_VERSION, image_size, _file_fingerprint(triplets), _file_fingerprint(images),
              _file_fingerprint(boxes), str(ontology) if ontology else None, sections, text_rules(), MIN_BOX_AREA_PX]
     if Path(images).is_file():
-        import csv
-
-        with Path(images).open(newline="", encoding="utf-8-sig") as fh:
-            for row in csv.DictReader(fh):
-                p = Path(images).parent / (row.get("path") or "")
-                st = p.stat() if p.is_file() else None
-                parts.append([row.get("path"), st.st_size if st else None, st.st_mtime_ns if st else None])
+        for row in csv.DictReader(io.StringIO(utf8_text(images, InputError), newline="")):
+            p = Path(images).parent / (row.get("path") or "")
+            st = p.stat() if p.is_file() else None
+            parts.append([row.get("path"), st.st_size if st else None, st.st_mtime_ns if st else None])
     if ontology is not None:
         parts.append(_file_fingerprint(Path(ontology)))
     h.update(json.dumps(parts, default=str).encode())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from collections import Counter
@@ -12,6 +13,7 @@ from typing import Optional
 import numpy as np
 from pydantic import ValidationError
 
+from asg_parse.jsonl import decoded_lines, utf8_text
 from asg_parse.schema import ParsedReport
 
 log = logging.getLogger("asg_train")
@@ -132,10 +134,11 @@ def read_triplets(path: Path, regions: list[str], tags: list[str], skipped: list
     r_index = {r: i for i, r in enumerate(regions)}
     t_index = {t: i for i, t in enumerate(tags)}
     out: dict[str, Report] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, line, bad in decoded_lines(fh):
             src = f"{path.name}:{lineno}"
-            if not line.strip():
+            if bad:
+                skipped.append(Skip("line", src, "", "line", "not valid UTF-8"))
                 continue
             try:
                 rep = ParsedReport.model_validate_json(line)
@@ -203,13 +206,12 @@ def read_dicom(path: Path, header_only: bool = False):
 def _read_csv(path: Path, required: list[str], what: str) -> list[tuple[int, dict[str, str]]]:
     if not path.is_file():
         raise InputError(f"{path}: {what} file not found")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        cols = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in required if c not in cols]
-        if missing:
-            raise InputError(f"{path}: {what} CSV needs column(s) {', '.join(missing)} (has: {', '.join(cols) or 'none'})")
-        return [(i, {(k or "").strip(): (v or "").strip() for k, v in row.items()}) for i, row in enumerate(reader, 2)]
+    reader = csv.DictReader(io.StringIO(utf8_text(path, InputError), newline=""))
+    cols = [c.strip() for c in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in cols]
+    if missing:
+        raise InputError(f"{path}: {what} CSV needs column(s) {', '.join(missing)} (has: {', '.join(cols) or 'none'})")
+    return [(i, {(k or "").strip(): (v or "").strip() for k, v in row.items()}) for i, row in enumerate(reader, 2)]
 
 
 def read_images(path: Path, skipped: list[Skip]) -> list[tuple[str, str, Path, str]]:

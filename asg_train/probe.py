@@ -8,12 +8,15 @@ its runner so that further protocols (segmentation fine-tuning with Dice) can be
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 import numpy as np
+
+from asg_parse.jsonl import utf8_text
 
 Mode = Literal["multilabel", "multiclass"]
 
@@ -104,11 +107,9 @@ def read_labels(path: Union[str, Path], mode: str = "auto", classes: Optional[li
     in the training split)."""
     path = Path(path)
     try:
-        fh = open(path, newline="", encoding="utf-8")
+        rows = list(csv.reader(io.StringIO(utf8_text(path, ProbeError), newline="")))
     except OSError as exc:
         raise ProbeError(f"{path}: cannot open: {exc.strerror}") from None
-    with fh:
-        rows = list(csv.reader(fh))
     if not rows:
         raise ProbeError(f"{path}: empty file (expected a header `path,label...`)")
     header = [h.strip() for h in rows[0]]

@@ -28,6 +28,7 @@ Every dataset also gets `train_1pct.csv` and `train_10pct.csv` (fixed seed). Out
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,6 +37,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import yaml
+
+from asg_parse.jsonl import utf8_text
 
 from .probe import subset_indices
 
@@ -72,22 +75,25 @@ def _find(root: Path, names: Sequence[str], what: str) -> Path:
     raise SplitError(f"{root}: no {what} file found (looked for {', '.join(names)})")
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+def _text(path: Path) -> str:
+    """A dataset file's text; SplitError (file and line) when it cannot be read or is not UTF-8."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            fields = [f.strip() for f in (reader.fieldnames or [])]
-            missing = [c for c in required if c not in fields]
-            if missing:
-                raise SplitError(f"{path}: line 1: missing column(s) {', '.join(missing)} (has {', '.join(fields)})")
-            return [(i + 2, {(k or "").strip(): (v or "").strip() for k, v in row.items()})
-                    for i, row in enumerate(reader)]
+        return utf8_text(path, SplitError)
     except OSError as exc:
         raise SplitError(f"{path}: cannot read: {exc.strerror}") from None
 
 
+def _read_csv(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+    fields = [f.strip() for f in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in fields]
+    if missing:
+        raise SplitError(f"{path}: line 1: missing column(s) {', '.join(missing)} (has {', '.join(fields)})")
+    return [(i + 2, {(k or "").strip(): (v or "").strip() for k, v in row.items()}) for i, row in enumerate(reader)]
+
+
 def _read_list(path: Path) -> list[str]:
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [ln.strip() for ln in _text(path).splitlines() if ln.strip()]
 
 
 class _Images:
@@ -225,7 +231,7 @@ def siim(root: Path, cfg: dict[str, Any], seed: int) -> Split:
 def _covidx_rows(path: Path, images: _Images, folder: str) -> list[tuple[Path, list[str], str]]:
     """(image, [label], patient id) per line."""
     out = []
-    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line, text in enumerate(_text(path).splitlines(), start=1):
         if not text.strip():
             continue
         parts = text.split()

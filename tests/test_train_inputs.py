@@ -24,6 +24,8 @@ def bad_inputs(tmp_path):
         rec["region_sentences"]["left elbow"] = [0]
         fh.write(json.dumps(rec) + "\n")
         fh.write("{not json\n")
+    with paths["triplets"].open("ab") as fh:  # a line that is not UTF-8: flagged, the rest still read
+        fh.write(json.dumps(toy_record("r_latin1", [0])).encode()[:-1] + b', "note": "\xe9"}\n')
     Image.fromarray(np.zeros((50, 40), np.uint8)).save(tmp_path / "images" / "orphan.png")
     Image.fromarray(np.zeros((50, 40), np.uint8)).save(tmp_path / "images" / "extra.png")
     with paths["images"].open("a", newline="") as fh:
@@ -51,6 +53,7 @@ def test_validation_reports_every_problem_and_writes_skipped_csv(bad_inputs, tmp
     assert ("box", "unknown region") in reasons
     assert ("region", "unknown region") in reasons
     assert any(k == "line" and "invalid record" in r for k, r in reasons)
+    assert ("line", "not valid UTF-8") in reasons
     summary = inputs.summary()
     assert "5 reports, 5 images, boxes from csv" in summary
     assert "skipped 1 report: report without images" in summary
@@ -221,13 +224,18 @@ def test_cli_gives_one_line_errors(tmp_path):
     res = CliRunner().invoke(app, ["prepare", "--triplets", str(tmp_path / "nope.jsonl"), "--images",
                                    str(paths["images"]), "--cache", str(tmp_path / "c")])
     assert res.exit_code == 2 and "triplets file not found" in res.output
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(b"id,path\nr000,images/r\xe9000.png\n")  # a manifest saved in Latin-1
+    res = CliRunner().invoke(app, ["prepare", "--triplets", str(paths["triplets"]), "--images", str(latin1),
+                                   "--cache", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "latin1.csv: line 2: not valid UTF-8" in " ".join(res.output.split())
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("batch_sise: 3\n")
     res = CliRunner().invoke(app, ["pretrain", "--config", str(cfg)])
     assert res.exit_code == 2 and "batch_sise" in res.output
 
 
-def test_asg_train_imports_only_the_schema_of_asg_parse():
+def test_asg_train_imports_only_the_schema_and_file_readers_of_asg_parse():
     import subprocess
     import sys
 
@@ -235,4 +243,4 @@ def test_asg_train_imports_only_the_schema_of_asg_parse():
             "asg_train.splits, asg_train.synth; "
             "print(sorted(m for m in sys.modules if m.startswith('asg_parse')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert eval(out) == ["asg_parse", "asg_parse.schema"]
+    assert eval(out) == ["asg_parse", "asg_parse.jsonl", "asg_parse.schema"]
