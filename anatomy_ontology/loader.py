@@ -114,6 +114,9 @@ class RawOntology(BaseModel):
 
 
 def _merge_dir(raw: RawOntology, directory: Path) -> None:
+    for f in sorted(directory.glob("*.y*ml")):  # a misspelt file name would otherwise be ignored in silence
+        if f.name not in _LISTS:
+            raise OntologyError(str(f), None, f"not an ontology file name (expected one of {', '.join(_LISTS)})")
     for fname, lists in _LISTS.items():
         path = directory / fname
         if not path.exists():

@@ -261,7 +261,6 @@ def test_error_bad_side(tmp_path: Path):
 
 
 def test_error_zone_region_without_side(tmp_path: Path):
-    write(tmp_path, "zones.yaml", "")  # ignored file name
     path = write(tmp_path, "regions.yaml", "regions:\n  - id: middle base\n    side: none\n    zone: lower lung zone\n")
     msg = str(load_error(tmp_path))
     assert str(path) in msg and "middle base" in msg and "side" in msg
@@ -278,6 +277,12 @@ def test_error_unknown_top_level_key(tmp_path: Path):
     path = write(tmp_path, "findings.yaml", "finding:\n  - id: azygos lobe\n")
     msg = str(load_error(tmp_path))
     assert str(path) in msg and "unknown top-level key" in msg and "'finding'" in msg and "findings" in msg
+
+
+def test_error_misspelt_file_name(tmp_path: Path):
+    path = write(tmp_path, "finding.yaml", "findings:\n  - id: azygos lobe\n    forms: [azygos fissure]\n")
+    msg = str(load_error(tmp_path))
+    assert str(path) in msg and "not an ontology file name" in msg and "findings.yaml" in msg
 
 
 def test_error_unknown_field_in_entry(tmp_path: Path):
