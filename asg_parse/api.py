@@ -79,18 +79,23 @@ def doc_to_record(doc: Doc, id: str) -> dict[str, Any]:
 
 
 def _items(items: Iterable[Union[str, tuple[str, str]]]) -> Iterator[tuple[str, str]]:
+    """(id, text) of each item; a TypeError naming the item for anything but a text or an (id, text) pair."""
     for i, item in enumerate(items):
         if isinstance(item, str):
             yield str(i), item
-        else:
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], str):
             yield str(item[0]), item[1]
+        else:
+            what = f"a pair whose text is {type(item[1]).__name__}" if isinstance(item, (tuple, list)) and \
+                len(item) == 2 else type(item).__name__
+            raise TypeError(f"item {i}: expected a report text (str) or an (id, text) pair, not {what}")
 
 
 def parse_records(items: Iterable[Union[str, tuple[str, str]]], nlp: Optional[Language] = None,
                   batch_size: int = 256) -> Iterator[dict[str, Any]]:
     """Parse texts or (id, text) pairs into schema dicts, in input order (the fast path used by the CLI)."""
     nlp = nlp or _default()
-    pairs = list(_items(items)) if not isinstance(items, list) else list(_items(items))
+    pairs = list(_items(items))
     docs = nlp.pipe((text for _, text in pairs), batch_size=batch_size)
     for (id_, _), doc in zip(pairs, docs):
         yield doc_to_record(doc, id_)
@@ -105,4 +110,6 @@ def parse_many(items: Iterable[Union[str, tuple[str, str]]], nlp: Optional[Langu
 
 def parse(text: str, id: str = "report", nlp: Optional[Language] = None) -> ParsedReport:
     """Parse one report."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse: the report text must be a str, not {type(text).__name__}")
     return next(parse_many([(id, text)], nlp))

@@ -214,6 +214,16 @@ def test_parse_many_matches_parse(nlp):
     assert many == single
 
 
+def test_api_refuses_what_is_not_report_text(nlp):
+    with pytest.raises(TypeError, match="parse: the report text must be a str, not bytes"):
+        asg_parse.parse(b"No effusion.", nlp=nlp)  # spaCy would read bytes as a serialised doc
+    with pytest.raises(TypeError, match=r"item 1: expected a report text \(str\) or an \(id, text\) pair, "
+                                        "not a pair whose text is NoneType"):
+        list(asg_parse.parse_many(["No effusion.", ("r2", None)], nlp=nlp))
+    with pytest.raises(TypeError, match="item 0: .* not int"):
+        list(asg_parse.parse_records([7], nlp=nlp))
+
+
 def test_parse_without_nlp_uses_default_pipeline():
     r = asg_parse.parse("No pneumothorax.", id="x")
     assert r.id == "x"
