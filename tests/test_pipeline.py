@@ -224,6 +224,32 @@ def test_api_refuses_what_is_not_report_text(nlp):
         list(asg_parse.parse_records([7], nlp=nlp))
 
 
+def test_docs_survive_bytes_docbin_and_worker_processes(nlp):
+    """What spaCy does with a finished doc (to_bytes, a DocBin, nlp.pipe with n_process) keeps our results; the
+    links the components pass on are stored so that the bytes read back."""
+    from spacy.tokens import Doc, DocBin
+
+    from asg_parse.pipeline.mentions import anatomy_regions_of, links_of
+
+    texts = [REPORT, "No pneumothorax is seen on the right. Patchy opacity in the right upper lobe."]
+    docs = list(nlp.pipe(texts))
+    outputs = ("asg_sentences", "asg_triplets", "asg_region_sentences", "asg_tags")
+    for doc in docs:
+        back = Doc(nlp.vocab).from_bytes(doc.to_bytes())
+        assert all(getattr(back._, name) == getattr(doc._, name) for name in outputs)
+        assert links_of(back).keys() == links_of(doc).keys() and links_of(doc)
+        assert [list(v[0]) for v in links_of(back).values()] == [list(v[0]) for v in links_of(doc).values()]
+        assert anatomy_regions_of(back) == anatomy_regions_of(doc) and anatomy_regions_of(doc)
+    store = DocBin(store_user_data=True, docs=docs)
+    again = list(DocBin().from_bytes(store.to_bytes()).get_docs(nlp.vocab))
+    # (DocBin reads the lists of user data back as tuples)
+    assert [json.dumps(d._.asg_triplets) for d in again] == [json.dumps(d._.asg_triplets) for d in docs]
+    fast = spacy.blank("en")
+    fast.add_pipe("asg_parser")
+    in_workers = [d._.asg_triplets for d in fast.pipe(texts * 2, n_process=2, batch_size=1)]
+    assert in_workers == [d._.asg_triplets for d in fast.pipe(texts * 2)]
+
+
 def test_parse_without_nlp_uses_default_pipeline():
     r = asg_parse.parse("No pneumothorax.", id="x")
     assert r.id == "x"

@@ -185,8 +185,10 @@ def _display_spans(doc: Any, record: dict) -> tuple[list[Any], dict[str, str]]:
 
 def anatomy_phrases(doc: Any) -> list[tuple[Any, list[str]]]:
     """The anatomy phrases of a doc parsed with spans, each with the regions it names (empty when none)."""
-    regions_of = getattr(doc._, "asg_anatomy_regions", None) if doc.has_extension("asg_anatomy_regions") else None
-    return [(span, list((regions_of or {}).get((span.start, span.end)) or ([span.label_] if span.label_ else [])))
+    from ..pipeline.mentions import anatomy_regions_of
+
+    regions_of = anatomy_regions_of(doc)
+    return [(span, list(regions_of.get((span.start, span.end)) or ([span.label_] if span.label_ else [])))
             for span in doc.spans.get("asg_anatomy", [])]
 
 

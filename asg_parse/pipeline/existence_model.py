@@ -31,6 +31,7 @@ from . import existence_encoder  # noqa: F401  (registers the pretrained-encoder
 from .existence_classifier import is_batch_independent  # (registers asg.ExistenceClassifier.v1 and v2)
 from .existence_features import Context, Features, context_features, doc_contexts, doc_features
 from .memo import Memo
+from .mentions import links_of
 from .tokens import SentenceIndex, ext_key, tokens
 
 LABELS = ("present", "absent", "uncertain")
@@ -229,7 +230,7 @@ class ExistenceModel(TrainablePipe):
         start = 0
         for doc, doc_feats in zip(docs, feats):
             spans = self.spans(doc)
-            links = doc.user_data.get(ext_key("asg_links")) or {}
+            links = links_of(doc)
             fixed = [is_forced(links.get((s.start, s.end, s.label_))) for s in spans]
             if probs is None:
                 labels, by = self.decide(doc_feats, _span_labels(doc, spans), fixed)
@@ -354,7 +355,7 @@ def _span_labels(doc: Doc, spans: Sequence[Span]) -> list[tuple[Optional[str], O
     """The rule (existence, cue) of each span, as `asg_existence` stored them (a normal statement's forced
     existence, which `asg_mentions` links, in their place: the parser's final rule label)."""
     get = doc.user_data.get
-    links = get(ext_key("asg_links")) or {}
+    links = links_of(doc)
     out = []
     for s in spans:
         chars = (s.start_char, s.end_char)

@@ -1,7 +1,7 @@
 """asg_mentions: match anatomy and finding mentions, resolve laterality and link each finding to its regions."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -49,10 +49,23 @@ def publish(doc: Doc, found: Found) -> list[Span]:
     findings = [Span(doc, s, e, label=lab) for s, e, lab in found.findings]
     doc.spans[FINDINGS_KEY] = findings
     doc.spans[ANATOMY_KEY] = [Span(doc, s, e, label=lab) for s, e, lab in found.anatomy]
-    set_doc_ext(doc, "asg_links", found.links)
-    set_doc_ext(doc, "asg_anatomy_regions", found.anatomy_regions)
+    # as rows, not dicts keyed by tuples: msgpack (Doc.to_bytes, DocBin, nlp.pipe(n_process=...)) turns such keys
+    # into lists, which cannot key a dict again
+    set_doc_ext(doc, "asg_links", [(*m, link) for m, link in found.links.items()])
+    set_doc_ext(doc, "asg_anatomy_regions", [(*span, regions) for span, regions in found.anatomy_regions.items()])
     set_doc_ext(doc, "asg_warnings", found.warnings)
     return findings
+
+
+def links_of(doc: Doc) -> dict[tuple[int, int, str], Any]:
+    """(start, end, finding) -> the finding's link (regions, forced existence cue, located, generic), from the rows
+    `publish` stored (a doc read back from bytes holds each link as a list)."""
+    return {(r[0], r[1], r[2]): r[3] for r in doc_ext(doc, "asg_links") or ()}
+
+
+def anatomy_regions_of(doc: Doc) -> dict[tuple[int, int], list[str]]:
+    """(start, end) of each anatomy phrase -> the regions it names, from the rows `publish` stored."""
+    return {(r[0], r[1]): r[2] for r in doc_ext(doc, "asg_anatomy_regions") or ()}
 
 
 def stored(doc: Doc) -> Found:
@@ -60,8 +73,8 @@ def stored(doc: Doc) -> Found:
     def group(key: str) -> list[M]:
         return [M(s.start, s.end, s.label_) for s in doc.spans[key]] if key in doc.spans else []
 
-    return Found(group(FINDINGS_KEY), group(ANATOMY_KEY), doc_ext(doc, "asg_links") or {},
-                 doc_ext(doc, "asg_anatomy_regions") or {}, doc_ext(doc, "asg_warnings") or [])
+    return Found(group(FINDINGS_KEY), group(ANATOMY_KEY), links_of(doc), anatomy_regions_of(doc),
+                 doc_ext(doc, "asg_warnings") or [])
 
 
 @Language.factory("asg_mentions", default_config={"ontology": None})
