@@ -303,6 +303,18 @@ class ExistenceModel(TrainablePipe):
         return float(-(numpy.log(numpy.clip(ops.to_numpy(probs)[numpy.arange(len(golds)), golds], 1e-8, 1.0))
                        * numpy.array(weights)).sum())
 
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Optional[float]]:
+        """`existence_acc`: the share of gold mentions (reference spans of `GOLD_KEY`) whose existence on the
+        predicted doc (the span at the same characters) is their gold label; None when there is no gold. What
+        `nlp.evaluate` and `spacy train` report."""
+        right = total = 0
+        for eg in examples:
+            get = eg.predicted.user_data.get
+            for s in eg.reference.spans.get(GOLD_KEY, []):
+                total += 1
+                right += get(ext_key("asg_existence", s.start_char, s.end_char)) == s.label_
+        return {"existence_acc": right / total if total else None}
+
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
         feats, golds, _ = self.examples_features(get_examples())
         if not feats:
@@ -393,7 +405,8 @@ def with_decided_by(triplets: list[Any], decided: dict[tuple[int, int], str]) ->
 
 @Language.factory("asg_existence_model", default_config={"model": {"@architectures": "asg.ExistenceClassifier.v2"},
                                                          "mode": "vote", "threshold": 0.9,
-                                                         "span_keys": ["asg_findings"], "ent_types": []})
+                                                         "span_keys": ["asg_findings"], "ent_types": []},
+                  default_score_weights={"existence_acc": 1.0})
 def make_existence_model(nlp: Language, name: str, model: Model, mode: str, threshold: float,
                          span_keys: list[str], ent_types: list[str]) -> ExistenceModel:
     """Factory of `asg_existence_model` (entry point); place it after `asg_existence`, whose labels it reads."""
