@@ -2,7 +2,7 @@
 
     api.py       load(), parse(), parse_many(), parse_records(), doc_to_record(): the Python API
     schema.py    ParsedReport / Sentence / Triplet: the record every face of the parser produces
-    jsonl.py     JSON Lines input for every reader (byte-order mark, bad bytes), one-line errors naming file and line
+    files.py     input files read one way by every reader: JSON Lines and UTF-8 text, one-line errors (file, line)
     labels.py    report-level label rows (the CheXpert labeler's CSV layout, the 40 ASG tags) from a record
     pipeline/    the spaCy components and the steps they share (report text -> doc extensions)
     learning/    training data and training of the learned existence layer

@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from asg_parse.jsonl import utf8_text
+from asg_parse.files import utf8_text
 
 from .inputs import DICOM_SUFFIXES, MIN_BOX_AREA_PX, Inputs, InputError, load_inputs, read_dicom, text_rules
 

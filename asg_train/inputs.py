@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 from pydantic import ValidationError
 
-from asg_parse.jsonl import decoded_lines, utf8_text
+from asg_parse.files import decoded_lines, utf8_text
 from asg_parse.schema import ParsedReport
 
 log = logging.getLogger("asg_train")

@@ -16,7 +16,7 @@ from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 import numpy as np
 
-from asg_parse.jsonl import utf8_text
+from asg_parse.files import utf8_text
 
 Mode = Literal["multilabel", "multiclass"]
 

@@ -38,7 +38,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import yaml
 
-from asg_parse.jsonl import utf8_text
+from asg_parse.files import utf8_text
 
 from .probe import subset_indices
 

@@ -243,4 +243,4 @@ def test_asg_train_imports_only_the_schema_and_file_readers_of_asg_parse():
             "asg_train.splits, asg_train.synth; "
             "print(sorted(m for m in sys.modules if m.startswith('asg_parse')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert eval(out) == ["asg_parse", "asg_parse.jsonl", "asg_parse.schema"]
+    assert eval(out) == ["asg_parse", "asg_parse.files", "asg_parse.schema"]

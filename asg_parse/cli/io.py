@@ -16,7 +16,7 @@ from pathlib import Path
 from itertools import chain, islice
 from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
-from ..jsonl import decoded_lines, not_an_object, parse_object
+from ..files import decoded_lines, not_an_object, parse_object
 
 ID_COLUMNS = ("id", "study_id", "study", "uid", "dicom_id")
 TEXT_COLUMNS = ("report", "text")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ..jsonl import json_records
+from ..files import json_records
 from . import SHARED_DATA, data_file
 
 DATA_ENV = "ASG_BIOSCOPE"

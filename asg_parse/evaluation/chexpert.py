@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ..jsonl import utf8_text
+from ..files import utf8_text
 from . import SHARED_DATA, data_file
 from . import region_map as region_map_eval
 

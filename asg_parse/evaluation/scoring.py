@@ -7,7 +7,7 @@ from typing import Any, Optional, Union
 
 from pydantic import ValidationError
 
-from ..jsonl import decoded_lines, first_line, not_an_object, parse_object
+from ..files import decoded_lines, first_line, not_an_object, parse_object
 from ..schema import ParsedReport
 
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
-from ..jsonl import first_line, json_records, not_an_object, parse_object, utf8_text
+from ..files import first_line, json_records, not_an_object, parse_object, utf8_text
 from .examples import LabelledReport, Mention
 
 EXISTENCE = ("present", "absent", "uncertain")

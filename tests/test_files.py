@@ -1,4 +1,4 @@
-"""JSON Lines input, read one way by every reader: a byte-order mark is dropped, a line that is not UTF-8 or not one
+"""Input files, read one way by every reader: a byte-order mark is dropped, a line that is not UTF-8 or not one
 JSON object is one error (or one flagged problem) naming the file and line, never a traceback."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from asg_parse.cli.app import app
 from asg_parse.evaluation.scoring import load_records
-from asg_parse.jsonl import decoded_lines, json_records
+from asg_parse.files import decoded_lines, json_records
 from asg_parse.learning.readers import DataError, detect_format, read_labelled
 
 GOLD = {"id": "r1", "text": "Small left pleural effusion. No pneumothorax.",
