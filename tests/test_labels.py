@@ -87,6 +87,9 @@ def test_unknown_label_set_is_one_line(tmp_path: Path):
     res = CliRunner().invoke(app, [str(_input(tmp_path)), "-o", str(tmp_path / "x.csv"), "--labels", "mimic"])
     assert res.exit_code == 2
     assert "unknown label set 'mimic' (known: asg, chexpert)" in res.output
+    res = CliRunner().invoke(app, [str(_input(tmp_path)), "-o", str(tmp_path / "x.jsonl"), "--labels", "asg"])
+    assert res.exit_code == 2 and "--labels writes a CSV, not JSON" in res.output
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_region_states_and_skip_words():

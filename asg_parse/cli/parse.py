@@ -69,6 +69,8 @@ def parse_command(
     started = STARTED[0] if STARTED else time.perf_counter()
     if labels is not None and (resume or shard):
         raise fail(f"{'--resume' if resume else '--shard'} works on JSONL output only, not with --labels")
+    if labels is not None and str(output).lower().endswith((".jsonl", ".json", ".ndjson")):
+        raise fail(f"--labels writes a CSV, not JSON: name the output .csv (got {output})")
     try:  # what needs no full read fails now, before spaCy loads: the input, its layout and columns, --shard
         spec = parse_shard(shard) if shard else None
         if spec and output == "-":
