@@ -90,6 +90,8 @@ def test_unknown_label_set_is_one_line(tmp_path: Path):
     res = CliRunner().invoke(app, [str(_input(tmp_path)), "-o", str(tmp_path / "x.jsonl"), "--labels", "asg"])
     assert res.exit_code == 2 and "--labels writes a CSV, not JSON" in res.output
     assert not (tmp_path / "x.jsonl").exists()
+    res = CliRunner().invoke(app, [str(_input(tmp_path)), "-o", str(tmp_path / "x.csv")])  # records, no --labels
+    assert res.exit_code == 2 and "the records are JSON Lines, not a table" in res.output
 
 
 def test_region_states_and_skip_words():

@@ -71,6 +71,9 @@ def parse_command(
         raise fail(f"{'--resume' if resume else '--shard'} works on JSONL output only, not with --labels")
     if labels is not None and str(output).lower().endswith((".jsonl", ".json", ".ndjson")):
         raise fail(f"--labels writes a CSV, not JSON: name the output .csv (got {output})")
+    if labels is None and str(output).lower().endswith((".csv", ".tsv")):
+        raise fail(f"the records are JSON Lines, not a table: name the output .jsonl, or add --labels SET for a "
+                   f"label CSV (got {output})")
     try:  # what needs no full read fails now, before spaCy loads: the input, its layout and columns, --shard
         spec = parse_shard(shard) if shard else None
         if spec and output == "-":
