@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy
 import pytest
@@ -162,6 +163,23 @@ def test_cli_train_rejects_bad_gold_in_one_line(tmp_path):
     assert res.exit_code == 2
     assert f"{bad}:1: triplets[0]: field 'existence'" in res.output
     assert "Traceback" not in res.output
+
+
+def test_cli_train_checks_the_encoder_first(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from asg_parse.cli.app import app
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "a", "text": "No effusion.", "triplets": [
+        {"finding": "pleural effusion", "existence": "absent", "start": 3, "end": 11}]}) + "\n", encoding="utf-8")
+    args = ["train", "existence", "--gold", str(gold), "--out", str(tmp_path / "m"), "--encoder"]
+    res = CliRunner().invoke(app, args + [str(tmp_path / "no_such_bert")])
+    assert res.exit_code == 2 and "no_such_bert: no such directory" in " ".join(res.output.split())
+    monkeypatch.setitem(sys.modules, "transformers", None)  # the models extra not installed
+    res = CliRunner().invoke(app, args + ["emilyalsentzer/Bio_ClinicalBERT"])
+    assert res.exit_code == 2 and "pip install -e '.[models]'" in res.output
+    assert not (tmp_path / "m").exists()
 
 
 def test_tiny_pretrained_encoder(tmp_path, featuriser):

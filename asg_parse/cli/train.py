@@ -49,6 +49,8 @@ def train_existence_command(
     started = time.perf_counter()
     if out.exists() and not out.is_dir():
         raise fail(f"{out}: exists and is not a directory")
+    if encoder is not None:
+        _check_encoder(encoder)
     featuriser = Featuriser(str(ontology) if ontology else None)
     train_data, dev_data = Featurised(), None
     try:
@@ -86,6 +88,20 @@ def train_existence_command(
     trainer.save(comp, out, metrics)
     _print_metrics(console, metrics)
     console.print(f"wrote {out} ({metrics['seconds']} s)", highlight=False)
+
+
+def _check_encoder(encoder: str) -> None:
+    """A one-line error, before any training, for an --encoder that cannot be loaded: the `models` extra missing,
+    or a local path that does not exist (a hub id is `name` or `org/name`)."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise fail("--encoder needs torch and transformers: pip install -e '.[models]'") from None
+    local = encoder.startswith(("/", ".", "~")) or Path(encoder).expanduser().exists() or encoder.count("/") > 1
+    if local and not Path(encoder).expanduser().is_dir():
+        raise fail(f"--encoder {encoder}: no such directory (a local encoder is a transformers save_pretrained "
+                   "folder; a hub id is name or org/name)")
 
 
 class _progress:
