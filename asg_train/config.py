@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Preset = Literal["tiny", "vit-b16", "resnet50"]
+Count = Annotated[int, Field(ge=1)]  # sizes, steps, layers: at least 1
+Off = Annotated[int, Field(ge=0)]  # 0 switches the thing off (every-N intervals, workers, warm-up steps)
+Rate = Annotated[float, Field(gt=0)]
+Weight = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
 
 # Per-preset defaults for the fields left as None in TrainConfig. Every preset resizes to about 8/7 of the crop
 # and takes a random crop for training (the official 256 -> 224; tiny: 73 -> 64), a centre crop otherwise.
@@ -37,12 +42,12 @@ class Objective(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    tau: float = 0.07
-    w_ira: float = 1.0
-    w_arsa: float = 1.0
-    w_irl: float = 5.0
-    w_erl: float = 1.0
-    erl_alpha: float = 0.8
+    tau: Rate = 0.07
+    w_ira: Weight = 1.0
+    w_arsa: Weight = 1.0
+    w_irl: Weight = 5.0
+    w_erl: Weight = 1.0
+    erl_alpha: Annotated[float, Field(ge=0, le=1)] = 0.8
     uncertain_as: Literal["0", "1", "ignore"] = "0"
 
 
@@ -62,49 +67,49 @@ class TrainConfig(BaseModel):
     cache: Optional[Path] = None
     out: Optional[Path] = None
     text_sections: Optional[list[str]] = None  # None: asg_train/data/text.yaml (FINDINGS and IMPRESSION)
-    max_text_tokens: int = 112
+    max_text_tokens: Count = 112
     # model
     preset: Preset = "tiny"
     image_model: Optional[str] = None
     image_norm: Optional[Literal["half", "imagenet", "checkpoint"]] = None
     text_model: Optional[str] = None
-    text_layers: Optional[int] = None
+    text_layers: Optional[Count] = None
     pretrained: bool = True
-    image_size: Optional[int] = None
-    resize_size: Optional[int] = None
-    embed_dim: Optional[int] = None
-    head_hidden: Optional[int] = None
+    image_size: Optional[Count] = None
+    resize_size: Optional[Count] = None
+    embed_dim: Optional[Count] = None
+    head_hidden: Optional[Count] = None
     head_norm: Literal["layer", "batch"] = "layer"
     pool: Literal["mean", "cls"] = "mean"
     region_path: Literal["pool-project", "project-pool"] = "pool-project"
     tag_decoder: Literal["ours", "official"] = "ours"
-    decoder_dim: Optional[int] = None
-    decoder_heads: Optional[int] = None
-    decoder_layers: int = 4
-    tiny_vocab_size: int = 2000
+    decoder_dim: Optional[Count] = None
+    decoder_heads: Optional[Count] = None
+    decoder_layers: Count = 4
+    tiny_vocab_size: Count = 2000
     objective: Objective = Field(default_factory=Objective)
     # optimisation
-    batch_size: Optional[int] = None
-    grad_accum: int = 1
-    lr: Optional[float] = None
-    min_lr: float = 1e-8
-    weight_decay: float = 0.05
-    beta1: float = 0.9
-    beta2: float = 0.999
-    warmup_steps: Optional[int] = None
-    warmup_fraction: Optional[float] = None
-    max_steps: Optional[int] = None
-    epochs: Optional[float] = None
-    patience: Optional[int] = None
+    batch_size: Optional[Count] = None
+    grad_accum: Count = 1
+    lr: Optional[Rate] = None
+    min_lr: Weight = 1e-8
+    weight_decay: Weight = 0.05
+    beta1: Fraction = 0.9
+    beta2: Fraction = 0.999
+    warmup_steps: Optional[Off] = None
+    warmup_fraction: Optional[Fraction] = None
+    max_steps: Optional[Count] = None
+    epochs: Optional[Rate] = None
+    patience: Optional[Off] = None
     # run
-    val_fraction: float = 0.05
+    val_fraction: Fraction = 0.05
     val_reports: Optional[Path] = None  # report ids held out for validation (one per line); replaces val_fraction
-    val_every: int = 0
-    save_every: int = 0
-    log_every: int = 50
-    num_workers: Optional[int] = None
-    prefetch_factor: int = 4
-    prepare_workers: int = 4
+    val_every: Off = 0
+    save_every: Off = 0
+    log_every: Count = 50
+    num_workers: Optional[Off] = None
+    prefetch_factor: Count = 4
+    prepare_workers: Count = 4
     compile: bool = False
     grad_checkpointing: bool = False
     seed: int = 0

@@ -229,6 +229,12 @@ def test_cli_gives_one_line_errors(tmp_path):
     res = CliRunner().invoke(app, ["prepare", "--triplets", str(paths["triplets"]), "--images", str(latin1),
                                    "--cache", str(tmp_path / "c")])
     assert res.exit_code == 2 and "latin1.csv: line 2: not valid UTF-8" in " ".join(res.output.split())
+    for option, value, message in (("--batch-size", "0", "'batch_size': Input should be greater than or equal to 1"),
+                                   ("--warmup-fraction", "1.5", "'warmup_fraction': Input should be less than 1"),
+                                   ("--lr", "-1e-4", "'lr': Input should be greater than 0")):
+        res = CliRunner().invoke(app, ["pretrain", "--triplets", str(paths["triplets"]), "--images",
+                                       str(paths["images"]), "--out", str(tmp_path / "r"), option, value])
+        assert res.exit_code == 2 and message in " ".join(res.output.split()), (option, res.output)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("batch_sise: 3\n")
     res = CliRunner().invoke(app, ["pretrain", "--config", str(cfg)])
