@@ -453,6 +453,8 @@ def generate(n: int, out: Path, size: int = 128, seed: int = 0, prefix: Optional
     names = classes(t)
     prefix = f"ph{seed}-" if prefix is None else prefix
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
     (out / "images").mkdir(parents=True, exist_ok=True)
     counts = {c: 0 for c in names}
     with open(out / "images.csv", "w", newline="") as fi, open(out / "boxes.csv", "w", newline="") as fb, \

@@ -22,6 +22,9 @@ def test_synth_command_writes_dataset(tmp_path: Path) -> None:
 def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
     res = runner.invoke(app, ["synth", "--n", "0", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "error: --n must be at least 1" in res.output and "Traceback" not in res.output
+    (tmp_path / "taken").write_text("a file", encoding="utf-8")
+    res = runner.invoke(app, ["synth", "--n", "2", "--out", str(tmp_path / "taken")])
+    assert res.exit_code == 2 and "taken: exists and is not a folder" in res.output
     res = runner.invoke(app, ["splits", "--out", str(tmp_path / "s")])
     assert res.exit_code == 2 and "give at least one dataset folder" in res.output
     res = runner.invoke(app, ["splits", "--out", str(tmp_path / "s"), "--rsna", str(tmp_path)])
