@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Preset = Literal["tiny", "vit-b16", "resnet50"]
 Count = Annotated[int, Field(ge=1)]  # sizes, steps, layers: at least 1
@@ -117,6 +117,13 @@ class TrainConfig(BaseModel):
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     progress: bool = True
     resume: bool = False
+
+    @field_validator("out", "cache")
+    @classmethod
+    def _a_folder(cls, value: Optional[Path]) -> Optional[Path]:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError(f"{value}: exists and is not a folder")
+        return value
 
     def resolved(self) -> "TrainConfig":
         """A copy with every preset default filled in (data-loader workers: the machine's cores, at most 8)."""

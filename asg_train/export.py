@@ -74,8 +74,10 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> Path:
     except ImportError:
         from transformers import DeiTImageProcessor as CropProcessor
 
-    model, tokenizer, cfg = load_run(checkpoint)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out}: exists and is not a folder")
+    model, tokenizer, cfg = load_run(checkpoint)
     img_dir, txt_dir = out / "image_encoder", out / "text_encoder"
     model.image.model.save_pretrained(str(img_dir), safe_serialization=True)
     size, resize = model.image.image_size, cfg.resize_size or model.image.image_size

@@ -235,6 +235,16 @@ def test_cli_gives_one_line_errors(tmp_path):
         res = CliRunner().invoke(app, ["pretrain", "--triplets", str(paths["triplets"]), "--images",
                                        str(paths["images"]), "--out", str(tmp_path / "r"), option, value])
         assert res.exit_code == 2 and message in " ".join(res.output.split()), (option, res.output)
+    taken = tmp_path / "taken.txt"
+    taken.write_text("a file", encoding="utf-8")
+    for args in (["prepare", "--triplets", str(paths["triplets"]), "--images", str(paths["images"]), "--cache",
+                  str(taken)],
+                 ["pretrain", "--triplets", str(paths["triplets"]), "--images", str(paths["images"]), "--out",
+                  str(taken)],
+                 ["splits", "--out", str(taken), "--covidx", str(tmp_path)]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2 and "taken.txt: exists and is not a folder" in " ".join(res.output.split()), \
+            (args[0], res.output)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("batch_sise: 3\n")
     res = CliRunner().invoke(app, ["pretrain", "--config", str(cfg)])
