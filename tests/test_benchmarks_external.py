@@ -236,6 +236,15 @@ def test_predictions_that_match_no_report_are_refused(tmp_path: Path):
     assert res.exit_code == 2 and "missing.jsonl: cannot read file" in " ".join(res.output.split())
 
 
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path: Path):
+    res = CliRunner().invoke(app, ["benchmark", "bioscope", "--data", str(_bio_file(tmp_path)), "--json",
+                                   str(tmp_path)])
+    assert res.exit_code == 2 and "is a folder; give a file name" in res.output
+    res = CliRunner().invoke(app, ["benchmark", "chexpert", "--data", str(_chex_file(tmp_path)), "--json",
+                                   str(tmp_path / "no" / "r.json")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+
+
 # ---------------------------------------------------------------- the shared dev files
 @pytest.mark.skipif(not BIO_DATA.is_file(), reason="BioScope dev file not present")
 def test_bioscope_dev_counts_match_the_readme():

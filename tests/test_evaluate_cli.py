@@ -81,6 +81,12 @@ def test_evaluate_bad_lines_are_reported_with_file_and_line(tmp_path):
     assert res.exception is None or isinstance(res.exception, SystemExit)
 
 
+def test_evaluate_refuses_a_json_output_it_cannot_write(tmp_path):
+    gold = write_jsonl(tmp_path / "gold.jsonl", [GOLD])
+    res = runner.invoke(make_app(), ["evaluate", "--gold", str(gold), "--pred", str(gold), "--json", str(tmp_path)])
+    assert res.exit_code == 2 and "is a folder; give a file name" in " ".join(res.output.split())
+
+
 def test_evaluate_nothing_to_score(tmp_path):
     gold = write_jsonl(tmp_path / "gold.jsonl", [GOLD])
     pred = write_jsonl(tmp_path / "pred.jsonl", [dict(PRED, id="other")])

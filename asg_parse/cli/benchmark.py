@@ -15,8 +15,8 @@ from ..evaluation import chexpert as chexpert_eval
 from ..evaluation import openi
 from ..evaluation import region_map as region_map_eval
 from ..evaluation import scoring
-from .common import (CONVENTION_HELP, EXISTENCE_MODE_OPTION, EXISTENCE_MODEL_OPTION, existence_options, fail,
-                     load)
+from .common import (CONVENTION_HELP, EXISTENCE_MODE_OPTION, EXISTENCE_MODEL_OPTION, existence_options, fail, load,
+                     output_problem)
 from .display import fmt as _f
 
 
@@ -107,6 +107,10 @@ def run_openi_benchmark(csv_path: Optional[Path], pred: Optional[Path], json_out
     """Score our parser (pred None; `nlp`: its pipeline, default the rules; `convention`: the profile of the
     default pipeline) or a predictions JSONL on the OpenI benchmark; print tables; exit code."""
     console = console or Console(soft_wrap=True)
+    problem = output_problem(json_out, save_pred)
+    if problem:
+        console.print(f"error: {problem}", markup=False, highlight=False)
+        return 2
     path = openi.resolve_csv(csv_path)
     try:
         reports, skipped = openi.load_reports(path)
@@ -257,6 +261,8 @@ def benchmark_bioscope(
 ) -> None:
     """Score existence on BioScope's pediatric reports (README of the bioscope folder), negspacy alongside."""
     console = Console(soft_wrap=True)
+    if output_problem(json_out):
+        raise fail(output_problem(json_out))
     try:
         docs = bioscope_eval.load_documents(data)
     except bioscope_eval.BioScopeError as exc:
@@ -316,6 +322,8 @@ def benchmark_chexpert(
     from ..labels import ReportLabeler, label_set
     from ..pipeline.resources import get_ontology
 
+    if output_problem(json_out):
+        raise fail(output_problem(json_out))
     console = Console(soft_wrap=True)
     ontology = get_ontology(None)
     labels = label_set(ontology, chexpert_eval.LABEL_SET)

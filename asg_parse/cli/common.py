@@ -19,6 +19,19 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
     return typer.Exit(code)
 
 
+def output_problem(*paths: Optional[Path]) -> Optional[str]:
+    """Why one of `paths` cannot take an output file (it is a folder, or its folder is missing), or None: checked
+    before the work, so that a long run does not end in a traceback at its last step."""
+    for path in paths:
+        if path is None or str(path) == "-":
+            continue
+        if path.is_dir():
+            return f"{path}: is a folder; give a file name"
+        if not path.absolute().parent.is_dir():
+            return f"{path}: folder {path.absolute().parent} does not exist"
+    return None
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))

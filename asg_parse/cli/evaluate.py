@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import CONVENTION_HELP
+from .common import CONVENTION_HELP, output_problem
 from .display import fmt as _f
 
 
@@ -102,6 +102,10 @@ def run_evaluate(gold: Path, pred: Path, json_out: Optional[Path] = None, errors
     from ..evaluation import scoring
 
     console = console or Console(soft_wrap=True)
+    problem = output_problem(json_out)
+    if problem:
+        console.print(f"error: {problem}", markup=False, highlight=False)
+        return 2
     if scoring.is_standoff(gold):
         gold_records, gold_problems = scoring.load_openi_standoff(gold, csv_path)
     else:
