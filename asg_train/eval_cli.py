@@ -25,6 +25,12 @@ def _table(title: str, rows: list[list[str]]) -> None:
     Console().print(table)
 
 
+def _check_json(path: Optional[Path]) -> None:
+    """A one-line error before the work for a --json path that is a folder (its missing folders are made)."""
+    if path is not None and path.is_dir():
+        _fail(f"--json {path}: is a folder; give a file name")
+
+
 def _write_json(path: Optional[Path], data: Any) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +83,7 @@ def register(app: typer.Typer) -> None:
         """Linear probe of a frozen image encoder: per-class and mean AUC (or ACC) at each label fraction."""
         from .probe import TASKS, ProbeError, format_table, parse_fractions
 
+        _check_json(json_out)
         if task not in TASKS:
             _fail(f"--task: unknown task '{task}' (known: {', '.join(TASKS)})")
         try:
@@ -101,6 +108,7 @@ def register(app: typer.Typer) -> None:
         from .probe import ProbeError
         from .zeroshot import format_table, run_zeroshot
 
+        _check_json(json_out)
         try:
             result = run_zeroshot(checkpoint, test, prompts, batch_size=batch_size, device=device)
         except (ProbeError, FileNotFoundError, ValueError) as exc:

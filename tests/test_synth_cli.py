@@ -37,3 +37,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
     res = runner.invoke(app, ["probe", "--checkpoint", "random", "--train", str(bad), "--val", str(bad),
                               "--test", str(bad), "--fractions", "0.1,2"])
     assert res.exit_code == 2 and "--fractions: 2.0 is not in (0, 1]" in res.output
+    for command in (["probe", "--checkpoint", "random", "--train", str(bad), "--val", str(bad), "--test", str(bad)],
+                    ["zeroshot", "--checkpoint", "random", "--test", str(bad), "--prompts", str(bad)]):
+        res = runner.invoke(app, command + ["--json", str(tmp_path)])  # checked before the (long) run
+        assert res.exit_code == 2 and "is a folder; give a file name" in res.output, command[0]
