@@ -250,6 +250,15 @@ def test_docs_survive_bytes_docbin_and_worker_processes(nlp):
     assert in_workers == [d._.asg_triplets for d in fast.pipe(texts * 2)]
 
 
+def test_component_settings_are_checked():
+    with pytest.raises(ValueError, match=r"unknown section\(s\) 'finding' \(known: findings, impression"):
+        asg_parse.parse("FINDINGS: No effusion.", nlp=asg_parse.load(sections=["finding"]))
+    for mode, message in (("maybe", "existence_mode must be one of rules, model, vote, not 'maybe'"),
+                          ("vote", "existence_mode 'vote' needs an existence_model directory")):
+        with pytest.raises(ValueError, match=message):
+            spacy.blank("en").add_pipe("asg_parser", config={"existence_mode": mode})
+
+
 def test_parse_without_nlp_uses_default_pipeline():
     r = asg_parse.parse("No pneumothorax.", id="x")
     assert r.id == "x"

@@ -10,7 +10,7 @@ from spacy.tokens import Doc
 
 from .component import OntologyComponent
 from .existence import ExistenceComponent, store_labels
-from .existence_model import with_decided_by
+from .existence_model import MODES, with_decided_by
 from .mentions import FINDINGS_KEY, Mentions, publish
 from .phrases import Match, PhraseWalk
 from .sections import Sections, store_layout
@@ -43,6 +43,11 @@ class Parser(OntologyComponent):
         saved = getattr(self, "_saved_model", None)  # a copy beside a pipeline being loaded (from_disk)
         if saved is not None and saved.is_dir():
             model_dir = str(saved)
+        mode = self.cfg.get("existence_mode") or "rules"
+        if mode not in MODES:
+            raise ValueError(f"{self.name}: existence_mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if mode != "rules" and not model_dir:
+            raise ValueError(f"{self.name}: existence_mode {mode!r} needs an existence_model directory")
         if model_dir and not Path(model_dir).is_dir():
             self._missing_model = model_dir  # reported on first use unless from_disk brings the saved copy
         elif model_dir:

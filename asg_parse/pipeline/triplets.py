@@ -44,6 +44,10 @@ class Triplets(OntologyComponent):
 
     def _build(self) -> None:
         secs = self.cfg.get("sections")
+        unknown = [s for s in secs or () if s not in self.ontology.sections]
+        if unknown:
+            raise ValueError(f"sections: unknown section(s) {', '.join(map(repr, unknown))} (known: "
+                             f"{', '.join(self.ontology.sections)})")
         self.parse_sections = set(secs) if secs else {s.id for s in self.ontology.sections.values() if s.parse}
         self.asg_tags = set(self.ontology.asg_tags)
         self.region_index = _Rank((r, i) for i, r in enumerate(self.ontology.region_order))
