@@ -293,6 +293,10 @@ def load_inputs(triplets: Path, images: Path, boxes: Optional[Path], ontology=No
     from anatomy_ontology import load_ontology
 
     onto = ontology if ontology is not None else load_ontology()
+    unknown = [s for s in sections or () if s not in onto.sections]
+    if unknown:  # else every report would be skipped for want of sentences
+        raise InputError(f"text_sections: unknown section(s) {', '.join(map(repr, unknown))} (known: "
+                         f"{', '.join(onto.sections)})")
     regions, tags = list(onto.region_order), list(onto.asg_tags)
     r_index = {r: i for i, r in enumerate(regions)}
     skipped: list[Skip] = []

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from asg_train.cache import Cache, prepare
 from asg_train.cli import app
-from asg_train.inputs import load_inputs
+from asg_train.inputs import InputError, load_inputs
 from asg_train.toy import toy_record, write_toy_dataset
 
 
@@ -182,6 +182,8 @@ def test_training_text_is_findings_and_impression_only(tmp_path):
     every = load_inputs(paths["triplets"], paths["images"], paths["boxes"],
                         sections=["examination", "indication", "findings", "impression"])
     assert next(r for r in every.reports if r.id == "r000").text.startswith("CHEST PA AND LATERAL. Cough")
+    with pytest.raises(InputError, match=r"text_sections: unknown section\(s\) 'FINDINGS' \(known: findings"):
+        load_inputs(paths["triplets"], paths["images"], paths["boxes"], sections=["FINDINGS"])
 
 
 def test_token_table_is_keyed_by_tokenizer_and_truncates(tmp_path):
