@@ -47,14 +47,18 @@ def _sentence(doc_id, part, sent_id, text, cues, scopes, topic="chest-only"):
             "topic": topic}
 
 
+def _marks(*marks):
+    """Cues and scopes in the BioScope layout for a sentence of ours: each mark is (cue type, cue word, scope)."""
+    cues = [dict(type=kind, text=word, scope_id=f"m{k}") for k, (kind, word, _) in enumerate(marks)]
+    return cues, [dict(id=f"m{k}", text=scope) for k, (_, _, scope) in enumerate(marks)]
+
+
 def test_bioscope_linguistic_reading():
     text = "Probable viral pneumonia without effusion, atelectasis or scarring."
     s = Sentence("d1", "Impression", "s2", text,
-                 [{"type": "speculation", "text": "Probable", "scope_id": "x1"},
-                  {"type": "negation", "text": "without", "scope_id": "x2"},
-                  {"type": "speculation", "text": "or", "scope_id": "x3"}],
-                 [{"id": "x1", "text": "Probable viral pneumonia without effusion"},
-                  {"id": "x2", "text": "without effusion"}, {"id": "x3", "text": "atelectasis or scarring"}])
+                 *_marks(("speculation", "Probable", "Probable viral pneumonia without effusion"),
+                         ("negation", "without", "without effusion"),
+                         ("speculation", "or", "atelectasis or scarring")))
     at = text.index
     assert gold_existence(s, at("pneumonia"), at("pneumonia") + 9) == "leaning"  # the benchmark's own reading
     assert linguistic_existence(s, at("pneumonia"), at("pneumonia") + 9) == "uncertain"  # a leaning is a hedge here
@@ -67,10 +71,8 @@ def test_bioscope_reports_are_the_benchmark_documents(tmp_path):
     path = tmp_path / "bio.jsonl"
     rows = [_sentence("d1", "History", "s1", "Pneumothorax last year.", [], []),
             _sentence("d1", "Impression", "s2", "Possible pneumonia.",
-                      [{"type": "speculation", "text": "Possible", "scope_id": "x1"}],
-                      [{"id": "x1", "text": "Possible pneumonia"}]),
-            _sentence("d1", "Impression", "s3", "No effusion.", [{"type": "negation", "text": "No", "scope_id": "x2"}],
-                      [{"id": "x2", "text": "No effusion"}]),
+                      *_marks(("speculation", "Possible", "Possible pneumonia"))),
+            _sentence("d1", "Impression", "s3", "No effusion.", *_marks(("negation", "No", "No effusion"))),
             _sentence("d1", "Impression", "s4", "Interval resolution of the atelectasis.", [], []),
             _sentence("d2", "Impression", "s1", "Hydronephrosis.", [], [], topic="renal-only")]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
