@@ -86,8 +86,8 @@ def _items(items: Iterable[Union[str, tuple[str, str]]]) -> Iterator[tuple[str, 
         elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], str):
             yield str(item[0]), item[1]
         else:
-            what = f"a pair whose text is {type(item[1]).__name__}" if isinstance(item, (tuple, list)) and \
-                len(item) == 2 else type(item).__name__
+            pair = isinstance(item, (tuple, list)) and len(item) == 2
+            what = f"a pair whose text is {type(item[1]).__name__}" if pair else type(item).__name__
             raise TypeError(f"item {i}: expected a report text (str) or an (id, text) pair, not {what}")
 
 

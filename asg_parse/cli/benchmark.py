@@ -261,8 +261,8 @@ def benchmark_bioscope(
 ) -> None:
     """Score existence on BioScope's pediatric reports (README of the bioscope folder), negspacy alongside."""
     console = Console(soft_wrap=True)
-    if output_problem(json_out):
-        raise fail(output_problem(json_out))
+    if problem := output_problem(json_out):
+        raise fail(problem)
     try:
         docs = bioscope_eval.load_documents(data)
     except bioscope_eval.BioScopeError as exc:
@@ -322,8 +322,8 @@ def benchmark_chexpert(
     from ..labels import ReportLabeler, label_set
     from ..pipeline.resources import get_ontology
 
-    if output_problem(json_out):
-        raise fail(output_problem(json_out))
+    if problem := output_problem(json_out):
+        raise fail(problem)
     console = Console(soft_wrap=True)
     ontology = get_ontology(None)
     labels = label_set(ontology, chexpert_eval.LABEL_SET)

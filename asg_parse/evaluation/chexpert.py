@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ..files import utf8_text
+from ..files import first_line, utf8_text
 from . import SHARED_DATA, data_file
 from . import region_map as region_map_eval
 
@@ -96,10 +96,10 @@ def read_label_csv(path: Union[str, Path], observations: list[str], id_column: O
 
 
 def _header(p: Path) -> list[str]:
-    """The column names of a CSV (checked as `read_label_csv` reads it)."""
+    """The column names of a CSV, from its first line only (`read_label_csv` checks the whole file)."""
     if not p.is_file():
         raise ChexpertError(f"{p}: file not found")
-    return next(csv.reader(io.StringIO(utf8_text(p, ChexpertError), newline="")), [])
+    return next(csv.reader([first_line(p)]), [])
 
 
 def _report_id(raw: str) -> str:

@@ -37,8 +37,8 @@ def detect_format(path: Path) -> str:
     obj, problem = parse_object(first)
     if problem:
         raise DataError(f"{path}:1: neither JSONL (gold, standoff, BioScope) nor the NegEx TSV ({problem})")
-    if not_an_object(obj):
-        raise DataError(f"{path}:1: {not_an_object(obj)}")
+    if problem := not_an_object(obj):
+        raise DataError(f"{path}:1: {problem}")
     if "text_sha1" in obj and "uid" in obj:
         return "standoff"
     if "cues" in obj and "scopes" in obj:

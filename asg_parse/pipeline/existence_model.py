@@ -232,10 +232,11 @@ class ExistenceModel(TrainablePipe):
             spans = self.spans(doc)
             links = links_of(doc)
             fixed = [is_forced(links.get((s.start, s.end, s.label_))) for s in spans]
+            rule_labels = _span_labels(doc, spans, links)
             if probs is None:
-                labels, by = self.decide(doc_feats, _span_labels(doc, spans), fixed)
+                labels, by = self.decide(doc_feats, rule_labels, fixed)
             else:
-                labels, by = self.decide_by(probs[start:start + len(doc_feats)], _span_labels(doc, spans), fixed)
+                labels, by = self.decide_by(probs[start:start + len(doc_feats)], rule_labels, fixed)
                 start += len(doc_feats)
             user_data = doc.user_data
             for span, (label, cue), who in zip(spans, labels, by):
@@ -363,11 +364,13 @@ def _numpy_matmul(model: Model) -> None:
                 node.ops = ops
 
 
-def _span_labels(doc: Doc, spans: Sequence[Span]) -> list[tuple[Optional[str], Optional[dict]]]:
+def _span_labels(doc: Doc, spans: Sequence[Span], links: Optional[dict] = None
+                 ) -> list[tuple[Optional[str], Optional[dict]]]:
     """The rule (existence, cue) of each span, as `asg_existence` stored them (a normal statement's forced
-    existence, which `asg_mentions` links, in their place: the parser's final rule label)."""
+    existence, which `asg_mentions` links, in their place: the parser's final rule label); `links`: the doc's
+    `links_of`, when the caller has them."""
     get = doc.user_data.get
-    links = links_of(doc)
+    links = links_of(doc) if links is None else links
     out = []
     for s in spans:
         chars = (s.start_char, s.end_char)
