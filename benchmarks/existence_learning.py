@@ -166,10 +166,11 @@ def speed(featuriser: Featuriser, data: Featurised, args: argparse.Namespace) ->
 
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threshold", type=float, default=0.9)
+    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    ap.add_argument("--epochs", type=int, default=10, help="training epochs per fold (default 10)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the folds and the training (default 0)")
+    ap.add_argument("--threshold", type=float, default=0.9,
+                    help="the vote's confidence: the model overrides the rules at or above it (default 0.9)")
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: bioscope,negex,gold,curve,speed")
     args = ap.parse_args(argv)

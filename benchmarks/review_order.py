@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gold", type=Path, default=ROOT / "annotations" / "gold" / "dev.jsonl")
+    ap.add_argument("--gold", type=Path, default=ROOT / "annotations" / "gold" / "dev.jsonl",
+                    help="gold JSONL whose reports are ordered (default annotations/gold/dev.jsonl)")
     args = ap.parse_args()
 
     import asg_parse

@@ -158,12 +158,13 @@ def data_only(args, tmp: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="tiny", choices=["tiny", "vit-b16", "resnet50"])
+    ap.add_argument("--preset", default="tiny", choices=["tiny", "vit-b16", "resnet50"],
+                    help="model preset to time (default tiny; vit-b16 is the paper's)")
     ap.add_argument("--batch-size", type=int, default=None, help="default 72 on CUDA and for --data-only, 16 on CPU")
     ap.add_argument("--steps", type=int, default=10, help="timed steps per variant")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps per variant")
     ap.add_argument("--rounds", type=int, default=3, help="alternating timing rounds; the median is reported")
-    ap.add_argument("--device", default="auto")
+    ap.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when present)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     ap.add_argument("--variants", default=None, help="comma list of ours,ours-compile,legacy,ours-fp32 (default: "
                                                      "ours,legacy plus ours-fp32 on CUDA)")
