@@ -1,5 +1,6 @@
-"""Input files read one way everywhere: JSON Lines (bytes to lines, a byte-order mark and bad bytes handled, lines
-to objects) and whole UTF-8 text files, every problem one message naming file and line."""
+"""Files read one way everywhere: JSON Lines (bytes to lines, a byte-order mark and bad bytes handled, lines to
+objects) and whole UTF-8 text files, every problem one message naming file and line; and the check of an output
+folder."""
 from __future__ import annotations
 
 import json
@@ -67,3 +68,8 @@ def utf8_text(path: Union[str, Path], error: type[Exception] = ValueError) -> st
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise error(f"{path}: line {line}: not valid UTF-8") from None
+
+
+def folder_problem(path: Union[str, Path]) -> Optional[str]:
+    """Why `path` cannot be an output folder (a file is there), or None."""
+    return f"{path}: exists and is not a folder" if Path(path).exists() and not Path(path).is_dir() else None

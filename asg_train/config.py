@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from asg_parse.files import folder_problem
+
 Preset = Literal["tiny", "vit-b16", "resnet50"]
 Count = Annotated[int, Field(ge=1)]  # sizes, steps, layers: at least 1
 Off = Annotated[int, Field(ge=0)]  # 0 switches the thing off (every-N intervals, workers, warm-up steps)
@@ -121,8 +123,8 @@ class TrainConfig(BaseModel):
     @field_validator("out", "cache")
     @classmethod
     def _a_folder(cls, value: Optional[Path]) -> Optional[Path]:
-        if value is not None and value.exists() and not value.is_dir():
-            raise ValueError(f"{value}: exists and is not a folder")
+        if value is not None and (problem := folder_problem(value)):
+            raise ValueError(problem)
         return value
 
     def resolved(self) -> "TrainConfig":

@@ -10,6 +10,8 @@ import torch
 import torch.nn as nn
 import yaml
 
+from asg_parse.files import folder_problem
+
 from .checkpoint import load_checkpoint
 from .config import PRESETS, TrainConfig
 from .encoders import (EncoderError, ImageBackbone, TextBackbone, _from_pretrained, build_image_backbone,
@@ -75,8 +77,8 @@ def export(checkpoint: Union[str, Path], out: Union[str, Path]) -> Path:
         from transformers import DeiTImageProcessor as CropProcessor
 
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out}: exists and is not a folder")
+    if problem := folder_problem(out):
+        raise ExportError(f"--out {problem}")
     model, tokenizer, cfg = load_run(checkpoint)
     img_dir, txt_dir = out / "image_encoder", out / "text_encoder"
     model.image.model.save_pretrained(str(img_dir), safe_serialization=True)

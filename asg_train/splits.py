@@ -38,7 +38,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import yaml
 
-from asg_parse.files import utf8_text
+from asg_parse.files import folder_problem, utf8_text
 
 from .probe import subset_indices
 
@@ -327,8 +327,8 @@ def write_split(split: Split, out: Path, fractions: Sequence[float], seed: int) 
 def make_splits(roots: dict[str, Path], out: Path, seed: Optional[int] = None,
                 config: Optional[str] = None) -> dict[str, dict[str, Any]]:
     """Build and write the splits of every dataset given; returns {dataset: {"counts", "notes"}}."""
-    if Path(out).exists() and not Path(out).is_dir():
-        raise SplitError(f"--out {out}: exists and is not a folder")
+    if problem := folder_problem(out):
+        raise SplitError(f"--out {problem}")
     cfg = load_config(config)
     seed = int(cfg.get("seed", 0)) if seed is None else seed
     report: dict[str, dict[str, Any]] = {}

@@ -19,6 +19,8 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 
+from asg_parse.files import folder_problem
+
 TEMPLATES = Path(__file__).parent / "data" / "templates.yaml"
 ZONES = ("upper", "mid", "lower")
 SIDES = ("right", "left")  # patient side; the patient's right is on the image left
@@ -453,8 +455,8 @@ def generate(n: int, out: Path, size: int = 128, seed: int = 0, prefix: Optional
     names = classes(t)
     prefix = f"ph{seed}-" if prefix is None else prefix
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a folder")
+    if problem := folder_problem(out):
+        raise ValueError(f"--out {problem}")
     (out / "images").mkdir(parents=True, exist_ok=True)
     counts = {c: 0 for c in names}
     with open(out / "images.csv", "w", newline="") as fi, open(out / "boxes.csv", "w", newline="") as fb, \

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 
+from ..files import folder_problem
 from .common import ONTOLOGY_HELP, fail
 
 
@@ -47,8 +48,8 @@ def train_existence_command(
 
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
-    if out.exists() and not out.is_dir():
-        raise fail(f"{out}: exists and is not a directory")
+    if problem := folder_problem(out):
+        raise fail(problem)
     if encoder is not None:
         _check_encoder(encoder)
     featuriser = Featuriser(str(ontology) if ontology else None)
